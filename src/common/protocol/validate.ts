@@ -1,0 +1,89 @@
+/**
+ * Runtime validation of RPC parameters: every request is checked against its method's shape
+ * before it reaches the volume server's logic, so random or malformed input is answered
+ * with PFS_ERR_BAD_REQUEST instead of reaching SQL or arithmetic.
+ */
+import { PfsError } from '../errors/index.js';
+import type { Method, Params } from './methods.js';
+
+type Check = (v: unknown, path: string) => void;
+
+function bad(path: string, what: string): never {
+  throw new PfsError('PFS_ERR_BAD_REQUEST', `${path}: ${what}`);
+}
+
+const uint: Check = (v, p) => { if (!Number.isSafeInteger(v) || (v as number) < 0) bad(p, 'expected a non-negative integer'); };
+const u32: Check = (v, p) => { uint(v, p); if ((v as number) > 0xffffffff) bad(p, 'expected a 32-bit unsigned integer'); };
+const ino: Check = (v, p) => { uint(v, p); if ((v as number) < 1) bad(p, 'expected an inode number >= 1'); };
+const bool: Check = (v, p) => { if (typeof v !== 'boolean') bad(p, 'expected a boolean'); };
+const str = (maxBytes: number): Check => (v, p) => {
+  if (typeof v !== 'string') bad(p, 'expected a string');
+  if (Buffer.byteLength(v) > maxBytes) bad(p, `longer than ${maxBytes} bytes`);
+};
+/** A name is validated for length by the namespace (ENAMETOOLONG); here only its type and a sanity cap. */
+const name: Check = str(64 * 1024);
+const base64: Check = (v, p) => {
+  str(1 << 20)(v, p);
+  if (!/^[A-Za-z0-9+/]*={0,2}$/.test(v as string)) bad(p, 'expected base64');
+};
+const timespec: Check = (v, p) => {
+  const t = object({ sec: (x, q) => { if (!Number.isSafeInteger(x)) bad(q, 'expected an integer'); }, nsec: (x, q) => { uint(x, q); if ((x as number) >= 1e9) bad(q, 'expected < 1e9'); } })
+  t(v, p);
+};
+const timeSet: Check = (v, p) => { if (v !== 'now') timespec(v, p); };
+const optional = (c: Check): Check => (v, p) => { if (v !== undefined) c(v, p); };
+const arrayOf = (c: Check, max: number): Check => (v, p) => {
+  if (!Array.isArray(v)) bad(p, 'expected an array');
+  if (v.length > max) bad(p, `more than ${max} items`);
+  v.forEach((x, i) => c(x, `${p}[${i}]`));
+};
+function object(fields: Record<string, Check>): Check {
+  return (v, p) => {
+    if (typeof v !== 'object' || v === null || Array.isArray(v)) bad(p, 'expected an object');
+    for (const k of Object.keys(v)) if (!(k in fields)) bad(`${p}.${k}`, 'unknown field');
+    for (const [k, c] of Object.entries(fields)) c((v as Record<string, unknown>)[k], `${p}.${k}`);
+  };
+}
+const cred = object({ uid: u32, gid: u32, groups: arrayOf(u32, 65536) });
+const mountId = str(128);
+const extent = object({ fileOffset: uint, length: uint, objectId: uint, objectOffset: uint });
+
+const SHAPES: { [M in Method]: Check } = {
+  Ping: object({}),
+  Mount: object({ volume: str(1024), authToken: optional(str(64 * 1024)) }),
+  Unmount: object({ mountId }),
+  Lookup: object({ mountId, cred, parent: ino, name }),
+  GetAttr: object({ mountId, ino }),
+  SetAttr: object({ mountId, cred, ino, mode: optional(u32), uid: optional(u32), gid: optional(u32), size: optional(uint), atime: optional(timeSet), mtime: optional(timeSet) }),
+  Access: object({ mountId, cred, ino, mask: u32 }),
+  Create: object({ mountId, cred, parent: ino, name, mode: u32, umask: u32, flags: u32 }),
+  Mknod: object({ mountId, cred, parent: ino, name, mode: u32, umask: u32, rdev: u32 }),
+  Mkdir: object({ mountId, cred, parent: ino, name, mode: u32, umask: u32 }),
+  Symlink: object({ mountId, cred, parent: ino, name, target: str(64 * 1024) }),
+  Readlink: object({ mountId, ino }),
+  Link: object({ mountId, cred, ino, newParent: ino, newName: name }),
+  Unlink: object({ mountId, cred, parent: ino, name }),
+  Rmdir: object({ mountId, cred, parent: ino, name }),
+  Rename: object({ mountId, cred, parent: ino, name, newParent: ino, newName: name, flags: u32 }),
+  Open: object({ mountId, cred, ino, flags: u32 }),
+  Release: object({ mountId, ino }),
+  ReadDir: object({ mountId, cred, ino, cookie: uint, maxEntries: u32, plus: bool }),
+  StatVfs: object({ mountId }),
+  SetXattr: object({ mountId, cred, ino, name, value: base64, flags: u32 }),
+  GetXattr: object({ mountId, cred, ino, name }),
+  ListXattr: object({ mountId, cred, ino }),
+  RemoveXattr: object({ mountId, cred, ino, name }),
+  FetchExtentMapChunk: object({ mountId, ino, fileOffset: uint, maxEntriesFrom: u32, maxEntriesBefore: u32 }),
+  ProvisionObject: object({ mountId, count: u32 }),
+  Wrote: object({
+    mountId, ino,
+    object: object({ objectId: uint, sizeBytes: uint, blockSizeBytes: u32, crc32: arrayOf(u32, 1 << 20) }),
+    extents: arrayOf(extent, 1 << 16),
+    mtime: timespec,
+  }),
+};
+
+/** Throws PFS_ERR_BAD_REQUEST unless `params` has exactly the shape `method` takes. */
+export function validateParams<M extends Method>(method: M, params: unknown): asserts params is Params<M> {
+  SHAPES[method](params, 'params');
+}

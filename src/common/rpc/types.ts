@@ -1,0 +1,85 @@
+/** Public types of the RPC layer (implementation in this folder; see index.ts). */
+import type { WireError } from '../errors/index.js';
+
+/** A reply as the server caches and sends it. */
+export type WireReply = { result: unknown } | { error: WireError };
+
+/** One request as the server hands it to its dispatcher. */
+export interface IncomingCall {
+  clientId: string;     // stable for the life of an RpcClient, across reconnects
+  requestId: number;    // 1, 2, 3 ... per client
+  method: string;       // not validated by the RPC layer
+  params: unknown;      // not validated by the RPC layer
+}
+
+/**
+ * The server's application side.
+ * - dispatch receives every request that is not already answered (from the in-memory cache or
+ *   durableReplies), in arrival order, batched: all requests that arrived before the event loop
+ *   turned. It returns one reply per call, same order. It may be async; batches do not overlap
+ *   (the next batch is dispatched after the previous one resolved), which lets the dispatcher
+ *   commit a whole batch in one database transaction (group commit).
+ * - durableReplies, when given, is consulted on a cache miss before dispatching, and told when the
+ *   client has acknowledged replies so it can trim them.
+ */
+export interface RpcDispatcher {
+  dispatch(calls: IncomingCall[]): Promise<WireReply[]> | WireReply[];
+  durableReplies?: {
+    get(clientId: string, requestId: number): WireReply | undefined;
+    /** The client has received every reply with requestId <= ackedUpTo. */
+    trim(clientId: string, ackedUpTo: number): void;
+  };
+  /** A client's connection came (connected=true) or went (connected=false). */
+  onClientConnection?(clientId: string, connected: boolean): void;
+}
+
+export interface RpcServerOptions {
+  host: string;
+  port: number;                 // 0 = pick a free port (see RpcServer.port)
+  tls?: { certPem: string | Buffer; keyPem: string | Buffer };
+  keepAliveMs: number;          // TCP keepalive and application ping interval; idle peers dropped after 2x
+  replyCacheTtlMs: number;      // completed replies kept at most this long even if never acknowledged
+  maxFrameBytes: number;        // larger frames close the connection
+  log: Logger;
+}
+
+export interface RpcServer {
+  readonly port: number;
+  /** Best-effort one-way message to a client's current connection; false if it has none. */
+  upcall(clientId: string, method: string, params: unknown): boolean;
+  connectedClients(): string[];
+  /** Stops accepting, closes connections after in-flight batches finish. */
+  close(): Promise<void>;
+}
+
+export interface RpcClientOptions {
+  host: string;
+  port: number;
+  tls?: { caPem: string | Buffer; serverName?: string };
+  deadlineMs: number;           // per call: no reply within this -> PFS_ERR_RPC_DEADLINE
+  keepAliveMs: number;
+  reconnectDelayMs: number;     // first backoff step; doubles up to reconnectDelayCapMs
+  reconnectDelayCapMs: number;
+  maxFrameBytes: number;
+  log: Logger;
+  clientId?: string;            // default: random 128-bit hex
+}
+
+export interface RpcClient {
+  readonly clientId: string;
+  /** Sends once, resends after reconnects, resolves with the result or rejects with the typed error. */
+  call(method: string, params: unknown, opts?: { deadlineMs?: number }): Promise<unknown>;
+  onUpcall(handler: (method: string, params: unknown) => void): void;
+  /** Resolves once connected and greeted (or rejects after deadlineMs). */
+  connected(deadlineMs?: number): Promise<void>;
+  /** Fails outstanding calls with PFS_ERR_RPC_CLOSED after waiting up to drainMs for them. */
+  close(drainMs?: number): Promise<void>;
+}
+
+/** The logging surface the RPC layer needs (pino's Logger satisfies it). */
+export interface Logger {
+  debug(obj: object | string, msg?: string): void;
+  info(obj: object | string, msg?: string): void;
+  warn(obj: object | string, msg?: string): void;
+  error(obj: object | string, msg?: string): void;
+}

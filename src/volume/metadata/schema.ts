@@ -1,0 +1,96 @@
+/**
+ * The SQLite schema of one volume. Times are stored as int64 nanoseconds since the epoch
+ * (read with safeIntegers / BigInt where exactness matters, see time helpers in metadata/index.ts).
+ */
+export const SCHEMA_VERSION = 1;
+
+export const SCHEMA_SQL = `
+CREATE TABLE IF NOT EXISTS meta (
+  key   TEXT PRIMARY KEY,
+  value TEXT NOT NULL
+) STRICT;
+
+-- One row per inode. type is the S_IFMT part of mode, kept separately for indexing.
+CREATE TABLE IF NOT EXISTS inodes (
+  ino       INTEGER PRIMARY KEY,
+  mode      INTEGER NOT NULL,      -- type bits | permission bits
+  nlink     INTEGER NOT NULL,
+  uid       INTEGER NOT NULL,
+  gid       INTEGER NOT NULL,
+  rdev      INTEGER NOT NULL DEFAULT 0,
+  size      INTEGER NOT NULL DEFAULT 0,
+  atime_ns  INTEGER NOT NULL,
+  mtime_ns  INTEGER NOT NULL,
+  ctime_ns  INTEGER NOT NULL,
+  crtime_ns INTEGER NOT NULL,
+  target    BLOB,                  -- symlink target
+  next_cookie INTEGER NOT NULL DEFAULT 3  -- directories: next readdir cookie (1 and 2 are . and ..)
+) STRICT;
+
+-- Directory entries. cookie orders readdir and never changes while the entry exists.
+CREATE TABLE IF NOT EXISTS dirents (
+  parent INTEGER NOT NULL,
+  name   TEXT NOT NULL,
+  ino    INTEGER NOT NULL,
+  cookie INTEGER NOT NULL,
+  PRIMARY KEY (parent, name)
+) STRICT, WITHOUT ROWID;
+CREATE UNIQUE INDEX IF NOT EXISTS dirents_by_cookie ON dirents(parent, cookie);
+CREATE INDEX IF NOT EXISTS dirents_by_ino ON dirents(ino);
+
+CREATE TABLE IF NOT EXISTS xattrs (
+  ino   INTEGER NOT NULL,
+  name  TEXT NOT NULL,
+  value BLOB NOT NULL,
+  PRIMARY KEY (ino, name)
+) STRICT, WITHOUT ROWID;
+
+-- Extent maps: [file_offset, file_offset+length) of ino reads object_id at object_offset.
+-- Extents of one inode never overlap.
+CREATE TABLE IF NOT EXISTS extents (
+  ino           INTEGER NOT NULL,
+  file_offset   INTEGER NOT NULL,
+  length        INTEGER NOT NULL,
+  object_id     INTEGER NOT NULL,
+  object_offset INTEGER NOT NULL,
+  PRIMARY KEY (ino, file_offset)
+) STRICT, WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS extents_by_object ON extents(object_id);
+
+-- Log-segment objects. state: 'provisioned' (number handed out, no extent yet), 'live', 'dead'
+-- (no live bytes; queued for deletion from the object store after commit).
+CREATE TABLE IF NOT EXISTS objects (
+  object_id        INTEGER PRIMARY KEY,
+  state            TEXT NOT NULL,
+  size_bytes       INTEGER NOT NULL DEFAULT 0,
+  live_bytes       INTEGER NOT NULL DEFAULT 0,
+  block_size_bytes INTEGER NOT NULL DEFAULT 0,
+  crc32            BLOB,            -- uint32 LE per block
+  created_ns       INTEGER NOT NULL,
+  dead_since_ns    INTEGER
+) STRICT;
+CREATE INDEX IF NOT EXISTS objects_by_state ON objects(state);
+
+-- Mounts and their open files.
+CREATE TABLE IF NOT EXISTS mounts (
+  mount_id   TEXT PRIMARY KEY,
+  client_id  TEXT NOT NULL,
+  created_ns INTEGER NOT NULL
+) STRICT;
+CREATE TABLE IF NOT EXISTS opens (
+  mount_id TEXT NOT NULL,
+  ino      INTEGER NOT NULL,
+  count    INTEGER NOT NULL,
+  PRIMARY KEY (mount_id, ino)
+) STRICT, WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS opens_by_ino ON opens(ino);
+
+-- Replies of mutating RPCs, written in the same transaction as the change they report.
+CREATE TABLE IF NOT EXISTS rpc_replies (
+  client_id  TEXT NOT NULL,
+  request_id INTEGER NOT NULL,
+  reply      TEXT NOT NULL,
+  created_ns INTEGER NOT NULL,
+  PRIMARY KEY (client_id, request_id)
+) STRICT, WITHOUT ROWID;
+`;
