@@ -1,0 +1,231 @@
+/**
+ * The config schema of pfsagentd. Keys and defaults follow the PFSAgent README's [Agent] example
+ * (conf/pfsagentd-reference.conf loads unchanged), plus the volume-server address keys.
+ * Documented in docs/CONFIGURATION.md.
+ */
+import type { KeySpec, Schema } from '../common/config/index.js';
+
+const OBJECT_STORE = 'object-store backends and auth plug-in (issue 4)';
+const LEASES = 'leases (issue 5)';
+const HTTP = 'embedded HTTP server (issue 6)';
+
+const pluginKeys: Record<string, KeySpec> = {
+  PlugInPath: {
+    type: 'string', default: 'pfsagentd-swift-auth-plugin', reserved: OBJECT_STORE,
+    doc: 'The auth plug-in program, started at start-up with `PlugInEnvName` as its first argument; ' +
+      'it prints `{"AuthToken","StorageURL"}` JSON and renews on each byte read from stdin.',
+  },
+  PlugInEnvName: {
+    type: 'string', default: 'SwiftAuthBlob', reserved: OBJECT_STORE,
+    doc: 'Name of the environment variable from which the plug-in reads its credentials blob.',
+  },
+  PlugInEnvValue: {
+    type: 'string', default: '', secret: true, reserved: OBJECT_STORE,
+    doc: 'If set, the plug-in\'s environment variable `PlugInEnvName` is set to this value (write commas ' +
+      'as `\\u002C`); empty keeps the inherited environment.',
+  },
+};
+
+const swiftKeys: Record<string, KeySpec> = {
+  SwiftTimeout: {
+    type: 'duration', default: '10m', reserved: OBJECT_STORE,
+    doc: 'Timeout of one object-store HTTP request (connect, TLS handshake, headers and body).',
+  },
+  SwiftRetryLimit: {
+    type: 'int', default: '10', min: 0, reserved: OBJECT_STORE,
+    doc: 'Retries of a failed object-store request.',
+  },
+  SwiftRetryDelay: { type: 'duration', default: '1s', reserved: OBJECT_STORE, doc: 'Delay before the first retry.' },
+  SwiftRetryDelayVariance: {
+    type: 'int', default: '25', min: 1, max: 100, reserved: OBJECT_STORE,
+    doc: 'Random jitter applied to each retry delay, in percent of the delay.',
+  },
+  SwiftRetryExpBackoff: {
+    type: 'float', default: '1.4', min: 1, reserved: OBJECT_STORE,
+    doc: 'Factor by which the retry delay grows after each retry.',
+  },
+  SwiftConnectionPoolSize: {
+    type: 'int', default: '200', min: 1, reserved: OBJECT_STORE,
+    doc: 'Maximum concurrent (and idle kept-alive) connections to the object store.',
+  },
+};
+
+const leaseKeys: Record<string, KeySpec> = {
+  LeaseRetryLimit: {
+    type: 'int', default: '10', min: 0, reserved: LEASES,
+    doc: 'Retries of a lease request the server answered with "try again".',
+  },
+  LeaseRetryDelay: { type: 'duration', default: '1s', reserved: LEASES, doc: 'Delay before the first lease retry.' },
+  LeaseRetryDelayVariance: {
+    type: 'int', default: '25', min: 1, max: 100, reserved: LEASES,
+    doc: 'Random jitter applied to each lease retry delay, in percent of the delay.',
+  },
+  LeaseRetryExpBackoff: {
+    type: 'float', default: '1.4', min: 1, reserved: LEASES,
+    doc: 'Factor by which the lease retry delay grows after each retry.',
+  },
+  SharedLeaseLimit: {
+    type: 'int', default: '1000', min: 1, reserved: LEASES,
+    doc: 'Maximum shared leases held; beyond it the least recently used are released.',
+  },
+  ExclusiveLeaseLimit: {
+    type: 'int', default: '100', min: 1, reserved: LEASES,
+    doc: 'Maximum exclusive leases held; beyond it the least recently used are demoted to shared (after flushing).',
+  },
+};
+
+export const agentSchema: Schema = {
+  program: 'pfsagentd',
+  sections: [
+    {
+      name: 'Agent',
+      required: true,
+      doc: 'Everything about one pfsagentd instance: which volume it mounts where, and how it caches and ' +
+        'writes. One agent (and one config file) per mounted volume.',
+      keys: {
+        FUSEVolumeName: {
+          type: 'string', default: 'CommonVolume',
+          doc: 'The volume to mount (a `[Volume:<name>]` of proxyfsd); also the FUSE fsname and the log name.',
+        },
+        FUSEMountPointPath: {
+          type: 'path', default: 'AgentMountPoint',
+          doc: 'Directory where the volume appears; it must already exist. Relative to the config file\'s directory.',
+        },
+        FUSEUnMountRetryDelay: {
+          type: 'duration', default: '100ms',
+          doc: 'At start-up (a stale mount) and shutdown, delay between attempts to unmount a busy mount point.',
+        },
+        FUSEUnMountRetryCap: {
+          type: 'int', default: '100', min: 1,
+          doc: 'Unmount attempts before giving up (then a lazy unmount is done).',
+        },
+        ...pluginKeys,
+        ...swiftKeys,
+        FetchExtentsFromFileOffset: {
+          type: 'int', default: '32', min: 1,
+          doc: 'On an extent-map miss, how many extents at and after the read offset are fetched in one RPC.',
+        },
+        FetchExtentsBeforeFileOffset: {
+          type: 'int', default: '0', min: 0,
+          doc: 'On an extent-map miss, how many extents before the read offset are fetched too (backward reads).',
+        },
+        ReadCacheLineSize: {
+          type: 'bytes', default: '1048576', min: 4096,
+          doc: 'Bytes read from an object per read-cache miss (one ranged GET), and the cache\'s unit.',
+        },
+        ReadCacheLineCount: {
+          type: 'int', default: '1000', min: 1,
+          doc: 'Read-cache capacity in lines; memory used is at most `ReadCacheLineSize` × this.',
+        },
+        ...leaseKeys,
+        ExtentMapEntryLimit: {
+          type: 'int', default: '1048576', min: 1,
+          doc: 'Maximum extent-map entries cached over all files; beyond it the maps of the least recently ' +
+            'used files are dropped.',
+        },
+        DirtyLogSegmentLimit: {
+          type: 'int', default: '50', min: 1,
+          doc: 'Maximum log segments being filled or uploaded at once; writes wait when it is reached.',
+        },
+        DirtyFileLimit: {
+          type: 'int', default: '50', min: 1,
+          doc: 'Maximum files with unflushed data; beyond it the least recently written file is flushed.',
+        },
+        MaxFlushSize: {
+          type: 'bytes', default: '10485760', min: 4096,
+          doc: 'A log segment is closed and uploaded as one object when it holds this many bytes.',
+        },
+        MaxFlushTime: {
+          type: 'duration', default: '200ms', min: 1,
+          doc: 'A log segment is closed and uploaded at most this long after its first write.',
+        },
+        LogFilePath: {
+          type: 'path', default: '',
+          doc: 'Log file, opened for append; empty means no log file. Reopened on SIGHUP (log rotation).',
+        },
+        LogToConsole: { type: 'bool', default: 'true', doc: 'Also log to stderr.' },
+        TraceEnabled: {
+          type: 'bool', default: 'false',
+          doc: 'Log at trace level (every FUSE op and RPC) instead of info.',
+        },
+        HTTPServerIPAddr: {
+          type: 'string', default: '0.0.0.0', reserved: HTTP,
+          doc: 'Address of the embedded HTTP server (status, metrics, config).',
+        },
+        HTTPServerTCPPort: {
+          type: 'int', default: '9090', min: 0, max: 65535, reserved: HTTP,
+          doc: 'TCP port of the embedded HTTP server.',
+        },
+        ReadDirPlusEnabled: {
+          type: 'bool', default: 'false',
+          doc: 'Answer directory reads with attributes too (READDIRPLUS), filling the kernel\'s attribute cache.',
+        },
+        XAttrEnabled: {
+          type: 'bool', default: 'false',
+          doc: 'Serve extended attributes; when off, xattr ops answer ENOSYS and the kernel stops asking.',
+        },
+        EntryDuration: {
+          type: 'duration', default: '0s',
+          doc: 'How long the kernel may cache a name lookup; `0s` makes it ask every time (answered from ' +
+            'the agent\'s cache).',
+        },
+        AttrDuration: {
+          type: 'duration', default: '0s',
+          doc: 'How long the kernel may cache file attributes; `0s` makes it ask every time.',
+        },
+        AttrBlockSize: {
+          type: 'bytes', default: '65536', min: 512,
+          doc: 'Block size reported in `st_blksize` (the I/O size applications are advised to use).',
+        },
+        ReaddirMaxEntries: {
+          type: 'int', default: '1024', min: 1,
+          doc: 'Maximum directory entries fetched from the volume server per ReadDir RPC.',
+        },
+        FUSEMaxBackground: {
+          type: 'int', default: '100', min: 1,
+          doc: 'Maximum background requests (read-ahead, async writes) the kernel keeps outstanding.',
+        },
+        FUSECongestionThreshhold: {
+          type: 'int', default: '0', min: 0,
+          doc: 'Outstanding background requests at which the kernel reports congestion; `0` = kernel default ' +
+            '(3/4 of `FUSEMaxBackground`). The misspelling is the reference\'s.',
+        },
+        FUSEMaxWrite: {
+          type: 'bytes', default: '131072', min: 4096,
+          doc: 'Largest write request the kernel sends, in bytes.',
+        },
+        FUSEMaxRead: {
+          type: 'bytes', default: '131072', min: 4096,
+          doc: 'Largest read request the kernel sends, in bytes.',
+        },
+        FUSEAllowOther: {
+          type: 'bool', default: 'true',
+          doc: 'Mount with `allow_other` so users other than the agent\'s can use the mount (non-root agents ' +
+            'need `user_allow_other` in /etc/fuse.conf).',
+        },
+        RetryRPCPublicIPAddr: {
+          type: 'string', default: '127.0.0.1',
+          doc: 'Address (IP or DNS name) of the volume server (its `[RPCServer] IPAddr`).',
+        },
+        RetryRPCPort: {
+          type: 'int', default: '32356', min: 1, max: 65535,
+          doc: 'TCP port of the volume server (its `[RPCServer] TCPPort`).',
+        },
+        RetryRPCDeadlineIO: {
+          type: 'duration', default: '60s', min: 1,
+          doc: 'Deadline of one RPC attempt: with no reply by then the agent reconnects and retries (the ' +
+            'server\'s reply cache makes the retry safe).',
+        },
+        RetryRPCKeepAlivePeriod: {
+          type: 'duration', default: '60s',
+          doc: 'TCP keep-alive period of the connection to the volume server.',
+        },
+        RetryRPCCACertFilePath: {
+          type: 'path', default: '',
+          doc: 'PEM root CA that signed the volume server\'s certificate: when set the agent connects with ' +
+            'TLS and verifies the server; empty means plain TCP.',
+        },
+      },
+    },
+  ],
+};

@@ -1,0 +1,252 @@
+/**
+ * RPC server: accepts connections, greets clients by clientId, answers each request exactly
+ * once per clientId + requestId, batches dispatches (group commit) and sends upcalls.
+ * Lookup order for a request: in-flight -> memory cache -> durableReplies -> dispatch.
+ * A reply goes to the client's connection current at completion time; with none, it waits in
+ * the cache for the client's resend.
+ */
+import { randomUUID } from 'node:crypto';
+import * as net from 'node:net';
+import * as tls from 'node:tls';
+import { performance } from 'node:perf_hooks';
+import { toWireError, type WireError } from '../errors/index.js';
+import { Batcher, normalizeReply } from './batcher.js';
+import { FramedConnection } from './connection.js';
+import { encodeFrame, FRAME_HEADER_BYTES, PROTOCOL_VERSION, type Frame } from './frame.js';
+import { ClientReplyCache } from './reply-cache.js';
+import type { RpcDispatcher, RpcServer, RpcServerOptions, WireReply } from './types.js';
+
+interface ClientState {
+  readonly clientId: string;
+  readonly cache: ClientReplyCache;
+  conn: FramedConnection | undefined;
+  lastSeenMs: number;
+}
+
+type RequestFrame = Extract<Frame, { kind: 'request' }>;
+
+export async function createRpcServer(opts: RpcServerOptions, dispatcher: RpcDispatcher): Promise<RpcServer> {
+  const server = new Server(opts, dispatcher);
+  await server.listen();
+  return server;
+}
+
+class Server implements RpcServer {
+  port = 0;
+  private readonly serverId = randomUUID().replaceAll('-', '');
+  private readonly clients = new Map<string, ClientState>();
+  private readonly conns = new Set<FramedConnection>();
+  private readonly listener: net.Server;
+  private readonly sweepTimer: NodeJS.Timeout;
+  private readonly batcher: Batcher;
+  private closePromise: Promise<void> | undefined;
+
+  constructor(private readonly opts: RpcServerOptions, private readonly dispatcher: RpcDispatcher) {
+    this.batcher = new Batcher(dispatcher, opts.log);
+    if (opts.tls) {
+      this.listener = tls.createServer({ cert: opts.tls.certPem, key: opts.tls.keyPem });
+      this.listener.on('secureConnection', (socket: tls.TLSSocket) => this.onSocket(socket));
+      this.listener.on('tlsClientError', (err: Error, socket: tls.TLSSocket) => {
+        opts.log.warn({ remote: socket.remoteAddress, reason: err.message }, 'rpc TLS handshake failed');
+      });
+    } else {
+      this.listener = net.createServer((socket) => this.onSocket(socket));
+    }
+    const sweepMs = Math.max(10, Math.min(opts.replyCacheTtlMs, 10_000));
+    this.sweepTimer = setInterval(() => this.sweep(), sweepMs);
+    this.sweepTimer.unref();
+  }
+
+  async listen(): Promise<void> {
+    await new Promise<void>((resolve, reject) => {
+      this.listener.once('error', reject);
+      this.listener.listen(this.opts.port, this.opts.host, () => {
+        this.listener.off('error', reject);
+        resolve();
+      });
+    }).catch((err: unknown) => {
+      clearInterval(this.sweepTimer);
+      throw err;
+    });
+    this.listener.on('error', (err) => this.opts.log.error({ err: err.message }, 'rpc listener error'));
+    this.port = (this.listener.address() as net.AddressInfo).port;
+    this.opts.log.info({ host: this.opts.host, port: this.port, tls: !!this.opts.tls }, 'rpc server listening');
+  }
+
+  upcall(clientId: string, method: string, params: unknown): boolean {
+    const conn = this.clients.get(clientId)?.conn;
+    if (!conn?.open) return false;
+    try {
+      return conn.send({ kind: 'upcall', method, params });
+    } catch (err) {
+      this.opts.log.error({ clientId, method, err: (err as Error).message }, 'rpc upcall not serialisable');
+      return false;
+    }
+  }
+
+  connectedClients(): string[] {
+    return [...this.clients.values()].filter((c) => c.conn !== undefined).map((c) => c.clientId);
+  }
+
+  close(): Promise<void> {
+    this.closePromise ??= (async () => {
+      clearInterval(this.sweepTimer);
+      const listenerClosed = new Promise<void>((resolve) => this.listener.close(() => resolve()));
+      await this.batcher.whenIdle();
+      for (const conn of this.conns) conn.end('server closing');
+      await listenerClosed;
+    })();
+    return this.closePromise;
+  }
+
+  private get closing(): boolean {
+    return this.closePromise !== undefined;
+  }
+
+  private onSocket(socket: net.Socket): void {
+    if (this.closing) {
+      socket.destroy();
+      return;
+    }
+    let client: ClientState | undefined;
+    const conn: FramedConnection = new FramedConnection(
+      socket,
+      { maxFrameBytes: this.opts.maxFrameBytes, keepAliveMs: this.opts.keepAliveMs, log: this.opts.log, logContext: { side: 'server' } },
+      {
+        onFrame: (frame) => {
+          if (frame.kind === 'hello') {
+            if (client) return conn.protocolError('second hello on one connection');
+            if (frame.version !== PROTOCOL_VERSION) return conn.protocolError(`unsupported protocol version ${frame.version}`);
+            if (this.closing) return conn.end('server closing');
+            clearTimeout(helloTimer);
+            client = this.attach(frame.clientId, conn);
+          } else if (frame.kind === 'request') {
+            if (!client) return conn.protocolError('request before hello');
+            this.onRequest(client, frame);
+          } else {
+            conn.protocolError(`unexpected ${frame.kind} frame from a client`);
+          }
+        },
+        onClose: (reason) => {
+          clearTimeout(helloTimer);
+          this.conns.delete(conn);
+          if (!client || client.conn !== conn) return;
+          client.conn = undefined;
+          client.lastSeenMs = performance.now();
+          this.opts.log.info({ clientId: client.clientId, remote: conn.remote, reason }, 'rpc client disconnected');
+          this.notifyConnection(client.clientId, false);
+        },
+      },
+    );
+    this.conns.add(conn);
+    const helloTimer = setTimeout(() => conn.protocolError('no hello in time'), 2 * this.opts.keepAliveMs);
+    helloTimer.unref();
+  }
+
+  private attach(clientId: string, conn: FramedConnection): ClientState {
+    let client = this.clients.get(clientId);
+    if (!client) {
+      client = { clientId, cache: new ClientReplyCache(), conn: undefined, lastSeenMs: 0 };
+      this.clients.set(clientId, client);
+    }
+    const old = client.conn;
+    client.conn = conn;
+    client.lastSeenMs = performance.now();
+    if (old && old !== conn) {
+      this.opts.log.info({ clientId, remote: old.remote }, 'rpc client reconnected, closing its previous connection');
+      old.destroy('replaced by a newer connection');
+    }
+    conn.send({ kind: 'hello-ok', serverId: this.serverId });
+    this.opts.log.info({ clientId, remote: conn.remote }, 'rpc client connected');
+    this.notifyConnection(clientId, true);
+    return client;
+  }
+
+  private onRequest(client: ClientState, frame: RequestFrame): void {
+    const { clientId, cache } = client;
+    const { id } = frame;
+    const now = performance.now();
+    client.lastSeenMs = now;
+    if (cache.acknowledge(frame.ack)) this.trimDurable(clientId, frame.ack);
+    cache.expire(now, this.opts.replyCacheTtlMs);
+    if (this.closing) return; // the client resends to the next server
+    if (id <= cache.ack) {
+      this.opts.log.warn({ clientId, requestId: id, ack: cache.ack }, 'rpc request already acknowledged, not executed');
+      this.send(client, id, { error: { code: 'PFS_ERR_RPC_PROTOCOL', message: `request ${id} was already acknowledged` } });
+      return;
+    }
+    const hit = cache.lookup(id);
+    if (hit.state === 'in-flight') return; // answered when the original completes
+    if (hit.state === 'done') {
+      this.send(client, id, hit.reply);
+      return;
+    }
+    let durable: WireReply | undefined;
+    try {
+      durable = this.dispatcher.durableReplies?.get(clientId, id);
+    } catch (err) {
+      this.opts.log.error({ clientId, requestId: id, method: frame.method, err: (err as Error)?.message }, 'rpc durable reply lookup failed');
+      this.send(client, id, { error: toWireError(err) });
+      return;
+    }
+    if (durable) {
+      this.complete(client, id, frame.method, normalizeReply(durable));
+      return;
+    }
+    cache.begin(id);
+    this.batcher.push({
+      call: { clientId, requestId: id, method: frame.method, params: frame.params },
+      done: (reply) => this.complete(client, id, frame.method, reply),
+    });
+  }
+
+  /** Encodes a completed reply, caches it and sends it to the client's current connection. */
+  private complete(client: ClientState, id: number, method: string, reply: WireReply): void {
+    let bytes: Buffer;
+    let problem: WireError | undefined;
+    try {
+      bytes = encodeFrame({ kind: 'reply', id, reply });
+      if (bytes.length - FRAME_HEADER_BYTES > this.opts.maxFrameBytes) {
+        problem = { code: 'PFS_ERR_RPC_PROTOCOL', message: `reply to ${method} is ${bytes.length} bytes, over maxFrameBytes` };
+      }
+    } catch (err) {
+      problem = { code: 'PFS_ERR_INTERNAL', message: `reply to ${method} is not serialisable: ${(err as Error).message}` };
+    }
+    if (problem) {
+      this.opts.log.error({ clientId: client.clientId, requestId: id, method, reason: problem.message }, 'rpc reply replaced by an error');
+      reply = { error: problem };
+      bytes = encodeFrame({ kind: 'reply', id, reply });
+    }
+    client.cache.complete(id, reply, performance.now());
+    client.conn?.sendBytes(bytes!);
+  }
+
+  private send(client: ClientState, id: number, reply: WireReply): void {
+    client.conn?.send({ kind: 'reply', id, reply });
+  }
+
+  private trimDurable(clientId: string, ack: number): void {
+    try {
+      this.dispatcher.durableReplies?.trim(clientId, ack);
+    } catch (err) {
+      this.opts.log.error({ clientId, ack, err: (err as Error)?.message }, 'rpc durable reply trim failed');
+    }
+  }
+
+  private notifyConnection(clientId: string, connected: boolean): void {
+    try {
+      this.dispatcher.onClientConnection?.(clientId, connected);
+    } catch (err) {
+      this.opts.log.error({ clientId, connected, err: (err as Error)?.message }, 'rpc onClientConnection failed');
+    }
+  }
+
+  private sweep(): void {
+    const now = performance.now();
+    const ttl = this.opts.replyCacheTtlMs;
+    for (const [id, client] of this.clients) {
+      client.cache.expire(now, ttl);
+      if (!client.conn && client.cache.isEmpty && now - client.lastSeenMs > ttl) this.clients.delete(id);
+    }
+  }
+}

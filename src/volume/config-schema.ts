@@ -1,0 +1,120 @@
+/** The config schema of proxyfsd, the volume server. Documented in docs/CONFIGURATION.md. */
+import type { Schema } from '../common/config/index.js';
+
+const LEASES = 'leases (issue 5)';
+
+export const volumeServerSchema: Schema = {
+  program: 'proxyfsd',
+  sections: [
+    {
+      name: 'Volume:*',
+      required: true,
+      doc: 'One section per served volume; the part after `Volume:` is the volume name that agents ' +
+        'mount (their `[Agent] FUSEVolumeName`).',
+      keys: {
+        MetadataPath: {
+          type: 'path', required: true,
+          doc: 'The SQLite database file holding the volume\'s metadata (inodes, directories, extent maps, ' +
+            'object accounting). Created by `pfs format`.',
+        },
+        ObjectStoreURL: {
+          type: 'string', required: true, urlSchemes: ['file', 'swift', 's3'],
+          doc: 'Where the volume\'s objects live. `file:///absolute/dir` stores them as files in a local ' +
+            'directory; `swift://` and `s3://` are reserved for object-store backends (issue 4). The loader ' +
+            'only checks the scheme; the object store checks the rest.',
+        },
+        DeadObjectDeleteDelay: {
+          type: 'duration', default: '10s',
+          doc: 'How long an object with no live bytes is kept before it is deleted, so that agents holding ' +
+            'a just-stale extent map can finish their reads.',
+        },
+        GCInterval: {
+          type: 'duration', default: '1s', min: 1,
+          doc: 'How often the garbage collector looks for dead objects whose delay has passed and deletes them.',
+        },
+        CompactionInterval: {
+          type: 'duration', default: '60s',
+          doc: 'How often compaction runs; `0` disables compaction.',
+        },
+        CompactionLiveRatio: {
+          type: 'float', default: '0.25', min: 0, max: 1,
+          doc: 'Objects whose live bytes divided by their size is below this ratio are rewritten by ' +
+            'compaction (their live bytes copied to a new object, the old one left to die).',
+        },
+        CompactionMaxBytesPerRun: {
+          type: 'bytes', default: '256MiB', min: 1,
+          doc: 'Upper bound on the live bytes one compaction run copies, to limit its I/O.',
+        },
+        ProvisionedObjectTTL: {
+          type: 'duration', default: '1h',
+          doc: 'An object provisioned for an agent but never reported by a Wrote RPC is deleted after this ' +
+            'long (the agent crashed or lost its connection mid-flush).',
+        },
+        MountGracePeriod: {
+          type: 'duration', default: '60s',
+          doc: 'A mount whose agent stays disconnected this long is dropped and its open files released; ' +
+            'an agent that reconnects within it keeps its mount.',
+        },
+      },
+    },
+    {
+      name: 'RPCServer',
+      doc: 'The RPC listener that agents connect to (their `RetryRPCPublicIPAddr` and `RetryRPCPort`).',
+      keys: {
+        IPAddr: {
+          type: 'string', default: '127.0.0.1',
+          doc: 'Address to listen on; `0.0.0.0` for all IPv4 interfaces.',
+        },
+        TCPPort: {
+          type: 'int', default: '32356', min: 0, max: 65535,
+          doc: 'TCP port to listen on; `0` picks a free port (tests).',
+        },
+        CertFilePath: {
+          type: 'path', default: '',
+          doc: 'PEM certificate chain for TLS. Empty: plain TCP. Set together with `KeyFilePath`.',
+        },
+        KeyFilePath: { type: 'path', default: '', doc: 'PEM private key matching `CertFilePath`.' },
+        ReplyCacheTTL: {
+          type: 'duration', default: '10m',
+          doc: 'How long the reply to a completed request is kept, so that a request retried by an agent ' +
+            '(after a reconnect) gets the same answer instead of running twice.',
+        },
+        KeepAlivePeriod: { type: 'duration', default: '60s', doc: 'TCP keep-alive period of accepted connections.' },
+        MaxFrameSize: {
+          type: 'bytes', default: '16MiB', min: 65536,
+          doc: 'Largest request or reply frame accepted; a larger frame is a protocol error and closes the connection.',
+        },
+      },
+    },
+    {
+      name: 'Leases',
+      doc: `Lease manager tuning. Reserved for ${LEASES}.`,
+      keys: {
+        MinLeaseDuration: {
+          type: 'duration', default: '250ms', reserved: LEASES,
+          doc: 'Shortest time a granted lease is held before it may be revoked.',
+        },
+        LeaseInterruptInterval: {
+          type: 'duration', default: '250ms', reserved: LEASES,
+          doc: 'Interval between repeated revoke requests to an agent that has not released a lease.',
+        },
+        LeaseInterruptLimit: {
+          type: 'int', default: '20', min: 1, reserved: LEASES,
+          doc: 'Revoke requests sent before an unresponsive agent\'s lease is taken away and its mount dropped.',
+        },
+      },
+    },
+    {
+      name: 'Logging',
+      doc: 'Where proxyfsd logs (JSON lines, via pino).',
+      keys: {
+        LogFilePath: {
+          type: 'path', default: '',
+          doc: 'Log file, opened for append; empty means no log file. Reopened on SIGHUP (log rotation).',
+        },
+        LogToConsole: { type: 'bool', default: 'true', doc: 'Also log to stderr.' },
+        TraceEnabled: { type: 'bool', default: 'false', doc: 'Log at trace level (every RPC) instead of info.' },
+      },
+    },
+  ],
+};
