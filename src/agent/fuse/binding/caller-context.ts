@@ -1,0 +1,115 @@
+// Reads what fuse-native does not pass: the caller's uid/gid/pid/umask, create's
+// open flags and utimens' exact times. They come from the pfs_fuse_context
+// addon (native/pfs_fuse_context.c), which must be loaded with RTLD_GLOBAL
+// before fuse-native mounts, so that its fuse_new() wraps fuse-native's ops.
+
+import { existsSync, readFileSync } from 'node:fs';
+import { constants } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export interface CallerContext {
+  uid: number;
+  gid: number;
+  pid: number;
+  umask: number;
+}
+
+/** A time to set: seconds and nanoseconds since the epoch; null leaves it unchanged. */
+export interface TimeSpec {
+  sec: number;
+  nsec: number;
+}
+
+export interface RequestInfo extends CallerContext {
+  /** create: the open(2) flags. */
+  createFlags?: number;
+  /** utimens: exact times; null means "leave unchanged" (UTIME_OMIT). */
+  utimens?: { atime: TimeSpec | null; mtime: TimeSpec | null };
+}
+
+interface ContextAddon {
+  lookup(threadLocals: Buffer): number[] | null;
+  wrappedMounts(): number;
+  UTIME_NOW: number;
+  UTIME_OMIT: number;
+}
+
+const ADDON_REL = join('src', 'agent', 'fuse', 'binding', 'native', 'build', 'pfs_fuse_context.node');
+/** sizeof(fuse_thread_locals_t) in fuse-native 2.2.6 on x86_64; another size means another layout. */
+const FUSE_NATIVE_LOCALS_BYTES = 360;
+const KIND_CREATE = 1;
+const KIND_UTIMENS = 2;
+
+let loaded: ContextAddon | null | undefined;
+
+/** The pfs package root (the same from src/ under tsx and from dist/). */
+export function packageRoot(): string | null {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    const pkg = join(dir, 'package.json');
+    if (existsSync(pkg) && (JSON.parse(readFileSync(pkg, 'utf8')) as { name?: string }).name === 'pfs') return dir;
+    const up = dirname(dir);
+    if (up === dir) return null;
+    dir = up;
+  }
+}
+
+/** The built addon (native/build.mjs writes it under src/, also used from dist/), or null. */
+export function contextAddonPath(): string | null {
+  const root = packageRoot();
+  const p = root && join(root, ADDON_REL);
+  return p && existsSync(p) ? p : null;
+}
+
+/** The script that builds the addon. */
+export function contextAddonBuildScript(): string | null {
+  const root = packageRoot();
+  return root && join(root, 'src', 'agent', 'fuse', 'binding', 'native', 'build.mjs');
+}
+
+/**
+ * Loads the addon once per process (dlopen is process-wide anyway); null when it
+ * is not built or cannot load. Call before fuse-native's first mount.
+ */
+export function loadContextAddon(): ContextAddon | null {
+  if (loaded !== undefined) return loaded;
+  loaded = null;
+  const path = process.platform === 'linux' ? contextAddonPath() : null;
+  if (path) {
+    const mod = { exports: {} as ContextAddon };
+    process.dlopen(mod, path, constants.dlopen.RTLD_NOW | constants.dlopen.RTLD_GLOBAL);
+    loaded = mod.exports;
+  }
+  return loaded;
+}
+
+/** Decodes the addon's reply for the request whose thread locals are given. */
+export function readRequest(addon: ContextAddon, threadLocals: Buffer): RequestInfo | null {
+  if (threadLocals.length !== FUSE_NATIVE_LOCALS_BYTES) return null;
+  const v = addon.lookup(threadLocals);
+  if (!v) return null;
+  const [uid, gid, pid, umask, kind, flags, aSec, aNsec, mSec, mNsec] = v as [
+    number, number, number, number, number, number, number, number, number, number,
+  ];
+  const info: RequestInfo = { uid, gid, pid, umask };
+  if (kind === KIND_CREATE) info.createFlags = flags;
+  if (kind === KIND_UTIMENS) {
+    const time = (sec: number, nsec: number): TimeSpec | null =>
+      nsec === addon.UTIME_OMIT ? null : nsec === addon.UTIME_NOW ? nowSpec() : { sec, nsec };
+    info.utimens = { atime: time(aSec, aNsec), mtime: time(mSec, mNsec) };
+  }
+  return info;
+}
+
+export function nowSpec(): TimeSpec {
+  const ms = performance.timeOrigin + performance.now();
+  const sec = Math.floor(ms / 1000);
+  return { sec, nsec: Math.round((ms - sec * 1000) * 1e6) % 1e9 };
+}
+
+/** fuse-native's whole-ms time as a TimeSpec. */
+export function msToSpec(ms: number): TimeSpec {
+  const sec = Math.floor(ms / 1000);
+  return { sec, nsec: (ms - sec * 1000) * 1e6 };
+}

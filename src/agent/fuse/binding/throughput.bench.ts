@@ -1,0 +1,65 @@
+// Sequential dd throughput through a do-nothing FUSE mount (writes discarded,
+// reads answer zeros), for a few option sets. Root only; prints MB/s.
+// Run: node --import tsx src/agent/fuse/binding/throughput.bench.ts [sizeMiB]
+
+import { execFile } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+import { createFuseMount, forceUnmount, type CreateFuseMountOptions, type FuseOps } from './index.js';
+
+const sizeMiB = Number(process.argv[2] ?? 1024);
+
+function discardFs(writeSizes: number[], readSizes: number[]): FuseOps {
+  const now = new Date();
+  return {
+    getattr(path, reply) {
+      if (path === '/') return reply(0, { mode: 0o40755, nlink: 2, size: 4096, atime: now, mtime: now, ctime: now });
+      if (path === '/w' || path === '/r') {
+        return reply(0, { mode: 0o100644, size: path === '/r' ? sizeMiB * 1048576 : 0, atime: now, mtime: now, ctime: now });
+      }
+      reply(-2);
+    },
+    open: (_p, _f, reply) => reply(0, 1),
+    truncate: (_p, _s, done) => done(0),
+    write(_p, _fd, _buf, len, _pos, reply) {
+      writeSizes.push(len);
+      reply(len);
+    },
+    read(_p, _fd, buf, len, _pos, reply) {
+      readSizes.push(len);
+      buf.fill(0, 0, len);
+      reply(len);
+    },
+    fsync: (_p, _d, _fd, done) => done(0),
+    flush: (_p, _fd, done) => done(0),
+    release: (_p, _fd, done) => done(0),
+  };
+}
+
+function dd(args: string[]): Promise<string> {
+  return new Promise((ok, fail) => execFile('dd', args, (err, _o, stderr) => (err ? fail(new Error(stderr)) : ok(stderr.trim().split('\n').at(-1)!))));
+}
+
+async function run(label: string, options: CreateFuseMountOptions): Promise<void> {
+  const mnt = await mkdtemp(join(tmpdir(), 'pfs-bench-'));
+  const writes: number[] = [];
+  const reads: number[] = [];
+  const fuse = createFuseMount(mnt, discardFs(writes, reads), options);
+  try {
+    await fuse.mount();
+    const w = await dd(['if=/dev/zero', `of=${join(mnt, 'w')}`, 'bs=1M', `count=${sizeMiB}`, 'conv=fsync']);
+    const r = await dd([`if=${join(mnt, 'r')}`, 'of=/dev/null', 'bs=1M']);
+    const mode = (a: number[]) => a.reduce((m, n) => Math.max(m, n), 0);
+    console.log(`${label}\n  options: ${fuse.optionArg}\n  write: ${w}  (largest request ${mode(writes)} B, ${writes.length} requests)\n  read:  ${r}  (largest request ${mode(reads)} B, ${reads.length} requests)`);
+  } finally {
+    await fuse.unmount().catch(() => undefined);
+    await forceUnmount(mnt);
+    await rm(mnt, { recursive: true, force: true });
+  }
+}
+
+await run('fuse-native defaults (no big_writes)', { bigWrites: false, maxWriteBytes: undefined, autoUnmount: false });
+await run('pfs defaults (big_writes, max_write=131072, auto_unmount)', {});
+await run('pfs defaults + max_read/max_readahead 128 KiB, max_background 64', { maxReadBytes: 131072, maxReadaheadBytes: 131072, maxBackground: 64, congestionThreshold: 48 });
