@@ -1,0 +1,37 @@
+# pfs: the two set-up commands are `make run` and `make test`; both install what is missing.
+SHELL := /bin/bash
+PFS_DATA ?= $(CURDIR)/.pfs-data
+PFS_MOUNT ?= $(CURDIR)/mnt
+export PFS_DATA PFS_MOUNT
+
+.PHONY: all deps system-deps node-deps build test unit run bench clean
+
+all: build
+
+system-deps:
+	bash scripts/install-system-deps.sh fuse sqlite tools
+
+node_modules/.package-lock.json: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	@touch $@
+
+node-deps: node_modules/.package-lock.json
+
+deps: system-deps node-deps
+
+build: node-deps
+	node src/agent/fuse/binding/native/build.mjs --if-missing
+	npx tsc -p tsconfig.json
+	sh scripts/make-bin.sh
+
+test: deps build
+	node scripts/run-tests.mjs
+
+run: deps build
+	bash scripts/run.sh
+
+bench: deps build
+	node dist/bench/metadata/main.js
+
+clean:
+	rm -rf dist bin

@@ -1,0 +1,86 @@
+/**
+ * pfs: admin commands.
+ *   pfs format CONF VOLUME [--force | --if-needed] [--root-owner UID:GID] [--root-mode OCTAL] [Section.Key=Value ...]
+ *   pfs fsck CONF VOLUME [--verify-checksums] [Section.Key=Value ...]
+ * Exit codes: 0 success (fsck: no problems), 1 failure (fsck: problems found), 2 usage or config error.
+ */
+import { loadConfig } from '../common/config/index.js';
+import { errorCode, PfsError } from '../common/errors/index.js';
+import { systemClock } from '../common/clock/index.js';
+import { volumeServerSchema } from '../volume/config-schema.js';
+import { volumeSettingsFromConfig } from '../volume/server/index.js';
+import { formatVolume } from '../volume/admin/format.js';
+import { fsckVolume } from '../volume/admin/fsck.js';
+
+const USAGE = `usage:
+  pfs format CONF VOLUME [--force | --if-needed] [--root-owner UID:GID] [--root-mode OCTAL] [Section.Key=Value ...]
+  pfs fsck CONF VOLUME [--verify-checksums] [Section.Key=Value ...]
+`;
+
+class UsageError extends Error {}
+
+function parse(args: string[]) {
+  const flags = new Map<string, string | true>();
+  const positional: string[] = [];
+  const overrides: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    if (a.startsWith('--')) {
+      const [k, v] = a.slice(2).split('=', 2);
+      if (k === 'root-owner' || k === 'root-mode') flags.set(k, v ?? args[++i] ?? '');
+      else flags.set(k!, true);
+    } else if (/^[^=]+\.[^=.]+=/.test(a)) overrides.push(a);
+    else positional.push(a);
+  }
+  return { flags, positional, overrides };
+}
+
+function volumeFrom(confPath: string, name: string | undefined, overrides: string[]) {
+  if (!name) throw new UsageError('missing VOLUME');
+  const config = loadConfig(volumeServerSchema, confPath, overrides);
+  const settings = volumeSettingsFromConfig(config).find((v) => v.name === name);
+  if (!settings) throw new PfsError('PFS_ERR_UNKNOWN_VOLUME', `${confPath}: no [Volume:${name}] section`);
+  return settings;
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  const { flags, positional, overrides } = parse(rest);
+  const known = command === 'format' ? ['force', 'if-needed', 'root-owner', 'root-mode'] : command === 'fsck' ? ['verify-checksums'] : [];
+  for (const f of flags.keys()) if (!known.includes(f)) throw new UsageError(`unknown option --${f}`);
+  const [conf, volume] = positional;
+  if (!conf) throw new UsageError(command ? `missing CONF` : 'missing command');
+  const clock = systemClock();
+  switch (command) {
+    case 'format': {
+      const settings = volumeFrom(conf, volume, overrides);
+      const [uid, gid] = String(flags.get('root-owner') ?? '0:0').split(':').map(Number);
+      const mode = parseInt(String(flags.get('root-mode') ?? '755'), 8);
+      if (!Number.isInteger(uid) || !Number.isInteger(gid) || !Number.isInteger(mode)) throw new UsageError('bad --root-owner or --root-mode');
+      const outcome = await formatVolume(settings, { force: flags.has('force'), ifNeeded: flags.has('if-needed'), root: { uid: uid!, gid: gid!, mode: mode & 0o7777 }, clock });
+      process.stdout.write(outcome === 'formatted' ? `pfs: volume ${settings.name} formatted\n` : `pfs: volume ${settings.name} already formatted; left as it is\n`);
+      return 0;
+    }
+    case 'fsck': {
+      const settings = volumeFrom(conf, volume, overrides);
+      const report = await fsckVolume(settings, { verifyChecksums: flags.has('verify-checksums'), clock });
+      for (const p of report.problems) process.stdout.write(`${p}\n`);
+      process.stdout.write(`pfs fsck: volume ${report.volume}: ${report.problems.length} problem(s), ${report.missingObjects} missing object(s), ${report.leakedObjects} leaked object(s)\n`);
+      return report.problems.length === 0 ? 0 : 1;
+    }
+    default:
+      throw new UsageError(`unknown command ${JSON.stringify(command)}`);
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (err) => {
+    if (err instanceof UsageError) {
+      process.stderr.write(`pfs: ${err.message}\n${USAGE}`);
+      process.exit(2);
+    }
+    process.stderr.write(`pfs: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exit(errorCode(err) === 'PFS_ERR_CONFIG' ? 2 : 1);
+  },
+);

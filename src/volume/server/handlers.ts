@@ -1,0 +1,77 @@
+/**
+ * The volume server's RPC methods: thin adapters from validated parameters to the namespace
+ * and extent-map modules. Each runs synchronously inside the batch transaction of its volume.
+ */
+import { FsError } from '../../common/errors/index.js';
+import { ROOT_INO, S_IFMT, S_IFREG, type Method, type Params, type Result } from '../../common/protocol/index.js';
+import type { Clock } from '../../common/clock/index.js';
+import type { Mounts } from './mounts.js';
+import type { Volume } from './volume.js';
+
+export interface CallContext {
+  clientId: string;
+  volume: Volume;
+  mounts: Mounts;
+  clock: Clock;
+}
+
+type Handler<M extends Method> = (p: Params<M>, ctx: CallContext) => Result<M>;
+type Handlers = { [M in Exclude<Method, 'Ping'>]: Handler<M> };
+
+const empty = {} as Record<string, never>;
+
+function regularFile(ctx: CallContext, ino: number) {
+  const attr = ctx.volume.ns.getattr(ino);
+  if ((attr.mode & S_IFMT) !== S_IFREG) throw new FsError('EINVAL', `inode ${ino} is not a regular file`);
+  return attr;
+}
+
+export const handlers: Handlers = {
+  Mount: (_p, ctx) => ({
+    mountId: ctx.mounts.add(ctx.volume, ctx.clientId),
+    rootIno: ROOT_INO,
+    objectStoreUrl: ctx.volume.settings.objectStoreUrl,
+    checksumBlockSizeBytes: Number(ctx.volume.md.getMeta('checksum_block_size') ?? 65536),
+  }),
+  Unmount: (p, ctx) => { ctx.mounts.remove(p.mountId); return empty; },
+
+  Lookup: (p, ctx) => ctx.volume.ns.lookup(p.cred, p.parent, p.name),
+  GetAttr: (p, ctx) => ctx.volume.ns.getattr(p.ino),
+  SetAttr: ({ mountId: _m, ...p }, ctx) => ctx.volume.ns.setattr(p),
+  Access: (p, ctx) => { ctx.volume.ns.access(p.cred, p.ino, p.mask); return empty; },
+
+  Create: (p, ctx) => ctx.volume.ns.create(p.mountId, p.cred, p.parent, p.name, p.mode, p.umask, p.flags),
+  Mknod: (p, ctx) => ctx.volume.ns.mknod(p.cred, p.parent, p.name, p.mode, p.umask, p.rdev),
+  Mkdir: (p, ctx) => ctx.volume.ns.mkdir(p.cred, p.parent, p.name, p.mode, p.umask),
+  Symlink: (p, ctx) => ctx.volume.ns.symlink(p.cred, p.parent, p.name, p.target),
+  Readlink: (p, ctx) => ({ target: ctx.volume.ns.readlink(p.ino) }),
+  Link: (p, ctx) => ctx.volume.ns.link(p.cred, p.ino, p.newParent, p.newName),
+  Unlink: (p, ctx) => { ctx.volume.ns.unlink(p.cred, p.parent, p.name); return empty; },
+  Rmdir: (p, ctx) => { ctx.volume.ns.rmdir(p.cred, p.parent, p.name); return empty; },
+  Rename: (p, ctx) => { ctx.volume.ns.rename(p.cred, p.parent, p.name, p.newParent, p.newName, p.flags); return empty; },
+
+  Open: (p, ctx) => ctx.volume.ns.open(p.mountId, p.cred, p.ino, p.flags),
+  Release: (p, ctx) => { ctx.volume.ns.release(p.mountId, p.ino); return empty; },
+  ReadDir: (p, ctx) => ctx.volume.ns.readdir(p.cred, p.ino, p.cookie, p.maxEntries, p.plus),
+  StatVfs: (_p, ctx) => ctx.volume.ns.statvfs(),
+
+  SetXattr: (p, ctx) => { ctx.volume.ns.setxattr(p.cred, p.ino, p.name, Buffer.from(p.value, 'base64'), p.flags); return empty; },
+  GetXattr: (p, ctx) => ({ value: ctx.volume.ns.getxattr(p.cred, p.ino, p.name).toString('base64') }),
+  ListXattr: (p, ctx) => ({ names: ctx.volume.ns.listxattr(p.cred, p.ino) }),
+  RemoveXattr: (p, ctx) => { ctx.volume.ns.removexattr(p.cred, p.ino, p.name); return empty; },
+
+  FetchExtentMapChunk: (p, ctx) => {
+    const attr = regularFile(ctx, p.ino);
+    if (p.maxEntriesFrom < 1) throw new FsError('EINVAL', 'maxEntriesFrom must be at least 1');
+    return ctx.volume.extents.fetchChunk(p.ino, attr.size, p.fileOffset, p.maxEntriesFrom, p.maxEntriesBefore);
+  },
+  ProvisionObject: (p, ctx) => {
+    if (p.count < 1 || p.count > 1024) throw new FsError('EINVAL', 'count must be 1..1024');
+    return { objects: ctx.volume.extents.provision(p.count) };
+  },
+  Wrote: (p, ctx) => {
+    regularFile(ctx, p.ino);
+    const end = ctx.volume.extents.wrote(p.ino, p.object, p.extents);
+    return ctx.volume.ns.noteWrite(p.ino, end, p.mtime);
+  },
+};

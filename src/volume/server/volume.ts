@@ -1,0 +1,71 @@
+/**
+ * One served volume: its metadata database, namespace, extent maps, object store and GC,
+ * composed. Opening fails loudly when the volume was never formatted.
+ */
+import { PfsError } from '../../common/errors/index.js';
+import type { Clock } from '../../common/clock/index.js';
+import type { Logger } from '../../common/rpc/index.js';
+import { openObjectStore, type ObjectStore } from '../../common/objectstore/index.js';
+import { openMetadata, type Metadata } from '../metadata/index.js';
+import { createNamespace, type Namespace } from '../namespace/index.js';
+import { createExtentMaps, type ExtentMaps } from '../extents/index.js';
+import { startGc, type Gc } from '../gc/index.js';
+
+export interface VolumeSettings {
+  name: string;
+  metadataPath: string;
+  objectStoreUrl: string;
+  deadObjectDeleteDelayMs: number;
+  gcIntervalMs: number;
+  compactionIntervalMs: number;
+  compactionLiveRatio: number;
+  compactionMaxBytesPerRun: number;
+  provisionedObjectTtlMs: number;
+  mountGracePeriodMs: number;
+}
+
+export interface Volume {
+  readonly name: string;
+  readonly settings: VolumeSettings;
+  readonly md: Metadata;
+  readonly ns: Namespace;
+  readonly extents: ExtentMaps;
+  readonly store: ObjectStore;
+  readonly gc: Gc;
+  close(): Promise<void>;
+}
+
+export function openVolume(settings: VolumeSettings, clock: Clock, log: Logger): Volume {
+  const md = openMetadata(settings.metadataPath);
+  if (!md.isFormatted()) {
+    md.close();
+    throw new PfsError('PFS_ERR_VOLUME_NOT_FORMATTED', `volume ${settings.name}: metadata database ${settings.metadataPath} is not formatted (run: pfs format CONF ${settings.name})`);
+  }
+  const formattedName = md.getMeta('volume_name');
+  if (formattedName !== undefined && formattedName !== settings.name) {
+    md.close();
+    throw new PfsError('PFS_ERR_CONFIG', `volume ${settings.name}: metadata database ${settings.metadataPath} belongs to volume ${formattedName}`);
+  }
+  let gcRef: Gc | undefined;
+  const extents = createExtentMaps(md, { now: () => clock.now(), onObjectDead: () => gcRef?.kick() });
+  const ns = createNamespace(md, { now: () => clock.now(), fileData: extents });
+  const store = openObjectStore(settings.objectStoreUrl);
+  const gc = startGc({
+    store, extents, md, log, now: () => clock.nowNs(),
+    deadObjectDeleteDelayMs: settings.deadObjectDeleteDelayMs,
+    gcIntervalMs: settings.gcIntervalMs,
+    compactionIntervalMs: settings.compactionIntervalMs,
+    compactionLiveRatio: settings.compactionLiveRatio,
+    compactionMaxBytesPerRun: settings.compactionMaxBytesPerRun,
+    provisionedObjectTtlMs: settings.provisionedObjectTtlMs,
+  });
+  gcRef = gc;
+  return {
+    name: settings.name, settings, md, ns, extents, store, gc,
+    async close() {
+      await gc.close();
+      await store.close();
+      md.close();
+    },
+  };
+}

@@ -1,0 +1,103 @@
+/**
+ * Test support: a real proxyfsd process (bin/proxyfsd from the build) on a loopback port, with
+ * a formatted local volume in a temp directory. Always stop() it (kill -9 is crash()).
+ */
+import { spawn, execFile, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
+
+export const REPO = resolve(import.meta.dirname, '../../..');
+export const BIN = join(REPO, 'bin');
+const run = promisify(execFile);
+
+export async function freePort(): Promise<number> {
+  return new Promise((res, rej) => {
+    const s = createServer();
+    s.once('error', rej);
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => res(port));
+    });
+  });
+}
+
+export interface ProxyfsdHandle {
+  dir: string;
+  conf: string;
+  port: number;
+  volume: string;
+  proc: ChildProcess;
+  stderr(): string;
+  /** SIGTERM and wait for exit; returns the exit code. */
+  stop(): Promise<number | null>;
+  /** SIGKILL and wait. */
+  crash(): Promise<void>;
+  /** Starts the process again on the same port and data. */
+  restart(): Promise<void>;
+  cleanup(): Promise<void>;
+}
+
+export function writeVolumeConf(dir: string, port: number, volume = 'TestVolume', extra = ''): string {
+  const conf = join(dir, 'proxyfsd.conf');
+  writeFileSync(conf, `[Volume:${volume}]
+MetadataPath: ${join(dir, 'meta.db')}
+ObjectStoreURL: file://${join(dir, 'objects')}
+DeadObjectDeleteDelay: 0s
+MountGracePeriod: 2s
+
+[RPCServer]
+IPAddr: 127.0.0.1
+TCPPort: ${port}
+KeepAlivePeriod: 5s
+
+[Logging]
+LogToConsole: true
+${extra}`);
+  return conf;
+}
+
+export async function startProxyfsd(opts: { extraConf?: string; volume?: string } = {}): Promise<ProxyfsdHandle> {
+  const dir = mkdtempSync(join(tmpdir(), 'pfs-proxyfsd-'));
+  const port = await freePort();
+  const volume = opts.volume ?? 'TestVolume';
+  const conf = writeVolumeConf(dir, port, volume, opts.extraConf);
+  await run(join(BIN, 'pfs'), ['format', conf, volume]);
+  let errText = '';
+  let proc!: ChildProcess;
+  const launch = async () => {
+    proc = spawn(join(BIN, 'proxyfsd'), [conf], { stdio: ['ignore', 'pipe', 'pipe'] });
+    proc.stderr!.on('data', (d) => { errText = (errText + d.toString()).slice(-20000); });
+    await new Promise<void>((res, rej) => {
+      let out = '';
+      const timer = setTimeout(() => rej(new Error(`proxyfsd did not start: ${errText}`)), 15000);
+      proc.stdout!.on('data', (d) => {
+        out += d.toString();
+        if (out.includes('proxyfsd: serving')) { clearTimeout(timer); res(); }
+      });
+      proc.once('exit', (code) => { clearTimeout(timer); rej(new Error(`proxyfsd exited ${code}: ${errText}`)); });
+    });
+  };
+  const waitExit = () => new Promise<number | null>((res) => {
+    if (proc.exitCode !== null || proc.signalCode !== null) res(proc.exitCode);
+    else proc.once('exit', (code) => res(code));
+  });
+  await launch();
+  const handle: ProxyfsdHandle = {
+    dir, conf, port, volume,
+    get proc() { return proc; },
+    stderr: () => errText,
+    async stop() { proc.kill('SIGTERM'); return waitExit(); },
+    async crash() { proc.kill('SIGKILL'); await waitExit(); },
+    restart: launch,
+    async cleanup() {
+      if (proc.exitCode === null && proc.signalCode === null) { proc.kill('SIGKILL'); await waitExit(); }
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+  return handle;
+}
+
+export const quietLog = { debug() {}, info() {}, warn() {}, error() {} };
