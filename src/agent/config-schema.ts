@@ -158,11 +158,13 @@ export const agentSchema: Schema = {
         },
         ReadDirPlusEnabled: {
           type: 'bool', default: 'false',
-          doc: 'Answer directory reads with attributes too (READDIRPLUS), filling the kernel\'s attribute cache.',
+          doc: 'READDIRPLUS (directory reads with attributes). libfuse 2, under fuse-native 2.2.6, cannot send it, ' +
+            'so `true` is refused at start-up with an error rather than ignored.',
         },
         XAttrEnabled: {
-          type: 'bool', default: 'false',
-          doc: 'Serve extended attributes; when off, xattr ops answer ENOSYS and the kernel stops asking.',
+          type: 'bool', default: 'true',
+          doc: 'Serve extended attributes (`user.*`; `trusted.*` and `security.*` for root); when off, xattr ops ' +
+            'answer ENOSYS and the kernel stops asking.',
         },
         EntryDuration: {
           type: 'duration', default: '0s',
@@ -213,8 +215,8 @@ export const agentSchema: Schema = {
         },
         RetryRPCDeadlineIO: {
           type: 'duration', default: '60s', min: 1,
-          doc: 'Deadline of one RPC attempt: with no reply by then the agent reconnects and retries (the ' +
-            'server\'s reply cache makes the retry safe).',
+          doc: 'Deadline of one RPC: until then it is resent across reconnects and server restarts (the ' +
+            'server\'s reply cache makes resending safe); past it the operation fails with EIO.',
         },
         RetryRPCKeepAlivePeriod: {
           type: 'duration', default: '60s',

@@ -14,7 +14,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import { contextAddonBuildScript } from './caller-context.js';
-import { createFuseMount, forceUnmount, isMounted, type CallerContext, type FuseOps, type FuseStat, type TimeSpec } from './index.js';
+import { createFuseMount, forceUnmount, isMounted, type CallerContext, type FuseOps, type FuseStat, type UtimensTime } from './index.js';
 
 const ENOENT = -2;
 const here = dirname(fileURLToPath(import.meta.url));
@@ -46,7 +46,7 @@ function sh(cmd: string, args: string[], timeoutMs = 25_000): Promise<{ code: nu
 interface Seen {
   writeSizes: number[];
   created: Array<{ path: string; flags: number | null; ctx: CallerContext | null }>;
-  utimens: Array<{ atime: TimeSpec | null; mtime: TimeSpec | null }>;
+  utimens: Array<{ atime: UtimensTime; mtime: UtimensTime }>;
 }
 
 /** One directory holding: f (writable), hello (read-only), slow (read takes 16 s), link (readlink takes 2.5 s). */

@@ -15,17 +15,25 @@ export interface CallerContext {
   umask: number;
 }
 
-/** A time to set: seconds and nanoseconds since the epoch; null leaves it unchanged. */
+/** A time to set: seconds and nanoseconds since the epoch. */
 export interface TimeSpec {
   sec: number;
   nsec: number;
 }
 
+/**
+ * One time of utimens: an explicit time, 'now' (UTIME_NOW: the caller asked for
+ * the current time, e.g. `touch` or utimensat(..., NULL)), or null (UTIME_OMIT:
+ * leave it unchanged). POSIX lets any writer set both times to now, but only
+ * the owner set explicit times, so the two must stay apart.
+ */
+export type UtimensTime = TimeSpec | 'now' | null;
+
 export interface RequestInfo extends CallerContext {
   /** create: the open(2) flags. */
   createFlags?: number;
-  /** utimens: exact times; null means "leave unchanged" (UTIME_OMIT). */
-  utimens?: { atime: TimeSpec | null; mtime: TimeSpec | null };
+  /** utimens: exact times; 'now' is UTIME_NOW, null is UTIME_OMIT ("leave unchanged"). */
+  utimens?: { atime: UtimensTime; mtime: UtimensTime };
 }
 
 interface ContextAddon {
@@ -33,6 +41,8 @@ interface ContextAddon {
   wrappedMounts(): number;
   UTIME_NOW: number;
   UTIME_OMIT: number;
+  /** Set by builds that pass flag_nullpath_ok and turn NULL paths into "" (needed for hard_remove). */
+  nullPathOk?: boolean;
 }
 
 const ADDON_REL = join('src', 'agent', 'fuse', 'binding', 'native', 'build', 'pfs_fuse_context.node');
@@ -95,17 +105,11 @@ export function readRequest(addon: ContextAddon, threadLocals: Buffer): RequestI
   const info: RequestInfo = { uid, gid, pid, umask };
   if (kind === KIND_CREATE) info.createFlags = flags;
   if (kind === KIND_UTIMENS) {
-    const time = (sec: number, nsec: number): TimeSpec | null =>
-      nsec === addon.UTIME_OMIT ? null : nsec === addon.UTIME_NOW ? nowSpec() : { sec, nsec };
+    const time = (sec: number, nsec: number): UtimensTime =>
+      nsec === addon.UTIME_OMIT ? null : nsec === addon.UTIME_NOW ? 'now' : { sec, nsec };
     info.utimens = { atime: time(aSec, aNsec), mtime: time(mSec, mNsec) };
   }
   return info;
-}
-
-export function nowSpec(): TimeSpec {
-  const ms = performance.timeOrigin + performance.now();
-  const sec = Math.floor(ms / 1000);
-  return { sec, nsec: Math.round((ms - sec * 1000) * 1e6) % 1e9 };
 }
 
 /** fuse-native's whole-ms time as a TimeSpec. */

@@ -35,6 +35,13 @@ export interface FuseMount {
   /** True when the context addon is loaded: callerContext() works, create gets flags, utimens exact times. */
   readonly hasCallerContext: boolean;
   /**
+   * hard_remove is on: unlinking (or renaming over) an open file really unlinks
+   * it (no .fuse_hidden files). fd-based handlers (read, write, flush, release,
+   * fsync, ftruncate, fgetattr, readdir, releasedir, fsyncdir) then get path ''
+   * for a file or directory that no longer has a name, and must go by the fd.
+   */
+  readonly hardRemove: boolean;
+  /**
    * uid/gid/pid/umask of the process whose request is being dispatched. Valid only
    * synchronously at the start of a handler (before any await or callback); null
    * elsewhere, or when the native context reader is not built.
@@ -65,6 +72,8 @@ export function createFuseMount(mountPoint: string, ops: FuseOps, options: Creat
 
   // The addon must be in the global symbol scope before fuse-native's first mount.
   const addon = loadContextAddon();
+  const hardRemove = mountOptions.hardRemove === true;
+  if (hardRemove) assertHardRemoveSupported(addon);
   const FuseNative = loadFuseNative();
   const tracker: DispatchTracker = { current: null };
   const current = () => (addon && tracker.current ? readRequest(addon, tracker.current) : null);
@@ -75,16 +84,24 @@ export function createFuseMount(mountPoint: string, ops: FuseOps, options: Creat
     mountPoint: mnt,
     optionArg,
     hasCallerContext: addon !== null,
+    hardRemove,
 
     async mount(): Promise<void> {
       // Something already mounted there is not ours to clean up after a failure.
       const mountedBefore = await isMounted(mnt);
+      const wrappedBefore = addon?.wrappedMounts() ?? 0;
       let timer: NodeJS.Timeout | undefined;
       try {
         await new Promise<void>((ok, fail) => {
           timer = setTimeout(() => fail(new Error(`FUSE INIT not received within ${mountTimeoutMs} ms`)), mountTimeoutMs);
           fuse.mount((err) => (err ? fail(err) : ok()));
         });
+        // fuse_new ran before INIT. If the addon refused this op table (another
+        // fuse.node), NULL paths could reach fuse-native: do not keep the mount.
+        if (hardRemove && addon!.wrappedMounts() <= wrappedBefore) {
+          await new Promise<void>((ok) => fuse.unmount(() => ok()));
+          throw new Error('hardRemove: the context addon did not wrap this mount\'s op table');
+        }
       } catch (err) {
         // fuse_new can fail after fuse_mount succeeded, leaving a dead mount.
         if (!mountedBefore) await forceUnmount(mnt).catch(() => undefined);
@@ -103,6 +120,19 @@ export function createFuseMount(mountPoint: string, ops: FuseOps, options: Creat
       return info ? { uid: info.uid, gid: info.gid, pid: info.pid, umask: info.umask } : null;
     },
   };
+}
+
+/**
+ * Throws unless the loaded context addon makes hard_remove safe. Without it
+ * libfuse hands fuse-native a NULL path for an unlinked open file (flush does
+ * even without flag_nullpath_ok), and fuse-native makes a JS string from it.
+ */
+export function assertHardRemoveSupported(addon: { nullPathOk?: boolean } | null): void {
+  if (addon?.nullPathOk === true) return;
+  throw new Error(
+    'hardRemove needs the pfs_fuse_context addon (node src/agent/fuse/binding/native/build.mjs): ' +
+      (addon ? 'the loaded build predates the NULL-path fix, rebuild it' : 'it is not built or not loadable'),
+  );
 }
 
 /** True when mountPoint is a mount point in this namespace (reads /proc/self/mountinfo, async). */

@@ -5,7 +5,8 @@
 // code; handler timeouts), pfs-fuse-class (the Fuse subclass: options,
 // dispatch tracking, fixed fgetattr/getxattr/create/utimens adapters),
 // caller-context (the native pfs_fuse_context addon: caller uid/gid/pid,
-// create flags, exact utimens), fuse-mount (createFuseMount and unmount
+// create flags, exact utimens with 'now'/omit, NULL paths made "" so that
+// hard_remove is safe), fuse-mount (createFuseMount and unmount
 // helpers).
 // Invariants: nothing in node_modules is edited; handlers run on the main
 // thread, so nothing here does synchronous I/O on a mount; an unknown libfuse
@@ -15,5 +16,5 @@
 export { createFuseMount, forceUnmount, isMounted, type CreateFuseMountOptions, type FuseMount } from './fuse-mount.js';
 export { buildMountOptions, formatOptionArg, LIBFUSE2_MAX_WRITE_BYTES, type FuseMountOptions } from './mount-options.js';
 export type { HandlerErrorReporter, HandlerTimeouts } from './op-guard.js';
-export type { CallerContext, TimeSpec } from './caller-context.js';
+export type { CallerContext, TimeSpec, UtimensTime } from './caller-context.js';
 export type { FuseCode, FuseDone, FuseOpName, FuseOps, FuseStat, FuseStatfs } from './types.js';

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 
+import { assertHardRemoveSupported } from './fuse-mount.js';
 import { buildMountOptions, formatOptionArg } from './mount-options.js';
 import { guardOps, toFuseNativeTimeout, toReplyCode } from './op-guard.js';
 import type { FuseOps } from './types.js';
@@ -87,4 +88,11 @@ test('guardOps answers once, turns a throw into EIO', () => {
   g.rmdir!('/d', (code) => replies.push(code));
   assert.deepEqual(replies, [0, -5]);
   assert.deepEqual(errors, ['unlink: unlink replied twice', 'rmdir: boom']);
+});
+
+test('hardRemove: hard_remove option, refused without the NULL-path addon', () => {
+  assert.deepEqual(buildMountOptions({ hardRemove: true }), ['auto_unmount', 'big_writes', 'max_write=131072', 'hard_remove']);
+  assert.throws(() => assertHardRemoveSupported(null), /not built/);
+  assert.throws(() => assertHardRemoveSupported({}), /rebuild/);
+  assertHardRemoveSupported({ nullPathOk: true });
 });

@@ -14,10 +14,13 @@ export interface FuseOps extends Omit<Fuse.Ops, 'error' | 'create' | 'utimens'> 
   /** flags: the open(2) flags, or null when the context addon is not loaded. mode includes S_IFREG. */
   create?(path: string, mode: number, flags: number | null, reply: (code: FuseCode, fd?: number) => void): void;
   /**
-   * null leaves that time unchanged (UTIME_OMIT); "now" arrives as the current time.
-   * Exact to the ns with the context addon; without it both are fuse-native's atime in ms.
+   * Each time is an explicit TimeSpec, 'now' (UTIME_NOW: set it to the current
+   * time; POSIX lets any writer do that for both times, explicit times need the
+   * owner) or null (UTIME_OMIT: leave it unchanged). Exact to the ns with the
+   * context addon; without it both are fuse-native's atime in whole ms (never
+   * 'now' or null).
    */
-  utimens?(path: string, atime: TimeSpec | null, mtime: TimeSpec | null, done: FuseDone): void;
+  utimens?(path: string, atime: TimeSpec | 'now' | null, mtime: TimeSpec | 'now' | null, done: FuseDone): void;
 }
 
 export type FuseOpName = keyof FuseOps;

@@ -9,17 +9,48 @@
 // slot keyed by the request's path pointer. fuse-native keeps that pointer in
 // its per-thread locals (l->path) while the JS handler runs, so JS can find the
 // slot from the locals buffer it is handed. The trampoline frees the slot when
-// fuse-native's op returns. read and write are not wrapped (hot path).
+// fuse-native's op returns. read and write only get the NULL-path fix below
+// (hot path: no slot, no caller context).
 //
-// It also sets flag_utime_omit_ok, so utimens receives UTIME_NOW/UTIME_OMIT
-// instead of libfuse silently ignoring a change of only atime or only mtime.
+// Flags set in the table handed to libfuse:
+//  - flag_utime_omit_ok: utimens receives UTIME_NOW/UTIME_OMIT instead of
+//    libfuse silently ignoring a change of only atime or only mtime.
+//  - flag_nullpath_ok: with -ohard_remove, an unlinked file that is still open
+//    has no path; libfuse 2.9 then calls read, write, flush, release, fsync,
+//    ftruncate, fgetattr, readdir, releasedir and fsyncdir with path NULL
+//    (without the flag it answers ENOENT itself, except flush, which gets NULL
+//    anyway). fuse-native would hand NULL to napi_create_string_utf8, so every
+//    trampoline replaces a NULL path by "" first. The "" is a per-thread buffer:
+//    each FUSE thread carries one request at a time, so the slot key stays
+//    unique and caller context still works for these requests.
+//
+//  - fstat of an unlinked open file (hard_remove mounts only): the kernel sends
+//    GETATTR without a file handle for stat/fstat, and libfuse 2.9 then needs
+//    a path, so it answers ENOENT for a file that lost its name. On mounts
+//    whose options include hard_remove, the addon also defines
+//    fuse_session_process_buf, fuse_reply_open and fuse_reply_create (libfuse
+//    calls its own exported functions through the PLT, so these win like
+//    fuse_new does). It remembers which file handles are open on which node
+//    (from successful OPEN/CREATE replies, forgotten at RELEASE) and turns a
+//    GETATTR without a handle, for a node with an open handle, into a GETATTR
+//    with one (FUSE_GETATTR_FH), so libfuse calls fgetattr(path or NULL, fi).
+//    fchmod/fchown/futimens/f*xattr still need a path in libfuse 2.9 and fail
+//    ENOENT on an unlinked file.
+//
+// Layout: struct fuse_operations and its flag bit-fields come from the libfuse
+// 2.9 fuse.h that fuse-shared-library-linux ships (what fuse.node is built
+// with): flag_nullpath_ok:1, flag_nopath:1, flag_utime_omit_ok:1,
+// flag_reserved:29 after bmap. No system libfuse-dev is needed.
 
 #define _GNU_SOURCE
 #define FUSE_USE_VERSION 29
 #include <fuse.h>
+#include <fuse_lowlevel.h>
 #include <node_api.h>
 #include <dlfcn.h>
 #include <pthread.h>
+#include <stdlib.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -44,6 +75,9 @@ typedef struct {
 static slot_t slots[SLOTS];
 static pthread_mutex_t slots_mu = PTHREAD_MUTEX_INITIALIZER;
 static struct fuse_operations real;  // fuse-native's op pointers (the same for every mount)
+// What a NULL path becomes: "" at an address unique to the FUSE thread.
+static __thread char null_path[1];
+#define NONNULL(p) ((p) != NULL ? (p) : null_path)
 static int wrapped_mounts = 0;
 
 static int slot_put(const char *key, int kind, int flags, const struct timespec *tv) {
@@ -78,6 +112,7 @@ static void slot_free(int idx) {
 
 #define WRAP(name, params, args) \
   static int tr_##name params { \
+    path = NONNULL(path); \
     int s = slot_put(path, KIND_PLAIN, 0, NULL); \
     int r = real.name args; \
     slot_free(s); \
@@ -115,6 +150,7 @@ WRAP(listxattr, (const char *path, char *l, size_t sz), (path, l, sz))
 WRAP(removexattr, (const char *path, const char *n), (path, n))
 
 static int tr_create(const char *path, mode_t mode, ffi *fi) {
+  path = NONNULL(path);
   int s = slot_put(path, KIND_CREATE, fi ? fi->flags : 0, NULL);
   int r = real.create(path, mode, fi);
   slot_free(s);
@@ -122,9 +158,216 @@ static int tr_create(const char *path, mode_t mode, ffi *fi) {
 }
 
 static int tr_utimens(const char *path, const struct timespec tv[2]) {
+  path = NONNULL(path);
   int s = slot_put(path, KIND_UTIMENS, 0, tv);
   int r = real.utimens(path, tv);
   slot_free(s);
+  return r;
+}
+
+// read/write: only the NULL-path fix (no context slot on the hot path).
+static int tr_read(const char *path, char *buf, size_t len, off_t off, ffi *fi) {
+  return real.read(NONNULL(path), buf, len, off, fi);
+}
+
+static int tr_write(const char *path, const char *buf, size_t len, off_t off, ffi *fi) {
+  return real.write(NONNULL(path), buf, len, off, fi);
+}
+
+// ---- hard_remove: GETATTR without a handle on an open node gets one ------
+//
+// FUSE kernel ABI (fuse_kernel.h, stable): request header and two bodies.
+struct k_in_header { uint32_t len, opcode; uint64_t unique, nodeid; uint32_t uid, gid, pid, padding; };
+struct k_getattr_in { uint32_t getattr_flags, dummy; uint64_t fh; };
+struct k_release_in { uint64_t fh; uint32_t flags, release_flags; uint64_t lock_owner; };
+#define K_GETATTR 3
+#define K_OPEN 14
+#define K_RELEASE 18
+#define K_CREATE 35
+#define K_GETATTR_FH (1u << 0)
+
+#define MAX_FH_SESSIONS 64
+#define OPEN_BUCKETS 4096
+
+typedef struct open_node {
+  struct open_node *next;
+  const struct fuse_session *se;
+  uint64_t nodeid;
+  size_t n, cap;
+  uint64_t *fh;  // the open handles of this node (libfuse's fi->fh: the JS fd)
+} open_node_t;
+
+static pthread_mutex_t open_mu = PTHREAD_MUTEX_INITIALIZER;
+static const struct fuse_session *fh_sessions[MAX_FH_SESSIONS];  // hard_remove mounts
+static open_node_t *open_nodes[OPEN_BUCKETS];
+static uint64_t getattr_rewrites = 0;
+
+// The request this FUSE thread is processing (set around fuse_session_process_buf).
+static __thread const struct fuse_session *cur_se;
+static __thread uint32_t cur_opcode;
+static __thread uint64_t cur_nodeid;
+
+static size_t open_bucket(const struct fuse_session *se, uint64_t nodeid) {
+  uint64_t h = nodeid * 0x9E3779B97F4A7C15ull ^ (uint64_t) (uintptr_t) se;
+  return (size_t) (h >> 20) % OPEN_BUCKETS;
+}
+
+// Callers hold open_mu.
+static int is_fh_session(const struct fuse_session *se) {
+  for (int i = 0; i < MAX_FH_SESSIONS; i++) if (fh_sessions[i] == se) return 1;
+  return 0;
+}
+
+static open_node_t **open_find(const struct fuse_session *se, uint64_t nodeid) {
+  open_node_t **pp = &open_nodes[open_bucket(se, nodeid)];
+  while (*pp && !((*pp)->se == se && (*pp)->nodeid == nodeid)) pp = &(*pp)->next;
+  return pp;
+}
+
+static void open_add(const struct fuse_session *se, uint64_t nodeid, uint64_t fh) {
+  pthread_mutex_lock(&open_mu);
+  if (is_fh_session(se)) {
+    open_node_t **pp = open_find(se, nodeid);
+    open_node_t *n = *pp;
+    if (n == NULL && (n = calloc(1, sizeof *n)) != NULL) {
+      n->se = se;
+      n->nodeid = nodeid;
+      *pp = n;
+    }
+    if (n != NULL && n->n == n->cap) {
+      size_t cap = n->cap ? n->cap * 2 : 2;
+      uint64_t *fh2 = realloc(n->fh, cap * sizeof *fh2);
+      if (fh2) { n->fh = fh2; n->cap = cap; }
+    }
+    if (n != NULL && n->n < n->cap) n->fh[n->n++] = fh;
+  }
+  pthread_mutex_unlock(&open_mu);
+}
+
+static void open_remove(const struct fuse_session *se, uint64_t nodeid, uint64_t fh) {
+  pthread_mutex_lock(&open_mu);
+  open_node_t **pp = open_find(se, nodeid);
+  open_node_t *n = *pp;
+  if (n != NULL) {
+    for (size_t i = 0; i < n->n; i++) {
+      if (n->fh[i] == fh) { n->fh[i] = n->fh[--n->n]; break; }
+    }
+    if (n->n == 0) {
+      *pp = n->next;
+      free(n->fh);
+      free(n);
+    }
+  }
+  pthread_mutex_unlock(&open_mu);
+}
+
+// Some open handle of the node, or 0 (0 is never recorded: fuse-native leaves fh 0 for "no handle").
+static uint64_t open_any(const struct fuse_session *se, uint64_t nodeid) {
+  uint64_t fh = 0;
+  pthread_mutex_lock(&open_mu);
+  if (is_fh_session(se)) {
+    open_node_t *n = *open_find(se, nodeid);
+    if (n != NULL && n->n > 0) fh = n->fh[n->n - 1];
+  }
+  pthread_mutex_unlock(&open_mu);
+  return fh;
+}
+
+// A new mount: drop what a dead session at the same address left, and mark it.
+static void session_register(const struct fuse_session *se, int hard_remove) {
+  pthread_mutex_lock(&open_mu);
+  for (size_t b = 0; b < OPEN_BUCKETS; b++) {
+    open_node_t **pp = &open_nodes[b];
+    while (*pp) {
+      open_node_t *n = *pp;
+      if (n->se == se) { *pp = n->next; free(n->fh); free(n); }
+      else pp = &n->next;
+    }
+  }
+  int slot = -1;
+  for (int i = 0; i < MAX_FH_SESSIONS; i++) {
+    if (fh_sessions[i] == se) fh_sessions[i] = NULL;
+    if (slot < 0 && fh_sessions[i] == NULL) slot = i;
+  }
+  if (hard_remove && slot >= 0) fh_sessions[slot] = se;
+  pthread_mutex_unlock(&open_mu);
+}
+
+// True when the libfuse arguments ask for hard_remove (fuse-native passes "-o<a>,<b>,...").
+static int args_hard_remove(const struct fuse_args *args) {
+  if (args == NULL) return 0;
+  for (int i = 0; i < args->argc; i++) {
+    const char *a = args->argv[i];
+    if (a == NULL) continue;
+    if (strncmp(a, "-o", 2) == 0) a += 2;
+    for (const char *p = a; *p; ) {
+      const char *e = strchr(p, ',');
+      size_t len = e ? (size_t) (e - p) : strlen(p);
+      if (len == 11 && strncmp(p, "hard_remove", 11) == 0) return 1;
+      if (!e) break;
+      p = e + 1;
+    }
+  }
+  return 0;
+}
+
+typedef void (*process_buf_fn)(struct fuse_session *, const struct fuse_buf *, struct fuse_chan *);
+typedef int (*reply_open_fn)(fuse_req_t, const struct fuse_file_info *);
+typedef int (*reply_create_fn)(fuse_req_t, const struct fuse_entry_param *, const struct fuse_file_info *);
+
+void fuse_session_process_buf(struct fuse_session *se, const struct fuse_buf *buf, struct fuse_chan *ch) {
+  static process_buf_fn next = NULL;
+  if (next == NULL) next = (process_buf_fn) dlvsym(RTLD_NEXT, "fuse_session_process_buf", "FUSE_2.9");
+  if (next == NULL) abort();  // cannot happen with libfuse 2.9 (this symbol is why we are called)
+
+  struct k_in_header *in = NULL;
+  if (buf != NULL && !(buf->flags & FUSE_BUF_IS_FD) && buf->mem != NULL && buf->size >= sizeof *in) {
+    in = (struct k_in_header *) buf->mem;
+    if (in->len > buf->size) in = NULL;
+  }
+  if (in != NULL && in->opcode == K_GETATTR && in->len >= sizeof *in + sizeof(struct k_getattr_in)) {
+    struct k_getattr_in *g = (struct k_getattr_in *) (in + 1);
+    if (!(g->getattr_flags & K_GETATTR_FH)) {
+      uint64_t fh = open_any(se, in->nodeid);
+      if (fh != 0) {
+        g->getattr_flags |= K_GETATTR_FH;
+        g->fh = fh;
+        __atomic_add_fetch(&getattr_rewrites, 1, __ATOMIC_RELAXED);
+      }
+    }
+  } else if (in != NULL && in->opcode == K_RELEASE && in->len >= sizeof *in + sizeof(struct k_release_in)) {
+    // Forget the handle first: no GETATTR may pick it once its release has started.
+    open_remove(se, in->nodeid, ((struct k_release_in *) (in + 1))->fh);
+  }
+
+  const struct fuse_session *prev_se = cur_se;
+  uint32_t prev_op = cur_opcode;
+  uint64_t prev_node = cur_nodeid;
+  cur_se = se;
+  cur_opcode = in ? in->opcode : 0;
+  cur_nodeid = in ? in->nodeid : 0;
+  next(se, buf, ch);
+  cur_se = prev_se;
+  cur_opcode = prev_op;
+  cur_nodeid = prev_node;
+}
+
+int fuse_reply_open(fuse_req_t req, const struct fuse_file_info *fi) {
+  static reply_open_fn next = NULL;
+  if (next == NULL) next = (reply_open_fn) dlvsym(RTLD_NEXT, "fuse_reply_open", "FUSE_2.5");
+  if (next == NULL) abort();
+  int r = next(req, fi);
+  // Also called for OPENDIR (handle = libfuse's dir handle): only files count.
+  if (r == 0 && fi != NULL && fi->fh != 0 && cur_se != NULL && cur_opcode == K_OPEN) open_add(cur_se, cur_nodeid, fi->fh);
+  return r;
+}
+
+int fuse_reply_create(fuse_req_t req, const struct fuse_entry_param *e, const struct fuse_file_info *fi) {
+  static reply_create_fn next = NULL;
+  if (next == NULL) next = (reply_create_fn) dlvsym(RTLD_NEXT, "fuse_reply_create", "FUSE_2.5");
+  if (next == NULL) abort();
+  int r = next(req, e, fi);
+  if (r == 0 && e != NULL && fi != NULL && fi->fh != 0 && cur_se != NULL && cur_opcode == K_CREATE) open_add(cur_se, e->ino, fi->fh);
   return r;
 }
 
@@ -139,13 +382,37 @@ typedef struct fuse *(*fuse_new_fn)(struct fuse_chan *, struct fuse_args *, cons
     w->name = tr_##name; \
   }
 
+// True when every op that takes a path and that fuse-native set is now a
+// trampoline (init and destroy take none). A table with an op we do not know
+// is refused whole: flag_nullpath_ok must never reach an unwrapped op.
+static int all_wrapped(const struct fuse_operations *op, const struct fuse_operations *w) {
+  const size_t ranges[2][2] = {
+    { 0, offsetof(struct fuse_operations, bmap) + sizeof op->bmap },
+    { offsetof(struct fuse_operations, ioctl), sizeof *op },
+  };
+  for (int r = 0; r < 2; r++) {
+    for (size_t off = ranges[r][0]; off + sizeof(void *) <= ranges[r][1]; off += sizeof(void *)) {
+      if (off == offsetof(struct fuse_operations, init) || off == offsetof(struct fuse_operations, destroy)) continue;
+      void *a, *b;
+      memcpy(&a, (const char *) op + off, sizeof a);
+      memcpy(&b, (const char *) w + off, sizeof b);
+      if (a != NULL && a == b) return 0;
+    }
+  }
+  return 1;
+}
+
 static int wrap_ops(const struct fuse_operations *op, struct fuse_operations *w) {
   TAKE(getattr) TAKE(fgetattr) TAKE(access) TAKE(readlink) TAKE(opendir) TAKE(readdir)
   TAKE(releasedir) TAKE(fsyncdir) TAKE(mknod) TAKE(mkdir) TAKE(unlink) TAKE(rmdir)
   TAKE(symlink) TAKE(rename) TAKE(link) TAKE(chmod) TAKE(chown) TAKE(truncate)
   TAKE(ftruncate) TAKE(open) TAKE(statfs) TAKE(flush) TAKE(release) TAKE(fsync)
   TAKE(setxattr) TAKE(getxattr) TAKE(listxattr) TAKE(removexattr) TAKE(create) TAKE(utimens)
+  TAKE(read) TAKE(write)
+  if (!all_wrapped(op, w)) return 0;
   w->flag_utime_omit_ok = 1;
+  w->flag_nullpath_ok = 1;
+  w->flag_nopath = 0;
   return 1;
 }
 
@@ -163,7 +430,10 @@ struct fuse *fuse_new(struct fuse_chan *ch, struct fuse_args *args, const struct
   int ok = wrap_ops(op, &w);
   if (ok) wrapped_mounts++;
   pthread_mutex_unlock(&mu);
-  return next(ch, args, ok ? &w : op, op_size, user_data);
+  struct fuse *f = next(ch, args, ok ? &w : op, op_size, user_data);
+  // Only a wrapped table has flag_nullpath_ok: fgetattr may then get NULL safely.
+  if (f != NULL) session_register(fuse_get_session(f), ok && args_hard_remove(args));
+  return f;
 }
 
 // JS: lookup(threadLocals: Buffer) -> null | [uid, gid, pid, umask, kind, flags, aSec, aNsec, mSec, mNsec]
@@ -204,6 +474,13 @@ static napi_value lookup(napi_env env, napi_callback_info info) {
   return arr;
 }
 
+// JS: getattrRewrites() -> how many GETATTRs got an open file handle added (hard_remove mounts).
+static napi_value rewrites(napi_env env, napi_callback_info info) {
+  napi_value v;
+  napi_create_double(env, (double) __atomic_load_n(&getattr_rewrites, __ATOMIC_RELAXED), &v);
+  return v;
+}
+
 // JS: wrappedMounts() -> how many fuse_new calls went through this shim.
 static napi_value wrapped(napi_env env, napi_callback_info info) {
   napi_value v;
@@ -217,11 +494,16 @@ static napi_value init(napi_env env, napi_value exports) {
   napi_set_named_property(env, exports, "lookup", fn);
   napi_create_function(env, "wrappedMounts", NAPI_AUTO_LENGTH, wrapped, NULL, &fn);
   napi_set_named_property(env, exports, "wrappedMounts", fn);
+  napi_create_function(env, "getattrRewrites", NAPI_AUTO_LENGTH, rewrites, NULL, &fn);
+  napi_set_named_property(env, exports, "getattrRewrites", fn);
   napi_value v;
   napi_create_uint32(env, UTIME_NOW, &v);
   napi_set_named_property(env, exports, "UTIME_NOW", v);
   napi_create_uint32(env, UTIME_OMIT, &v);
   napi_set_named_property(env, exports, "UTIME_OMIT", v);
+  // This build sets flag_nullpath_ok and turns NULL paths into "" (hard_remove is safe).
+  napi_get_boolean(env, true, &v);
+  napi_set_named_property(env, exports, "nullPathOk", v);
   return exports;
 }
 

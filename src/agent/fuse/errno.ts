@@ -1,0 +1,19 @@
+/**
+ * The only place error codes become errno numbers. POSIX code names map through the
+ * platform's table; every other code (PFS_ERR_*, unknown) becomes EIO.
+ */
+import { constants } from 'node:os';
+import { errorCode, isFsErrorCode } from '../../common/errors/index.js';
+
+const table = constants.errno as Record<string, number>;
+
+export const EIO = table.EIO!;
+export const ENOSYS = table.ENOSYS!;
+
+/** The negative errno FUSE expects for err; `unexpected` is true when it is not a POSIX answer. */
+export function toErrno(err: unknown): { errno: number; unexpected: boolean } {
+  const code = errorCode(err);
+  if (isFsErrorCode(code) && table[code] !== undefined) return { errno: -table[code]!, unexpected: false };
+  if (code === 'PFS_ERR_RPC_DEADLINE') return { errno: -table.ETIMEDOUT!, unexpected: true };
+  return { errno: -EIO, unexpected: true };
+}

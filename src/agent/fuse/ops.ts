@@ -1,0 +1,116 @@
+/**
+ * The FUSE op table: every handler decodes its arguments, takes the caller's context (before
+ * any await: the binding only knows it synchronously), awaits one vfs call and encodes the
+ * reply. Timing, counting, trace logging and errno mapping happen once, in `run`.
+ * Ops not listed here are not registered, so libfuse answers ENOSYS for them.
+ */
+import type { Logger } from '../../common/rpc/index.js';
+import type { Vfs, OpContext } from '../vfs/index.js';
+import type { FuseOps } from './binding/index.js';
+import { toErrno } from './errno.js';
+import { toStat, toStatfs } from './stat.js';
+
+export interface OpStats {
+  calls: Map<string, number>;
+  errors: Map<string, number>;
+  totalMs: Map<string, number>;
+  bytesRead: number;
+  bytesWritten: number;
+}
+
+export interface OpsOptions {
+  vfs: Vfs;
+  log: Logger;
+  trace: boolean;
+  blockSizeBytes: number;
+  /** The caller of the request being dispatched (valid synchronously at handler start). */
+  callerContext: () => OpContext | null;
+}
+
+export function createOps(opts: OpsOptions): { ops: FuseOps; stats: OpStats } {
+  const { vfs, log } = opts;
+  const stats: OpStats = { calls: new Map(), errors: new Map(), totalMs: new Map(), bytesRead: 0, bytesWritten: 0 };
+  const bump = (m: Map<string, number>, k: string, by = 1) => m.set(k, (m.get(k) ?? 0) + by);
+
+  /** The caller; an op that needs one and has none fails (EIO) rather than running as root. */
+  function ctx(): OpContext {
+    const c = opts.callerContext();
+    if (!c) throw new Error('no caller context for this request (is the pfs_fuse_context addon built?)');
+    return c;
+  }
+
+  function run<T>(op: string, detail: unknown, work: () => Promise<T>, reply: (code: number, value?: T) => void): void {
+    const started = performance.now();
+    bump(stats.calls, op);
+    work().then(
+      (value) => {
+        const took = performance.now() - started;
+        bump(stats.totalMs, op, took);
+        if (opts.trace) log.debug({ op, detail, ms: took }, 'fuse op');
+        reply(0, value);
+      },
+      (err) => {
+        const { errno, unexpected } = toErrno(err);
+        bump(stats.errors, op);
+        if (unexpected) log.error({ op, detail, code: (err as { code?: string }).code, err: (err as Error)?.message }, 'fuse op failed unexpectedly; answering EIO');
+        else if (opts.trace) log.debug({ op, detail, errno }, 'fuse op error');
+        reply(errno);
+      },
+    );
+  }
+
+  const done = (cb: (code: number) => void) => (code: number) => cb(code);
+
+  const ops: FuseOps = {
+    getattr: (path, cb) => { const c = ctx(); run('getattr', path, () => vfs.getattr(c, path), (code, a) => cb(code, a && toStat(a, opts.blockSizeBytes))); },
+    fgetattr: (path, fd, cb) => run('fgetattr', { path, fd }, () => vfs.fgetattr(fd), (code, a) => cb(code, a && toStat(a, opts.blockSizeBytes))),
+    access: (path, mask, cb) => { const c = ctx(); run('access', path, () => vfs.access(c, path, mask), done(cb)); },
+    statfs: (path, cb) => run('statfs', path, () => vfs.statfs(), (code, s) => cb(code, s && toStatfs(s))),
+    opendir: (path, _flags, cb) => { const c = ctx(); run('opendir', path, () => vfs.opendir(c, path), (code) => cb(code, 0)); },
+    releasedir: (_path, _fd, cb) => cb(0),
+    readdir: (path, cb) => {
+      const c = ctx();
+      run('readdir', path, () => vfs.readdir(c, path), (code, entries) => cb(code, entries?.map((e) => e.name)));
+    },
+    fsyncdir: (path, _datasync, _fd, cb) => run('fsyncdir', path, async () => undefined, done(cb)), // every namespace change is committed before it is acknowledged
+    mkdir: (path, mode, cb) => { const c = ctx(); run('mkdir', path, () => vfs.mkdir(c, path, mode), done(cb)); },
+    mknod: (path, mode, rdev, cb) => { const c = ctx(); run('mknod', path, () => vfs.mknod(c, path, mode, rdev), done(cb)); },
+    rmdir: (path, cb) => { const c = ctx(); run('rmdir', path, () => vfs.rmdir(c, path), done(cb)); },
+    symlink: (target, path, cb) => { const c = ctx(); run('symlink', path, () => vfs.symlink(c, target, path), done(cb)); },
+    readlink: (path, cb) => { const c = ctx(); run('readlink', path, () => vfs.readlink(c, path), (code, t) => cb(code, t)); },
+    link: (from, to, cb) => { const c = ctx(); run('link', { from, to }, () => vfs.link(c, from, to), done(cb)); },
+    unlink: (path, cb) => { const c = ctx(); run('unlink', path, () => vfs.unlink(c, path), done(cb)); },
+    rename: (from, to, cb) => { const c = ctx(); run('rename', { from, to }, () => vfs.rename(c, from, to), done(cb)); },
+    chmod: (path, mode, cb) => { const c = ctx(); run('chmod', path, () => vfs.chmod(c, path, mode), done(cb)); },
+    chown: (path, uid, gid, cb) => { const c = ctx(); run('chown', path, () => vfs.chown(c, path, uid, gid), done(cb)); },
+    utimens: (path, atime, mtime, cb) => { const c = ctx(); run('utimens', path, () => vfs.utimens(c, path, atime, mtime), done(cb)); },
+    truncate: (path, size, cb) => { const c = ctx(); run('truncate', { path, size }, () => vfs.truncate(c, path, size), done(cb)); },
+    ftruncate: (path, fd, size, cb) => { const c = ctx(); run('ftruncate', { path, fd, size }, () => vfs.ftruncate(c, fd, size), done(cb)); },
+    create: (path, mode, flags, cb) => { const c = ctx(); run('create', path, () => vfs.create(c, path, mode, flags), (code, fh) => cb(code, fh)); },
+    open: (path, flags, cb) => { const c = ctx(); run('open', path, () => vfs.open(c, path, flags), (code, fh) => cb(code, fh)); },
+    read: (path, fd, buf, len, pos, cb) => {
+      run('read', { fd, len, pos }, () => vfs.read(fd, pos, len), (code, data) => {
+        if (code !== 0 || !data) return cb(code);
+        data.copy(buf, 0, 0, data.length);
+        stats.bytesRead += data.length;
+        cb(data.length);
+      });
+    },
+    write: (path, fd, buf, len, pos, cb) => {
+      // buf aliases kernel memory until we reply: writeback copies it before resolving.
+      run('write', { fd, len, pos }, () => vfs.write(fd, pos, buf.subarray(0, len)), (code, n) => {
+        if (code !== 0) return cb(code);
+        stats.bytesWritten += n ?? 0;
+        cb(n ?? 0);
+      });
+    },
+    flush: (path, fd, cb) => run('flush', { path, fd }, () => vfs.flush(fd), done(cb)),
+    fsync: (path, _datasync, fd, cb) => run('fsync', { path, fd }, () => vfs.fsync(fd), done(cb)),
+    release: (path, fd, cb) => run('release', { path, fd }, () => vfs.release(fd), done(cb)),
+    setxattr: (path, name, value, _position, flags, cb) => { const c = ctx(); run('setxattr', { path, name }, () => vfs.setxattr(c, path, name, Buffer.from(value), flags), done(cb)); },
+    getxattr: (path, name, _position, cb) => { const c = ctx(); run('getxattr', { path, name }, () => vfs.getxattr(c, path, name), (code, v) => cb(code, v)); },
+    listxattr: (path, cb) => { const c = ctx(); run('listxattr', path, () => vfs.listxattr(c, path), (code, names) => cb(code, names)); },
+    removexattr: (path, name, cb) => { const c = ctx(); run('removexattr', { path, name }, () => vfs.removexattr(c, path, name), done(cb)); },
+  };
+  return { ops, stats };
+}

@@ -1,0 +1,190 @@
+/**
+ * pfsagentd: mounts one volume.  Usage: pfsagentd CONF [Agent.Key=Value ...]
+ * Composition root: config, logger, RPC client and Mount, object store, read cache, writeback,
+ * VFS, FUSE mount, signals. Start-up failures leave nothing mounted.
+ * Exit codes: 0 after a clean SIGTERM/SIGINT (everything flushed, unmounted); 2 bad config or
+ * usage; 1 any other failure (volume server unreachable, unknown volume, mount point missing or
+ * busy, data that could not be flushed at shutdown).
+ */
+import { readFileSync, statSync } from 'node:fs';
+import { loadConfig, type ConfigSection } from '../common/config/index.js';
+import { createLogger } from '../common/log/index.js';
+import { errorCode, PfsError } from '../common/errors/index.js';
+import { systemClock } from '../common/clock/index.js';
+import { createRpcClient } from '../common/rpc/index.js';
+import { openObjectStore } from '../common/objectstore/index.js';
+import type { MountResult } from '../common/protocol/index.js';
+import { agentSchema } from './config-schema.js';
+import { createVolumeClient } from './volume-client/index.js';
+import { createReadCache } from './readcache/index.js';
+import { createWriteback } from './writeback/index.js';
+import { createVfs } from './vfs/index.js';
+import { createOps } from './fuse/ops.js';
+import { createFuseMount, isMounted, LIBFUSE2_MAX_WRITE_BYTES } from './fuse/binding/index.js';
+import { unmountWithRetry } from './fuse/unmount.js';
+
+/** A start-up failure that is not the config's fault: exit code 1. */
+class StartupError extends Error {}
+
+async function main(argv: string[]): Promise<number> {
+  const [file, ...overrides] = argv;
+  if (!file || file === '-h' || file === '--help') {
+    process.stderr.write('usage: pfsagentd CONF [Agent.Key=Value ...]\n');
+    return 2;
+  }
+  const config = loadConfig(agentSchema, file, overrides);
+  const a = config.sections.Agent as ConfigSection;
+  const volume = a.FUSEVolumeName as string;
+  const mnt = a.FUSEMountPointPath as string;
+  if (a.ReadDirPlusEnabled) throw new PfsError('PFS_ERR_CONFIG', `${file}: [Agent] ReadDirPlusEnabled: true is not supported (libfuse 2 under fuse-native cannot send READDIRPLUS); set it to false`);
+  checkMountPoint(mnt);
+  if (await isMounted(mnt)) throw new StartupError(`mount point ${mnt} is busy: something is already mounted there`);
+
+  const { logger: log, reopen, close: closeLog } = createLogger({
+    name: `pfsagentd[${volume}]`,
+    filePath: (a.LogFilePath as string) || undefined,
+    toConsole: a.LogToConsole as boolean,
+    trace: a.TraceEnabled as boolean,
+  });
+  const clock = systemClock();
+  const deadlineMs = a.RetryRPCDeadlineIO as number;
+  const caPath = a.RetryRPCCACertFilePath as string;
+  const rpc = createRpcClient({
+    host: a.RetryRPCPublicIPAddr as string,
+    port: a.RetryRPCPort as number,
+    tls: caPath ? { caPem: readFileSync(caPath) } : undefined,
+    deadlineMs,
+    keepAliveMs: a.RetryRPCKeepAlivePeriod as number,
+    reconnectDelayMs: 50,
+    reconnectDelayCapMs: 2000,
+    maxFrameBytes: 64 << 20,
+    log,
+  });
+  let mounted: MountResult;
+  try {
+    await rpc.connected(deadlineMs).catch((err) => {
+      throw new PfsError('PFS_ERR_RPC_DEADLINE', `volume server ${a.RetryRPCPublicIPAddr}:${a.RetryRPCPort} unreachable for ${deadlineMs} ms (RetryRPCDeadlineIO): ${(err as Error).message}`);
+    });
+    mounted = await rpc.call('Mount', { volume }) as MountResult;
+  } catch (err) {
+    await rpc.close(0);
+    await closeLog();
+    throw err;
+  }
+  const lineSize = a.ReadCacheLineSize as number;
+  if (lineSize % mounted.checksumBlockSizeBytes !== 0) {
+    await rpc.close(0);
+    throw new PfsError('PFS_ERR_CONFIG', `${file}: [Agent] ReadCacheLineSize: ${lineSize} must be a multiple of the volume's checksum block size ${mounted.checksumBlockSizeBytes}`);
+  }
+  const client = createVolumeClient(rpc, mounted.mountId);
+  const store = openObjectStore(mounted.objectStoreUrl);
+  const readCache = createReadCache({ store, lineSizeBytes: lineSize, lineCount: a.ReadCacheLineCount as number, log });
+  const writeback = createWriteback({
+    store, clock, log,
+    server: { provision: async (count) => (await client.call('ProvisionObject', { count })).objects, wrote: (p) => client.call('Wrote', p) },
+    maxFlushSizeBytes: a.MaxFlushSize as number,
+    maxFlushTimeMs: a.MaxFlushTime as number,
+    dirtySegmentLimit: a.DirtyLogSegmentLimit as number,
+    checksumBlockSizeBytes: mounted.checksumBlockSizeBytes,
+  });
+  const vfs = createVfs({
+    client, readCache, writeback, log, clock,
+    readdirMaxEntries: a.ReaddirMaxEntries as number,
+    readAheadBytes: Math.min(8 * lineSize, Math.floor(lineSize * (a.ReadCacheLineCount as number) / 4)),
+    xattrEnabled: a.XAttrEnabled as boolean,
+    fetchExtentsFrom: a.FetchExtentsFromFileOffset as number,
+    fetchExtentsBefore: a.FetchExtentsBeforeFileOffset as number,
+    extentMapEntryLimit: a.ExtentMapEntryLimit as number,
+    pathCacheEntries: 200_000,
+  });
+  let fuseRef: { callerContext(): { uid: number; gid: number; pid: number; umask: number } | null } | undefined;
+  const { ops } = createOps({ vfs, log, trace: a.TraceEnabled as boolean, blockSizeBytes: a.AttrBlockSize as number, callerContext: () => fuseRef?.callerContext() ?? null });
+  const maxWrite = a.FUSEMaxWrite as number;
+  if (maxWrite > LIBFUSE2_MAX_WRITE_BYTES) log.warn({ FUSEMaxWrite: maxWrite }, `libfuse 2 caps requests at ${LIBFUSE2_MAX_WRITE_BYTES} bytes; using that`);
+  const congestion = a.FUSECongestionThreshhold as number;
+  const fuse = createFuseMount(mnt, ops, {
+    fsname: `pfs:${volume.replace(/[^A-Za-z0-9._:@/+=-]/g, '_')}`,
+    subtype: 'pfs',
+    allowOther: a.FUSEAllowOther as boolean,
+    defaultPermissions: true,
+    useIno: true,
+    hardRemove: true,
+    autoUnmount: true,
+    bigWrites: true,
+    maxWriteBytes: Math.min(maxWrite, LIBFUSE2_MAX_WRITE_BYTES),
+    maxReadBytes: a.FUSEMaxRead as number,
+    maxBackground: a.FUSEMaxBackground as number,
+    ...(congestion > 0 ? { congestionThreshold: congestion } : {}),
+    attrTimeoutMs: a.AttrDuration as number,
+    entryTimeoutMs: a.EntryDuration as number,
+    onHandlerError: (op, err) => log.error({ op, err: (err as Error)?.message ?? String(err) }, 'FUSE handler mistake'),
+  });
+  fuseRef = fuse;
+  const teardown = async () => {
+    await writeback.close().catch((err) => log.error({ err: (err as Error).message }, 'flush at shutdown failed'));
+    await client.call('Unmount', {}).catch(() => undefined);
+    await rpc.close(2000);
+    await readCache.close();
+    await store.close();
+  };
+  if (!fuse.hasCallerContext) {
+    await teardown();
+    throw new StartupError('the pfs_fuse_context addon is not built (run make build): without it pfsagentd cannot tell which user makes each request');
+  }
+  try {
+    await fuse.mount();
+  } catch (err) {
+    await teardown();
+    throw new StartupError(`cannot mount ${mnt}: ${(err as Error).message}`);
+  }
+  log.info({ volume, mnt, mountId: mounted.mountId, objectStore: mounted.objectStoreUrl }, 'mounted');
+  process.stdout.write(`pfsagentd: mounted ${volume} at ${mnt}\n`);
+
+  return new Promise<number>((resolveExit) => {
+    let stopping = false;
+    const stop = async (signal: string) => {
+      if (stopping) return;
+      stopping = true;
+      log.info({ signal }, 'shutting down: flushing, unmounting');
+      let code = 0;
+      try {
+        await vfs.flushAll();
+      } catch (err) {
+        code = 1;
+        log.error({ err: (err as Error).message }, 'flushing dirty data failed');
+      }
+      await unmountWithRetry(fuse, { delayMs: a.FUSEUnMountRetryDelay as number, attempts: a.FUSEUnMountRetryCap as number, log });
+      try {
+        await vfs.flushAll();
+      } catch (err) {
+        code = 1;
+        log.error({ err: (err as Error).message }, 'flushing dirty data failed');
+      }
+      await teardown();
+      log.info({ code }, 'pfsagentd stopped');
+      await closeLog();
+      resolveExit(code);
+    };
+    process.on('SIGTERM', () => void stop('SIGTERM'));
+    process.on('SIGINT', () => void stop('SIGINT'));
+    process.on('SIGHUP', () => reopen());
+  });
+}
+
+function checkMountPoint(mnt: string): void {
+  let st;
+  try {
+    st = statSync(mnt);
+  } catch {
+    throw new StartupError(`mount point ${mnt} does not exist (FUSEMountPointPath must name an existing directory)`);
+  }
+  if (!st.isDirectory()) throw new StartupError(`mount point ${mnt} is not a directory`);
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (err) => {
+    process.stderr.write(`pfsagentd: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exit(!(err instanceof StartupError) && errorCode(err) === 'PFS_ERR_CONFIG' ? 2 : 1);
+  },
+);

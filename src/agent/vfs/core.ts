@@ -1,0 +1,89 @@
+/**
+ * State shared by the VFS operations: clients, caches, handles, and the helpers every op
+ * uses (path resolution, attribute overlay of this agent's unflushed writes).
+ */
+import { FsError } from '../../common/errors/index.js';
+import { ROOT_INO, type Attr, type Cred, type Ino } from '../../common/protocol/index.js';
+import type { Clock } from '../../common/clock/index.js';
+import type { Logger } from '../../common/rpc/index.js';
+import type { VolumeClient } from '../volume-client/index.js';
+import type { ReadCache } from '../readcache/index.js';
+import type { Writeback } from '../writeback/index.js';
+import type { CredSource, OpContext } from './creds.js';
+import type { PathCache } from './path-cache.js';
+import type { ExtentCache } from './extent-cache.js';
+import type { Handles } from './handles.js';
+
+export interface VfsSettings {
+  readdirMaxEntries: number;
+  readAheadBytes: number;
+  xattrEnabled: boolean;
+}
+
+export interface Core {
+  client: VolumeClient;
+  readCache: ReadCache;
+  writeback: Writeback;
+  creds: CredSource;
+  paths: PathCache;
+  extents: ExtentCache;
+  handles: Handles;
+  log: Logger;
+  clock: Clock;
+  settings: VfsSettings;
+  /** Server-side size of inodes with open handles, from the latest attributes seen. */
+  serverSize: Map<Ino, number>;
+}
+
+export function splitPath(path: string): { parent: string; name: string } {
+  const i = path.lastIndexOf('/');
+  if (i < 0 || path === '/') throw new FsError('EINVAL', `bad path ${JSON.stringify(path)}`);
+  return { parent: i === 0 ? '/' : path.slice(0, i), name: path.slice(i + 1) };
+}
+
+export async function credOf(core: Core, ctx: OpContext): Promise<Cred> {
+  return core.creds.cred(ctx);
+}
+
+/** The inode at path, from the path cache or by looking up each missing component. */
+export async function resolve(core: Core, cred: Cred, path: string): Promise<Ino> {
+  if (path === '/' || path === '') return ROOT_INO;
+  const cached = core.paths.get(path);
+  if (cached !== undefined) return cached;
+  const attr = await lookupPath(core, cred, path);
+  return attr.ino;
+}
+
+/** Fresh attributes of the entry at path (one Lookup of its last component). */
+export async function lookupPath(core: Core, cred: Cred, path: string): Promise<Attr> {
+  if (path === '/' || path === '') return noteAttr(core, await core.client.call('GetAttr', { ino: ROOT_INO }));
+  const { parent, name } = splitPath(path);
+  const parentIno = await resolve(core, cred, parent);
+  try {
+    const attr = await core.client.call('Lookup', { cred, parent: parentIno, name });
+    core.paths.set(path, attr.ino);
+    return noteAttr(core, attr);
+  } catch (err) {
+    if ((err as { code?: string }).code === 'ENOENT') core.paths.remove(path);
+    throw err;
+  }
+}
+
+/** Records what the server said about an inode and returns it with this agent's unflushed writes laid over. */
+export function noteAttr(core: Core, attr: Attr): Attr {
+  if (core.serverSize.has(attr.ino)) core.serverSize.set(attr.ino, attr.size);
+  return withLocalWrites(core, attr);
+}
+
+export function withLocalWrites(core: Core, attr: Attr): Attr {
+  const end = core.writeback.dirtyEnd(attr.ino);
+  const mtime = core.writeback.dirtyMtime(attr.ino);
+  if (end <= attr.size && !mtime) return attr;
+  const size = Math.max(attr.size, end);
+  return { ...attr, size, blocks: Math.max(attr.blocks, Math.ceil(size / 512)), ...(mtime ? { mtime, ctime: mtime } : {}) };
+}
+
+/** Size applications see: the server's, or further out if this agent has unflushed writes there. */
+export function localSize(core: Core, ino: Ino): number {
+  return Math.max(core.serverSize.get(ino) ?? 0, core.writeback.dirtyEnd(ino));
+}

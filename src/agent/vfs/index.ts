@@ -1,0 +1,131 @@
+/**
+ * agent/vfs: the POSIX behaviour of one mounted volume, over proxyfsd (metadata RPCs) and the
+ * object store (file data through the read cache and writeback).
+ * Parts: core.ts (shared state, path resolution, attribute overlay), names.ts (namespace ops),
+ * data.ts (open/read/write/flush/truncate), path-cache.ts, extent-cache.ts, handles.ts, creds.ts.
+ * Invariants (docs/AGENT.md): reads see this agent's unflushed writes; close and fsync return
+ * only when the file's data is reported to proxyfsd; the path cache mirrors every namespace
+ * change this agent makes.
+ */
+import type { Attr, DirEntry, StatVfs, Timespec } from '../../common/protocol/index.js';
+import { ROOT_INO } from '../../common/protocol/index.js';
+import type { Clock } from '../../common/clock/index.js';
+import type { Logger } from '../../common/rpc/index.js';
+import type { VolumeClient } from '../volume-client/index.js';
+import type { ReadCache } from '../readcache/index.js';
+import type { Writeback } from '../writeback/index.js';
+import { resolve, type Core, type VfsSettings } from './core.js';
+import { createCredSource, type OpContext } from './creds.js';
+import { createPathCache } from './path-cache.js';
+import { createExtentCache } from './extent-cache.js';
+import { createHandles } from './handles.js';
+import * as names from './names.js';
+import * as data from './data.js';
+
+export type { OpContext } from './creds.js';
+export type { VfsSettings } from './core.js';
+
+export interface VfsOptions extends VfsSettings {
+  client: VolumeClient;
+  readCache: ReadCache;
+  writeback: Writeback;
+  log: Logger;
+  clock: Clock;
+  fetchExtentsFrom: number;
+  fetchExtentsBefore: number;
+  extentMapEntryLimit: number;
+  pathCacheEntries: number;
+}
+
+export interface Vfs {
+  getattr(ctx: OpContext, path: string): Promise<Attr>;
+  fgetattr(fh: number): Promise<Attr>;
+  access(ctx: OpContext, path: string, mask: number): Promise<void>;
+  statfs(): Promise<StatVfs>;
+  opendir(ctx: OpContext, path: string): Promise<void>;
+  readdir(ctx: OpContext, path: string): Promise<DirEntry[]>;
+  mkdir(ctx: OpContext, path: string, mode: number): Promise<Attr>;
+  mknod(ctx: OpContext, path: string, mode: number, rdev: number): Promise<Attr>;
+  rmdir(ctx: OpContext, path: string): Promise<void>;
+  symlink(ctx: OpContext, target: string, path: string): Promise<Attr>;
+  readlink(ctx: OpContext, path: string): Promise<string>;
+  link(ctx: OpContext, from: string, to: string): Promise<Attr>;
+  unlink(ctx: OpContext, path: string): Promise<void>;
+  rename(ctx: OpContext, from: string, to: string): Promise<void>;
+  chmod(ctx: OpContext, path: string, mode: number): Promise<Attr>;
+  chown(ctx: OpContext, path: string, uid: number, gid: number): Promise<Attr>;
+  utimens(ctx: OpContext, path: string, atime: Timespec | 'now' | null, mtime: Timespec | 'now' | null): Promise<Attr>;
+  truncate(ctx: OpContext, path: string, size: number): Promise<Attr>;
+  ftruncate(ctx: OpContext, fh: number, size: number): Promise<Attr>;
+  create(ctx: OpContext, path: string, mode: number, flags: number | null): Promise<number>;
+  open(ctx: OpContext, path: string, flags: number): Promise<number>;
+  read(fh: number, offset: number, length: number): Promise<Buffer>;
+  write(fh: number, offset: number, data: Buffer): Promise<number>;
+  flush(fh: number): Promise<void>;
+  fsync(fh: number): Promise<void>;
+  release(fh: number): Promise<void>;
+  setxattr(ctx: OpContext, path: string, name: string, value: Buffer, flags: number): Promise<void>;
+  getxattr(ctx: OpContext, path: string, name: string): Promise<Buffer>;
+  listxattr(ctx: OpContext, path: string): Promise<string[]>;
+  removexattr(ctx: OpContext, path: string, name: string): Promise<void>;
+  /** Flushes every file's buffered writes. */
+  flushAll(): Promise<void>;
+  stats(): { openHandles: number; cachedPaths: number; cachedExtents: number };
+}
+
+export function createVfs(opts: VfsOptions): Vfs {
+  const core: Core = {
+    client: opts.client,
+    readCache: opts.readCache,
+    writeback: opts.writeback,
+    creds: createCredSource({ ttlMs: 2000, maxEntries: 4096, now: () => opts.clock.nowMs() }),
+    paths: createPathCache(ROOT_INO, opts.pathCacheEntries),
+    extents: createExtentCache({ client: opts.client, fromCount: opts.fetchExtentsFrom, beforeCount: opts.fetchExtentsBefore, maxEntries: opts.extentMapEntryLimit }),
+    handles: createHandles(),
+    log: opts.log,
+    clock: opts.clock,
+    settings: { readdirMaxEntries: opts.readdirMaxEntries, readAheadBytes: opts.readAheadBytes, xattrEnabled: opts.xattrEnabled },
+    serverSize: new Map(),
+  };
+  opts.writeback.onWrote((ino, attr) => {
+    core.extents.invalidate(ino);
+    if (core.serverSize.has(ino)) core.serverSize.set(ino, attr.size);
+  });
+  return {
+    getattr: (ctx, path) => names.getattr(core, ctx, path),
+    fgetattr: (fh) => data.fgetattr(core, fh),
+    access: (ctx, path, mask) => names.access(core, ctx, path, mask),
+    statfs: () => names.statfs(core),
+    opendir: (ctx, path) => names.opendir(core, ctx, path),
+    readdir: (ctx, path) => names.readdir(core, ctx, path),
+    mkdir: (ctx, path, mode) => names.mkdir(core, ctx, path, mode),
+    mknod: (ctx, path, mode, rdev) => names.mknod(core, ctx, path, mode, rdev),
+    rmdir: (ctx, path) => names.rmdir(core, ctx, path),
+    symlink: (ctx, target, path) => names.symlink(core, ctx, target, path),
+    readlink: (ctx, path) => names.readlink(core, ctx, path),
+    link: (ctx, from, to) => names.link(core, ctx, from, to),
+    unlink: (ctx, path) => names.unlink(core, ctx, path),
+    rename: (ctx, from, to) => names.rename(core, ctx, from, to),
+    chmod: (ctx, path, mode) => names.chmod(core, ctx, path, mode),
+    chown: (ctx, path, uid, gid) => names.chown(core, ctx, path, uid, gid),
+    utimens: (ctx, path, atime, mtime) => names.utimens(core, ctx, path, atime, mtime),
+    async truncate(ctx, path, size) {
+      const cred = await core.creds.cred(ctx);
+      return data.truncateIno(core, ctx, await resolve(core, cred, path), size);
+    },
+    ftruncate: (ctx, fh, size) => data.truncateIno(core, ctx, core.handles.get(fh).ino, size),
+    create: (ctx, path, mode, flags) => data.createFile(core, ctx, path, mode, flags),
+    open: (ctx, path, flags) => data.openFile(core, ctx, path, flags),
+    read: (fh, offset, length) => data.readFile(core, fh, offset, length),
+    write: (fh, offset, buf) => data.writeFile(core, fh, offset, buf),
+    flush: (fh) => data.flushIno(core, core.handles.get(fh).ino),
+    fsync: (fh) => data.fsyncFile(core, fh),
+    release: (fh) => data.releaseFile(core, fh),
+    setxattr: (ctx, path, name, value, flags) => names.setxattr(core, ctx, path, name, value, flags),
+    getxattr: (ctx, path, name) => names.getxattr(core, ctx, path, name),
+    listxattr: (ctx, path) => names.listxattr(core, ctx, path),
+    removexattr: (ctx, path, name) => names.removexattr(core, ctx, path, name),
+    flushAll: () => opts.writeback.flushAll(),
+    stats: () => ({ openHandles: core.handles.size(), cachedPaths: core.paths.size(), cachedExtents: core.extents.entries() }),
+  };
+}

@@ -1,0 +1,270 @@
+/**
+ * Writeback: the write half of the bypass data path. Writes are buffered in log segments per
+ * inode; each segment becomes one object (ProvisionObject, PUT) and is reported with Wrote.
+ *
+ * Parts: index.ts (per-inode segments, slots, timers, flush), types.ts (the API), segment.ts
+ * (a segment's bytes and pieces; resolving overlapping pieces into extents), upload.ts (seal,
+ * CRC32, PUT with retry, Wrote), slots.ts (FIFO counting semaphore).
+ *
+ * Invariants:
+ * - An inode has at most one open segment (taking writes) and a FIFO of closed ones in flight.
+ *   Writes of one inode are applied one at a time in call order.
+ * - Opening a segment takes one of dirtySegmentLimit slots; the slot is released when the
+ *   segment's Wrote completed or it failed for good, so segment memory is at most
+ *   dirtySegmentLimit x maxFlushSizeBytes. Writers wait for slots FIFO; while more writers wait
+ *   than segments are in flight, open segments are closed (oldest first), so every waiter is
+ *   owed a slot by an upload and none waits for a timer.
+ * - A segment closes when full (a write that does not fit is split), maxFlushTimeMs after its
+ *   first byte, when another writer needs a slot, when more than dirtyFileLimit inodes have an
+ *   open segment (the oldest is closed), or on flush.
+ * - Its object id is provisioned when it opens (overlapping the RPC with the writes). PUTs of
+ *   closed segments run concurrently; Wrote calls of one inode go strictly in segment order.
+ *   Extents sent with one Wrote never overlap: a later write within a segment wins.
+ * - pending(): pieces of the open and in-flight segments, oldest first; their bytes are views
+ *   that never change (segment.ts). A segment leaves pending() in the same tick its Wrote's
+ *   listeners run, so a reader invalidating on onWrote never misses a piece.
+ * - A segment whose PUT (after retries) or Wrote fails is logged with inode, object and code,
+ *   its data is dropped, and the inode is marked: the next flush(ino) (or flushAll) rejects with
+ *   EIO once and clears the mark, as Linux reports writeback errors on fsync. Later segments of
+ *   the inode are still written.
+ */
+import { FsError, PfsError, errorCode } from '../../common/errors/index.js';
+import type { Attr, Ino } from '../../common/protocol/index.js';
+import { Segment } from './segment.js';
+import { Slots } from './slots.js';
+import type { Writeback, WritebackOptions, WritebackStats } from './types.js';
+import { provisionOne, uploadSegment, type RetryOptions, type SegmentObject } from './upload.js';
+
+export type { RetryOptions, SegmentServer } from './upload.js';
+export type { Writeback, WritebackOptions, WritebackStats } from './types.js';
+
+interface LiveSegment {
+  seg: Segment;
+  object: Promise<SegmentObject>;
+  timer?: ReturnType<typeof setTimeout>;
+  done: Promise<void>;
+  markDone(): void;
+}
+
+interface InodeState {
+  ino: Ino;
+  open?: LiveSegment;
+  closed: LiveSegment[];
+  /** done of the last closed segment: the next one's Wrote waits for it. */
+  lastDone: Promise<void>;
+  failed?: { message: string };
+  chain: Promise<void>;
+  writers: number;
+}
+
+const DEFAULT_RETRY: RetryOptions = { retries: 5, minTimeoutMs: 100, factor: 2 };
+
+export function createWriteback(opts: WritebackOptions): Writeback {
+  const { store, server, clock, log } = opts;
+  for (const k of ['maxFlushSizeBytes', 'maxFlushTimeMs', 'dirtySegmentLimit', 'checksumBlockSizeBytes'] as const) {
+    if (!Number.isSafeInteger(opts[k]) || opts[k] < 1) throw new PfsError('PFS_ERR_CONFIG', `writeback: ${k} ${opts[k]} is not a positive integer`);
+  }
+  const slots = new Slots(opts.dirtySegmentLimit);
+  const dirtyFileLimit = opts.dirtyFileLimit ?? Infinity;
+  const inodes = new Map<Ino, InodeState>();
+  /** Open segments, oldest first. */
+  const openSegs = new Map<LiveSegment, InodeState>();
+  const listeners: ((ino: Ino, attr: Attr) => void)[] = [];
+  const s: WritebackStats = { dirtyBytes: 0, segmentsInFlight: 0, segmentsWritten: 0, bytesWritten: 0, segmentsOpen: 0, segmentsFailed: 0, putRetries: 0, slotWaits: 0 };
+  const deps = { store, server, log, checksumBlockSizeBytes: opts.checksumBlockSizeBytes, retry: opts.retry ?? DEFAULT_RETRY, onPutRetry: () => { s.putRetries++; } };
+  let closed = false;
+
+  function stateOf(ino: Ino): InodeState {
+    let st = inodes.get(ino);
+    if (!st) {
+      st = { ino, closed: [], lastDone: Promise.resolve(), chain: Promise.resolve(), writers: 0 };
+      inodes.set(ino, st);
+    }
+    return st;
+  }
+
+  function forgetIfIdle(st: InodeState): void {
+    if (!st.open && st.closed.length === 0 && !st.failed && st.writers === 0) inodes.delete(st.ino);
+  }
+
+  function closeOldestOpen(): void {
+    const oldest = openSegs.entries().next().value;
+    if (oldest) closeSegment(oldest[1], oldest[0]);
+  }
+
+  /** A new segment of st, opened in the same tick its first bytes go in (never empty when closed). */
+  function newSegment(st: InodeState): LiveSegment {
+    let markDone!: () => void;
+    const done = new Promise<void>((resolve) => { markDone = resolve; });
+    const object = provisionOne(server);
+    object.catch(() => {}); // awaited by the upload; a failure is reported there
+    const live: LiveSegment = { seg: new Segment(st.ino, opts.maxFlushSizeBytes), object, done, markDone };
+    st.open = live;
+    openSegs.set(live, st);
+    s.segmentsOpen++;
+    return live;
+  }
+
+  async function waitForSlot(): Promise<void> {
+    s.slotWaits++;
+    const got = slots.acquire();
+    ensureProgress();
+    await got;
+  }
+
+  /**
+   * Every waiting writer is owed a slot by a segment in flight; when open segments hold the
+   * slots instead, the oldest are closed, so no writer waits for a timer.
+   */
+  function ensureProgress(): void {
+    while (slots.waiting > s.segmentsInFlight && openSegs.size > 0) closeOldestOpen();
+  }
+
+  function closeSegment(st: InodeState, live: LiveSegment): void {
+    if (st.open !== live) return;
+    st.open = undefined;
+    openSegs.delete(live);
+    s.segmentsOpen--;
+    clearTimeout(live.timer);
+    st.closed.push(live);
+    s.segmentsInFlight++;
+    const before = st.lastDone;
+    st.lastDone = live.done;
+    void complete(st, live, before);
+  }
+
+  async function complete(st: InodeState, live: LiveSegment, before: Promise<void>): Promise<void> {
+    let object: SegmentObject | undefined;
+    try {
+      object = await live.object;
+      const attr = await uploadSegment(deps, live.seg, object, before);
+      s.segmentsWritten++;
+      s.bytesWritten += live.seg.sizeBytes;
+      retire(st, live);
+      for (const l of listeners) {
+        try {
+          l(st.ino, attr);
+        } catch (err) {
+          log.error({ ino: st.ino, err: (err as Error).message }, 'writeback: onWrote listener threw');
+        }
+      }
+    } catch (err) {
+      s.segmentsFailed++;
+      const code = errorCode(err) ?? 'PFS_ERR_INTERNAL';
+      const message = (err as Error)?.message ?? String(err);
+      log.error({ ino: st.ino, objectId: object?.objectId, key: object?.key, code, err: message }, 'writeback: a log segment failed for good; its writes are lost');
+      st.failed ??= { message: `inode ${st.ino}: writing back ${live.seg.sizeBytes} bytes${object ? ` to object ${object.key}` : ''} failed: ${message}` };
+      retire(st, live);
+    } finally {
+      slots.release();
+      live.markDone();
+      forgetIfIdle(st);
+    }
+  }
+
+  /** Drops a finished segment from the inode's list (and so from pending()). */
+  function retire(st: InodeState, live: LiveSegment): void {
+    const i = st.closed.indexOf(live);
+    if (i >= 0) st.closed.splice(i, 1);
+    s.segmentsInFlight--;
+    s.dirtyBytes -= live.seg.sizeBytes;
+  }
+
+  async function writeInto(st: InodeState, offset: number, data: Buffer): Promise<void> {
+    let done = 0;
+    while (done < data.length) {
+      let live = st.open;
+      if (!live) {
+        if (!slots.tryAcquire()) await waitForSlot();
+        live = newSegment(st);
+      }
+      const n = Math.min(live.seg.roomBytes, data.length - done);
+      const first = live.seg.sizeBytes === 0;
+      live.seg.append(offset + done, data.subarray(done, done + n), clock.now());
+      s.dirtyBytes += n;
+      done += n;
+      if (first) {
+        const l = live;
+        l.timer = setTimeout(() => closeSegment(st, l), opts.maxFlushTimeMs);
+        l.timer.unref?.();
+        if (openSegs.size > dirtyFileLimit) closeOldestOpen();
+        ensureProgress();
+      }
+      if (live.seg.roomBytes === 0) closeSegment(st, live);
+    }
+  }
+
+  async function flush(ino: Ino): Promise<void> {
+    const st = inodes.get(ino);
+    if (!st) return;
+    if (st.open) closeSegment(st, st.open);
+    await Promise.all(st.closed.map((l) => l.done));
+    const failed = st.failed;
+    if (failed) {
+      st.failed = undefined;
+      forgetIfIdle(st);
+      throw new FsError('EIO', failed.message);
+    }
+  }
+
+  async function flushAll(): Promise<void> {
+    const results = await Promise.allSettled([...inodes.keys()].map((ino) => flush(ino)));
+    const errors = results.flatMap((r) => (r.status === 'rejected' ? [(r.reason as Error).message] : []));
+    if (errors.length > 0) throw new FsError('EIO', errors.join('; '));
+  }
+
+  function segmentsOf(ino: Ino): Segment[] {
+    const st = inodes.get(ino);
+    if (!st) return [];
+    const segs = st.closed.map((l) => l.seg);
+    if (st.open) segs.push(st.open.seg);
+    return segs;
+  }
+
+  return {
+    async write(ino, offset, data) {
+      if (closed) throw new PfsError('PFS_ERR_INTERNAL', `writeback: write to inode ${ino} after close`);
+      if (!Number.isSafeInteger(offset) || offset < 0 || !Number.isSafeInteger(offset + data.length)) {
+        throw new FsError('EINVAL', `write to inode ${ino} at offset ${offset}`);
+      }
+      if (data.length === 0) return;
+      const st = stateOf(ino);
+      st.writers++;
+      const run = st.chain.then(() => writeInto(st, offset, data));
+      st.chain = run.catch(() => {});
+      try {
+        await run;
+      } finally {
+        st.writers--;
+        forgetIfIdle(st);
+      }
+    },
+    flush,
+    flushAll,
+    pending(ino) {
+      return segmentsOf(ino).flatMap((seg) => seg.pieces.map((p) => ({ fileOffset: p.fileOffset, data: p.data })));
+    },
+    dirtyEnd(ino) {
+      return segmentsOf(ino).reduce((end, seg) => Math.max(end, seg.endOffset), 0);
+    },
+    dirtyMtime(ino) {
+      const segs = segmentsOf(ino);
+      for (let i = segs.length - 1; i >= 0; i--) if (segs[i]!.lastWrite) return segs[i]!.lastWrite;
+      return undefined;
+    },
+    onWrote(listener) {
+      listeners.push(listener);
+    },
+    stats: () => ({ ...s }),
+    async close() {
+      closed = true;
+      for (const [live, st] of [...openSegs]) closeSegment(st, live);
+      await Promise.allSettled([...inodes.values()].map((st) => st.chain));
+      try {
+        await flushAll();
+      } finally {
+        for (const live of openSegs.keys()) clearTimeout(live.timer);
+      }
+    },
+  };
+}

@@ -1,0 +1,74 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import fc from 'fast-check';
+import { resolveExtents, Segment } from './segment.js';
+
+const T = { sec: 1, nsec: 0 };
+
+describe('resolveExtents', () => {
+  it('merges sequential pieces and lets later pieces win', () => {
+    assert.deepEqual(resolveExtents([
+      { fileOffset: 0, objectOffset: 0, length: 10 },
+      { fileOffset: 10, objectOffset: 10, length: 10 },
+    ]), [{ fileOffset: 0, objectOffset: 0, length: 20 }]);
+    assert.deepEqual(resolveExtents([
+      { fileOffset: 0, objectOffset: 0, length: 100 },
+      { fileOffset: 40, objectOffset: 100, length: 10 },   // inside
+      { fileOffset: 90, objectOffset: 110, length: 20 },   // over the end
+      { fileOffset: 200, objectOffset: 130, length: 5 },   // past a gap
+      { fileOffset: 150, objectOffset: 135, length: 5 },   // in the gap
+    ]), [
+      { fileOffset: 0, objectOffset: 0, length: 40 },
+      { fileOffset: 40, objectOffset: 100, length: 10 },
+      { fileOffset: 50, objectOffset: 50, length: 40 },
+      { fileOffset: 90, objectOffset: 110, length: 20 },
+      { fileOffset: 150, objectOffset: 135, length: 5 },
+      { fileOffset: 200, objectOffset: 130, length: 5 },
+    ]);
+  });
+
+  it('matches a byte-by-byte model for random pieces', () => {
+    const piece = fc.record({ fileOffset: fc.nat(300), length: fc.integer({ min: 1, max: 80 }) });
+    fc.assert(fc.property(fc.array(piece, { maxLength: 40 }), (ps) => {
+      let obj = 0;
+      const pieces = ps.map((p) => { const r = { ...p, objectOffset: obj }; obj += p.length; return r; });
+      const owner = new Map<number, number>(); // file byte -> object byte
+      for (const p of pieces) for (let i = 0; i < p.length; i++) owner.set(p.fileOffset + i, p.objectOffset + i);
+      const got = new Map<number, number>();
+      let prevEnd = -1;
+      for (const e of resolveExtents(pieces)) {
+        assert.ok(e.length > 0 && e.fileOffset >= prevEnd);
+        prevEnd = e.fileOffset + e.length;
+        for (let i = 0; i < e.length; i++) got.set(e.fileOffset + i, e.objectOffset + i);
+      }
+      assert.deepEqual([...got].sort((a, b) => a[0] - b[0]), [...owner].sort((a, b) => a[0] - b[0]));
+    }), { numRuns: 300 });
+  });
+});
+
+describe('Segment', () => {
+  it('keeps piece views unchanged while appending and after sealing', () => {
+    const seg = new Segment(7, 300_000);
+    seg.append(0, Buffer.alloc(70_000, 1), T);          // spans the first 64 KiB chunk
+    const snap = seg.pieces.map((p) => Buffer.from(p.data));
+    const views = seg.pieces.map((p) => p.data);
+    seg.append(0, Buffer.alloc(70_000, 2), T);
+    assert.deepEqual(views, snap);
+    assert.equal(seg.pieces.length, 3);                  // 64 KiB | 4464 B in chunk 2 | 70000 B in chunk 2 (not contiguous in the file)
+    const body = seg.seal();
+    assert.equal(body.length, 140_000);
+    assert.deepEqual(views, snap);
+    assert.ok(body.subarray(0, 70_000).every((b) => b === 1) && body.subarray(70_000).every((b) => b === 2));
+    assert.deepEqual(seg.extents(9), [{ fileOffset: 0, objectOffset: 70_000, length: 70_000, objectId: 9 }]);
+    assert.throws(() => seg.append(0, Buffer.alloc(1), T));
+  });
+
+  it('extends the last piece on sequential writes within a chunk', () => {
+    const seg = new Segment(7, 1 << 20);
+    for (let i = 0; i < 100; i++) seg.append(i * 100, Buffer.alloc(100, i), T);
+    assert.equal(seg.pieces.length, 1);
+    assert.equal(seg.pieces[0]!.data.length, 10_000);
+    assert.equal(seg.endOffset, 10_000);
+    assert.throws(() => seg.append(0, Buffer.alloc(seg.roomBytes + 1), T), RangeError);
+  });
+});

@@ -1,0 +1,134 @@
+/**
+ * Test support for writeback: a fake SegmentServer that checks and records Wrote calls the way
+ * the volume server would, a replay of recorded Wrote calls into file bytes, and store wrappers.
+ */
+import assert from 'node:assert/strict';
+import { crc32 } from 'node:zlib';
+import { FsError } from '../../common/errors/index.js';
+import type { ObjectStore } from '../../common/objectstore/index.js';
+import { objectKey, type Attr, type Ino, type WroteParams } from '../../common/protocol/index.js';
+import type { SegmentServer } from './index.js';
+
+export const quietLog = { debug() {}, info() {}, warn() {}, error() {} };
+
+export type WroteCall = Omit<WroteParams, 'mountId'>;
+
+export interface FakeServer extends SegmentServer {
+  readonly calls: WroteCall[];
+  provisioned: number;
+  /** Rejects the next n Wrote calls with FsError EINVAL. */
+  failWrotes: number;
+  /** Called when Wrote starts (before its checks), e.g. to sample state. */
+  onWroteCall?: (p: WroteCall) => void;
+}
+
+export function fakeServer(): FakeServer {
+  let nextId = 1;
+  const sizes = new Map<Ino, number>();
+  const srv: FakeServer = {
+    calls: [],
+    provisioned: 0,
+    failWrotes: 0,
+    async provision(count) {
+      srv.provisioned += count;
+      return Array.from({ length: count }, () => { const objectId = nextId++; return { objectId, key: objectKey(objectId) }; });
+    },
+    async wrote(p) {
+      srv.onWroteCall?.(p);
+      await new Promise((r) => setImmediate(r));
+      if (srv.failWrotes > 0) {
+        srv.failWrotes--;
+        throw new FsError('EINVAL', 'injected Wrote failure');
+      }
+      const o = p.object;
+      assert.equal(o.crc32.length, Math.ceil(o.sizeBytes / o.blockSizeBytes), 'one CRC32 per block');
+      let prevEnd = -1;
+      for (const e of p.extents) {
+        assert.equal(e.objectId, o.objectId);
+        assert.ok(e.length > 0 && e.objectOffset + e.length <= o.sizeBytes, `extent inside the object: ${JSON.stringify(e)}`);
+        assert.ok(e.fileOffset >= prevEnd, `extents sorted and not overlapping: ${JSON.stringify(p.extents)}`);
+        prevEnd = e.fileOffset + e.length;
+      }
+      srv.calls.push(p);
+      const size = Math.max(sizes.get(p.ino) ?? 0, prevEnd);
+      sizes.set(p.ino, size);
+      const t = p.mtime;
+      return { ino: p.ino, mode: 0o100644, nlink: 1, uid: 0, gid: 0, rdev: 0, size, blocks: Math.ceil(size / 512), atime: t, mtime: t, ctime: t, crtime: t } satisfies Attr;
+    },
+  };
+  return srv;
+}
+
+/** CRC32 per block, computed independently of the code under test. */
+export function crcs(data: Buffer, blockSizeBytes: number): number[] {
+  const out: number[] = [];
+  for (let off = 0; off < data.length; off += blockSizeBytes) out.push(crc32(data.subarray(off, off + blockSizeBytes)));
+  return out;
+}
+
+/** A byte-array model of one file: writes applied in order, gaps zero. */
+export class FileModel {
+  bytes = Buffer.alloc(0);
+  write(offset: number, data: Buffer): void {
+    const end = offset + data.length;
+    if (end > this.bytes.length) this.bytes = Buffer.concat([this.bytes, Buffer.alloc(end - this.bytes.length)]);
+    data.copy(this.bytes, offset);
+  }
+  clone(): FileModel {
+    const m = new FileModel();
+    m.bytes = Buffer.from(this.bytes);
+    return m;
+  }
+}
+
+/**
+ * Replays Wrote calls of ino (reading each object from the store, checking its CRC32 list) into
+ * a model file.
+ */
+export async function replay(store: ObjectStore, calls: readonly WroteCall[], ino: Ino, into = new FileModel()): Promise<FileModel> {
+  for (const c of calls) {
+    if (c.ino !== ino) continue;
+    const body = await store.get(objectKey(c.object.objectId));
+    assert.equal(body.length, c.object.sizeBytes);
+    assert.deepEqual(c.object.crc32, crcs(body, c.object.blockSizeBytes), 'CRC32 list matches the object bytes');
+    for (const e of c.extents) into.write(e.fileOffset, body.subarray(e.objectOffset, e.objectOffset + e.length));
+  }
+  return into;
+}
+
+/** A store whose puts wait delayMs(key) first. */
+export function delayingStore(store: ObjectStore, delayMs: (key: string) => number): ObjectStore & { putsDone: string[] } {
+  const putsDone: string[] = [];
+  return {
+    ...store,
+    putsDone,
+    async put(key, body, opts) {
+      await new Promise((r) => setTimeout(r, delayMs(key)));
+      await store.put(key, body, opts);
+      putsDone.push(key);
+    },
+  };
+}
+
+/** A store whose puts wait until release(). */
+export function gatedStore(store: ObjectStore): ObjectStore & { release(): void; waiting(): number } {
+  let open = false;
+  let waiters: (() => void)[] = [];
+  return {
+    ...store,
+    async put(key, body, opts) {
+      if (!open) await new Promise<void>((r) => waiters.push(r));
+      await store.put(key, body, opts);
+    },
+    release() { open = true; const w = waiters; waiters = []; w.forEach((f) => f()); },
+    waiting: () => waiters.length,
+  };
+}
+
+export async function waitFor(cond: () => boolean, timeoutMs = 5000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (!cond()) {
+    if (Date.now() > until) throw new Error('waitFor: timed out');
+    await new Promise((r) => setTimeout(r, 2));
+  }
+}

@@ -1,0 +1,56 @@
+/** The public types of writeback (re-exported by index.ts). */
+import type { Clock } from '../../common/clock/index.js';
+import type { ObjectStore } from '../../common/objectstore/index.js';
+import type { Attr, Ino, Timespec } from '../../common/protocol/index.js';
+import type { Logger } from '../../common/rpc/index.js';
+import type { RetryOptions, SegmentServer } from './upload.js';
+
+export interface WritebackOptions {
+  store: ObjectStore;
+  server: SegmentServer;
+  clock: Clock;
+  log: Logger;
+  maxFlushSizeBytes: number;
+  maxFlushTimeMs: number;
+  dirtySegmentLimit: number;
+  checksumBlockSizeBytes: number;
+  /** When more inodes than this have an open segment, the oldest is closed (default: no limit). */
+  dirtyFileLimit?: number;
+  /** PUT retries (default 5 retries, first after 100 ms, factor 2). */
+  retry?: RetryOptions;
+}
+
+export interface WritebackStats {
+  dirtyBytes: number;
+  segmentsInFlight: number;
+  segmentsWritten: number;
+  bytesWritten: number;
+  segmentsOpen: number;
+  segmentsFailed: number;
+  putRetries: number;
+  slotWaits: number;
+}
+
+export interface Writeback {
+  /** Copies data into the inode's open segment (opening one, waiting for a free slot when
+   *  dirtySegmentLimit segments are open or in flight). Resolves once buffered. */
+  write(ino: Ino, offset: number, data: Buffer): Promise<void>;
+  /** Closes the inode's open segment and resolves when every segment of the inode that existed
+   *  at call time has been PUT and reported with Wrote (in order). Rejects (EIO) once if any
+   *  failed for good. */
+  flush(ino: Ino): Promise<void>;
+  /** flush of every inode; rejects (EIO) if any inode had a failure. */
+  flushAll(): Promise<void>;
+  /** Unflushed and in-flight writes of ino, oldest first, as immutable pieces to lay over bytes
+   *  read from objects. Take the snapshot BEFORE fetching the extent map. */
+  pending(ino: Ino): { fileOffset: number; data: Buffer }[];
+  /** Highest fileOffset+length among unflushed/in-flight writes, or 0. */
+  dirtyEnd(ino: Ino): number;
+  /** mtime of the latest buffered write, if the inode has unreported writes. */
+  dirtyMtime(ino: Ino): Timespec | undefined;
+  /** Called after each successful Wrote with the attributes it returned. */
+  onWrote(listener: (ino: Ino, attr: Attr) => void): void;
+  stats(): WritebackStats;
+  /** Refuses new writes, flushAll (rejecting, after draining, with its EIO), then stops timers. */
+  close(): Promise<void>;
+}

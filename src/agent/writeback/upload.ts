@@ -1,0 +1,82 @@
+/**
+ * The upload of one closed segment: seal its bytes, PUT them (retried with exponential backoff),
+ * then, once every earlier segment of the inode is done, report them with Wrote. The CRC32 list
+ * follows the volume server's convention (volume/extents/checksums.ts): zlib.crc32 of every
+ * blockSizeBytes block of the object, the last block short.
+ */
+import { crc32 } from 'node:zlib';
+import pRetry from 'p-retry';
+import { PfsError, errorCode } from '../../common/errors/index.js';
+import type { ObjectStore } from '../../common/objectstore/index.js';
+import type { Attr, WroteParams } from '../../common/protocol/index.js';
+import type { Logger } from '../../common/rpc/index.js';
+import type { Segment } from './segment.js';
+
+export interface RetryOptions {
+  retries: number;
+  minTimeoutMs: number;
+  factor: number;
+}
+
+/** The RPCs writeback needs, bound to the mount by main.ts. */
+export interface SegmentServer {
+  provision(count: number): Promise<{ objectId: number; key: string }[]>;
+  wrote(p: Omit<WroteParams, 'mountId'>): Promise<Attr>;
+}
+
+export interface UploadDeps {
+  store: ObjectStore;
+  server: SegmentServer;
+  log: Logger;
+  checksumBlockSizeBytes: number;
+  retry: RetryOptions;
+  onPutRetry(): void;
+}
+
+export interface SegmentObject {
+  objectId: number;
+  key: string;
+}
+
+/** CRC32 of each blockSizeBytes block of data (the last may be short; none for empty data). */
+export function blockCrc32s(data: Buffer, blockSizeBytes: number): number[] {
+  const out: number[] = [];
+  for (let off = 0; off < data.length; off += blockSizeBytes) out.push(crc32(data.subarray(off, off + blockSizeBytes)));
+  return out;
+}
+
+/** One new object id from the server, checked. */
+export async function provisionOne(server: SegmentServer): Promise<SegmentObject> {
+  const got = await server.provision(1);
+  const o = got[0];
+  if (got.length !== 1 || !o || !Number.isSafeInteger(o.objectId) || typeof o.key !== 'string' || o.key === '') {
+    throw new PfsError('PFS_ERR_RPC_PROTOCOL', `ProvisionObject(1) answered ${JSON.stringify(got)}`);
+  }
+  return o;
+}
+
+/**
+ * PUTs seg as object, waits for `before` (the previous segment of the inode; never rejects),
+ * then sends Wrote. Rejects with the PUT's last error or Wrote's error.
+ */
+export async function uploadSegment(deps: UploadDeps, seg: Segment, object: SegmentObject, before: Promise<void>): Promise<Attr> {
+  const body = seg.seal();
+  const crcs = blockCrc32s(body, deps.checksumBlockSizeBytes);
+  await pRetry(() => deps.store.put(object.key, body), {
+    retries: deps.retry.retries,
+    minTimeout: deps.retry.minTimeoutMs,
+    factor: deps.retry.factor,
+    onFailedAttempt: ({ error, attemptNumber, retriesLeft }) => {
+      if (retriesLeft > 0) deps.onPutRetry();
+      deps.log.warn({ ino: seg.ino, objectId: object.objectId, key: object.key, code: errorCode(error), attemptNumber, retriesLeft, err: error.message }, 'writeback: PUT of a log segment failed');
+    },
+  });
+  const extents = seg.extents(object.objectId);
+  await before;
+  return deps.server.wrote({
+    ino: seg.ino,
+    object: { objectId: object.objectId, sizeBytes: body.length, blockSizeBytes: deps.checksumBlockSizeBytes, crc32: crcs },
+    extents,
+    mtime: seg.lastWrite!,
+  });
+}
