@@ -85,6 +85,7 @@ async function main(argv: string[]): Promise<number> {
     maxFlushSizeBytes: a.MaxFlushSize as number,
     maxFlushTimeMs: a.MaxFlushTime as number,
     dirtySegmentLimit: a.DirtyLogSegmentLimit as number,
+    dirtyFileLimit: a.DirtyFileLimit as number,
     checksumBlockSizeBytes: mounted.checksumBlockSizeBytes,
   });
   const vfs = createVfs({
