@@ -36,13 +36,15 @@ export interface RequestInfo extends CallerContext {
   utimens?: { atime: UtimensTime; mtime: UtimensTime };
 }
 
-interface ContextAddon {
+export interface ContextAddon {
   lookup(threadLocals: Buffer): number[] | null;
   wrappedMounts(): number;
   UTIME_NOW: number;
   UTIME_OMIT: number;
   /** Set by builds that pass flag_nullpath_ok and turn NULL paths into "" (needed for hard_remove). */
   nullPathOk?: boolean;
+  /** hard_remove mounts: how many GETATTRs without a handle were given an open file's handle (fstat of an unlinked file). */
+  getattrRewrites?(): number;
 }
 
 const ADDON_REL = join('src', 'agent', 'fuse', 'binding', 'native', 'build', 'pfs_fuse_context.node');

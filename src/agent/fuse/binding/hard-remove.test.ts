@@ -15,7 +15,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-import { contextAddonBuildScript } from './caller-context.js';
+import { contextAddonBuildScript, loadContextAddon } from './caller-context.js';
 import { createFuseMount, forceUnmount, isMounted, type CallerContext, type FuseOps, type FuseStat, type UtimensTime } from './index.js';
 
 const ENOENT = -2;
@@ -101,6 +101,17 @@ function memoryFs(getContext: () => CallerContext | null, calls: Call[], utimens
       const n = handles.get(fd);
       if (n) reply(0, stat(n));
       else reply(EBADF);
+    },
+    opendir(path, _fhNotFlags, reply) {
+      const n = names.get(path);
+      if (!n) return reply(ENOENT);
+      const fd = openFd(n);
+      record('opendir', path, fd);
+      return reply(0, fd);
+    },
+    releasedir(path, fd, done) {
+      record('releasedir', path, fd);
+      done(handles.delete(fd) ? 0 : EBADF);
     },
     readdir(path, reply) {
       const n = names.get(path);
@@ -238,6 +249,12 @@ os.rmdir(sub)
 out['write_after_rmdir'] = os.write(fd2, b'xyz')
 out['read_after_rmdir'] = os.pread(fd2, 10, 0).decode()
 os.close(fd2)
+# an open directory removed: its release comes without a path
+d2 = os.path.join(d, 'gone')
+os.mkdir(d2)
+dfd = os.open(d2, os.O_RDONLY | os.O_DIRECTORY)
+os.rmdir(d2)
+os.close(dfd)
 out['lists'].append(os.listdir(d))
 print(json.dumps(out))
 `;
@@ -292,6 +309,7 @@ test('FUSE binding: hardRemove, unlink/rename over open files, utimens now vs ex
     assert.ok(await isMounted(mnt));
 
     await t.test('unlink of an open file: fd I/O works, handlers get path "" and the fd, rmdir works', async () => {
+      const rewritesBefore = loadContextAddon()!.getattrRewrites!();
       const { out, pid } = await python(UNLINK_OPEN_FILE, mnt);
       assert.equal(out.exists_after_unlink, false);
       assert.equal(out.written, 11);
@@ -302,6 +320,8 @@ test('FUSE binding: hardRemove, unlink/rename over open files, utimens now vs ex
       assert.deepEqual(out.sub_list, []);
       assert.equal(out.write_after_rmdir, 3);
       assert.equal(out.read_after_rmdir, 'xyz');
+      // fstat of the unlinked file: the kernel sent GETATTR without a handle; the addon added one.
+      assert.ok(loadContextAddon()!.getattrRewrites!() > rewritesBefore, 'GETATTR got an open handle');
       for (const list of out.lists as string[][]) {
         assert.ok(!list.some((n) => n.startsWith('.fuse_hidden')), `no .fuse_hidden in ${JSON.stringify(list)}`);
         assert.ok(!list.includes('victim'));
@@ -327,6 +347,10 @@ test('FUSE binding: hardRemove, unlink/rename over open files, utimens now vs ex
       assert.ok(after2.some((c) => c.op === 'write'));
       for (const c of after2) assert.equal(c.path, '');
       assert.ok(calls.some((c) => c.op === 'rmdir' && c.path === '/sub'));
+
+      const dfd = calls.find((c) => c.op === 'opendir' && c.path === '/gone')!.fd!;
+      const afterDir = fdCallsAfter(calls, dfd, (c) => c.op === 'rmdir' && c.path === '/gone');
+      assert.deepEqual(afterDir.map((c) => [c.op, c.path]), [['releasedir', '']]);
     });
 
     await t.test('rename over an open file: the old fd keeps the old inode, no .fuse_hidden', async () => {

@@ -5,9 +5,9 @@
 // code; handler timeouts), pfs-fuse-class (the Fuse subclass: options,
 // dispatch tracking, fixed fgetattr/getxattr/create/utimens adapters),
 // caller-context (the native pfs_fuse_context addon: caller uid/gid/pid,
-// create flags, exact utimens with 'now'/omit, NULL paths made "" so that
-// hard_remove is safe), fuse-mount (createFuseMount and unmount
-// helpers).
+// create flags, exact utimens with 'now'/omit; for hard_remove: NULL paths
+// made "", and fstat of an unlinked open file routed to fgetattr), fuse-mount
+// (createFuseMount and unmount helpers).
 // Invariants: nothing in node_modules is edited; handlers run on the main
 // thread, so nothing here does synchronous I/O on a mount; an unknown libfuse
 // option is refused before mounting (libfuse would leave a dead mount).

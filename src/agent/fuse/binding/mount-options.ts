@@ -55,7 +55,11 @@ export interface FuseMountOptions {
   directIo?: boolean;
   /** Pass O_TRUNC to open instead of calling truncate first (atomic_o_trunc). Default false. */
   atomicOTrunc?: boolean;
-  /** Unlink immediately even when the file is open, no .fuse_hidden files (hard_remove). Default false. */
+  /**
+   * Unlink immediately even when the file is open, no .fuse_hidden files (hard_remove). Default false.
+   * createFuseMount refuses it without the context addon. fd-based handlers then get path '' for a
+   * file that lost its name and must go by the fd (docs/FUSE-BINDING.md 2.7).
+   */
   hardRemove?: boolean;
   /** Let a signal interrupt a waiting request (intr). Default false. */
   intr?: boolean;

@@ -430,9 +430,11 @@ struct fuse *fuse_new(struct fuse_chan *ch, struct fuse_args *args, const struct
   int ok = wrap_ops(op, &w);
   if (ok) wrapped_mounts++;
   pthread_mutex_unlock(&mu);
+  // Read before fuse_new: it removes the library options it consumes from args.
+  // Only a wrapped table has flag_nullpath_ok, so only then may fgetattr get NULL.
+  int fh_getattr = ok && args_hard_remove(args);
   struct fuse *f = next(ch, args, ok ? &w : op, op_size, user_data);
-  // Only a wrapped table has flag_nullpath_ok: fgetattr may then get NULL safely.
-  if (f != NULL) session_register(fuse_get_session(f), ok && args_hard_remove(args));
+  if (f != NULL) session_register(fuse_get_session(f), fh_getattr);
   return f;
 }
 
