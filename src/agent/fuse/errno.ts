@@ -14,6 +14,5 @@ export const ENOSYS = table.ENOSYS!;
 export function toErrno(err: unknown): { errno: number; unexpected: boolean } {
   const code = errorCode(err);
   if (isFsErrorCode(code) && table[code] !== undefined) return { errno: -table[code]!, unexpected: false };
-  if (code === 'PFS_ERR_RPC_DEADLINE') return { errno: -table.ETIMEDOUT!, unexpected: true };
   return { errno: -EIO, unexpected: true };
 }

@@ -89,11 +89,11 @@ export function createOps(opts: OpsOptions): { ops: FuseOps; stats: OpStats } {
     create: (path, mode, flags, cb) => { const c = ctx(); run('create', path, () => vfs.create(c, path, mode, flags), (code, fh) => cb(code, fh)); },
     open: (path, flags, cb) => { const c = ctx(); run('open', path, () => vfs.open(c, path, flags), (code, fh) => cb(code, fh)); },
     read: (path, fd, buf, len, pos, cb) => {
-      run('read', { fd, len, pos }, () => vfs.read(fd, pos, len), (code, data) => {
-        if (code !== 0 || !data) return cb(code);
-        data.copy(buf, 0, 0, data.length);
-        stats.bytesRead += data.length;
-        cb(data.length);
+      // buf aliases kernel memory until we reply: the VFS fills it directly.
+      run('read', { fd, len, pos }, () => vfs.read(fd, pos, len, buf), (code, n) => {
+        if (code !== 0) return cb(code);
+        stats.bytesRead += n ?? 0;
+        cb(n ?? 0);
       });
     },
     write: (path, fd, buf, len, pos, cb) => {

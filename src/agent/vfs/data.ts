@@ -67,35 +67,43 @@ export async function truncateIno(core: Core, ctx: OpContext, ino: Ino, size: nu
   return noteAttr(core, attr);
 }
 
-export async function readFile(core: Core, fh: number, offset: number, length: number): Promise<Buffer> {
+/** Reads into dest (which may alias kernel memory until the reply); returns the byte count. */
+export async function readFile(core: Core, fh: number, offset: number, length: number, dest: Buffer): Promise<number> {
   const h = core.handles.get(fh);
   if ((h.flags & O_ACCMODE) !== O_RDONLY && (h.flags & O_ACCMODE) !== O_RDWR) throw new FsError('EBADF', 'file not open for reading');
   const ino = h.ino;
   const pending = core.writeback.pending(ino); // before the extent map: see docs/AGENT.md
   const serverSize = core.serverSize.get(ino) ?? 0;
-  const size = Math.max(serverSize, core.writeback.dirtyEnd(ino), ...pending.map((p) => p.fileOffset + p.data.length));
-  if (offset >= size || length <= 0) return Buffer.alloc(0);
-  const len = Math.min(length, size - offset);
-  const out = Buffer.alloc(len);
+  let size = Math.max(serverSize, core.writeback.dirtyEnd(ino));
+  for (const p of pending) size = Math.max(size, p.fileOffset + p.data.length);
+  if (offset >= size || length <= 0) return 0;
+  const len = Math.min(length, size - offset, dest.length);
   const fromServer = Math.max(0, Math.min(len, serverSize - offset));
-  if (fromServer > 0) await readObjects(core, ino, out, offset, fromServer);
+  if (fromServer > 0) await readObjects(core, ino, dest, offset, fromServer);
+  if (fromServer < len) dest.fill(0, fromServer, len);
   for (const p of pending) {
     const from = Math.max(offset, p.fileOffset);
     const to = Math.min(offset + len, p.fileOffset + p.data.length);
-    if (from < to) p.data.copy(out, from - offset, from - p.fileOffset, to - p.fileOffset);
+    if (from < to) p.data.copy(dest, from - offset, from - p.fileOffset, to - p.fileOffset);
   }
   readAhead(core, h, ino, offset, len, serverSize);
-  return out;
+  return len;
 }
 
 async function readObjects(core: Core, ino: Ino, out: Buffer, offset: number, length: number, retried = false): Promise<void> {
   const pieces = await core.extents.plan(ino, offset, length);
   try {
-    await Promise.all(pieces.map(async (p) => {
-      if (!p.obj) return;
+    // allSettled: no piece may still be copying into `out` (kernel memory) once we reply.
+    const results = await Promise.allSettled(pieces.map(async (p) => {
+      if (!p.obj) {
+        out.fill(0, p.fileOffset - offset, p.fileOffset - offset + p.length);
+        return;
+      }
       const bytes = await core.readCache.read(p.obj, p.objectOffset, p.length);
       bytes.copy(out, p.fileOffset - offset, 0, p.length);
     }));
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) throw failed.reason;
   } catch (err) {
     const code = errorCode(err);
     if (code === 'PFS_ERR_OBJECT_MISSING' && !retried) {

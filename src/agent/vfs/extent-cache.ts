@@ -30,6 +30,13 @@ export interface ExtentCache {
   entries(): number;
 }
 
+const objectMaps = new WeakMap<ExtentMapChunk, Map<number, ObjectChecksums>>();
+function objectsOf(chunk: ExtentMapChunk): Map<number, ObjectChecksums> {
+  let m = objectMaps.get(chunk);
+  if (!m) objectMaps.set(chunk, (m = new Map(chunk.objects.map((o) => [o.objectId, o]))));
+  return m;
+}
+
 export function createExtentCache(opts: { client: VolumeClient; fromCount: number; beforeCount: number; maxEntries: number }): ExtentCache {
   const maps = new Map<Ino, InodeMaps>();
   let total = 0;
@@ -86,7 +93,7 @@ export function createExtentCache(opts: { client: VolumeClient; fromCount: numbe
             break;
           }
         }
-        const objects = new Map(chunk.objects.map((o) => [o.objectId, o]));
+        const objects = objectsOf(chunk);
         const stop = Math.min(end, chunk.rangeEnd);
         for (const e of chunk.extents) {
           const eEnd = e.fileOffset + e.length;

@@ -59,7 +59,8 @@ export interface Vfs {
   ftruncate(ctx: OpContext, fh: number, size: number): Promise<Attr>;
   create(ctx: OpContext, path: string, mode: number, flags: number | null): Promise<number>;
   open(ctx: OpContext, path: string, flags: number): Promise<number>;
-  read(fh: number, offset: number, length: number): Promise<Buffer>;
+  /** Reads into dest (the kernel's buffer); resolves with the byte count. */
+  read(fh: number, offset: number, length: number, dest: Buffer): Promise<number>;
   write(fh: number, offset: number, data: Buffer): Promise<number>;
   flush(fh: number): Promise<void>;
   fsync(fh: number): Promise<void>;
@@ -116,7 +117,7 @@ export function createVfs(opts: VfsOptions): Vfs {
     ftruncate: (ctx, fh, size) => data.truncateIno(core, ctx, core.handles.get(fh).ino, size),
     create: (ctx, path, mode, flags) => data.createFile(core, ctx, path, mode, flags),
     open: (ctx, path, flags) => data.openFile(core, ctx, path, flags),
-    read: (fh, offset, length) => data.readFile(core, fh, offset, length),
+    read: (fh, offset, length, dest) => data.readFile(core, fh, offset, length, dest),
     write: (fh, offset, buf) => data.writeFile(core, fh, offset, buf),
     flush: (fh) => data.flushIno(core, core.handles.get(fh).ino),
     fsync: (fh) => data.fsyncFile(core, fh),
