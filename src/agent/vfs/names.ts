@@ -121,6 +121,9 @@ export async function rename(core: Core, ctx: OpContext, from: string, to: strin
 async function setattr(core: Core, ctx: OpContext, path: string, changes: { mode?: number; uid?: number; gid?: number; atime?: Timespec | 'now'; mtime?: Timespec | 'now' }): Promise<Attr> {
   const cred = await credOf(core, ctx);
   const ino = await resolve(core, cred, path);
+  // Buffered writes go first: their Wrote would otherwise land after this change and undo it
+  // (a later mtime, set-id bits cleared after a chmod).
+  if (core.writeback.dirtyEnd(ino) > 0 || core.writeback.dirtyMtime(ino)) await core.writeback.flush(ino);
   return noteAttr(core, await core.client.call('SetAttr', { cred, ino, ...changes }));
 }
 
