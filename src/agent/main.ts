@@ -17,7 +17,7 @@ import type { MountResult } from '../common/protocol/index.js';
 import { agentSchema } from './config-schema.js';
 import { createVolumeClient } from './volume-client/index.js';
 import { createReadCache } from './readcache/index.js';
-import { createWriteback } from './writeback/index.js';
+import { createWriteback, pooledProvision } from './writeback/index.js';
 import { createVfs } from './vfs/index.js';
 import { createOps } from './fuse/ops.js';
 import { createFuseMount, isMounted, LIBFUSE2_MAX_WRITE_BYTES } from './fuse/binding/index.js';
@@ -81,7 +81,10 @@ async function main(argv: string[]): Promise<number> {
   const readCache = createReadCache({ store, lineSizeBytes: lineSize, lineCount: a.ReadCacheLineCount as number, log });
   const writeback = createWriteback({
     store, clock, log,
-    server: { provision: async (count) => (await client.call('ProvisionObject', { count })).objects, wrote: (p) => client.call('Wrote', p) },
+    server: {
+      provision: pooledProvision(async (count) => (await client.call('ProvisionObject', { count })).objects, 64),
+      wrote: (p) => client.call('Wrote', p),
+    },
     maxFlushSizeBytes: a.MaxFlushSize as number,
     maxFlushTimeMs: a.MaxFlushTime as number,
     dirtySegmentLimit: a.DirtyLogSegmentLimit as number,

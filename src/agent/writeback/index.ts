@@ -37,6 +37,7 @@ import { provisionOne, uploadSegment, type RetryOptions, type SegmentObject } fr
 
 export type { RetryOptions, SegmentServer } from './upload.js';
 export type { Writeback, WritebackOptions, WritebackStats } from './types.js';
+export { pooledProvision } from './object-pool.js';
 
 interface LiveSegment {
   seg: Segment;
