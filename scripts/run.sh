@@ -24,24 +24,37 @@ LogToConsole: false
 EOC
 "$top/bin/pfs" format "$conf" CommonVolume --if-needed
 
-pids=()
+# The daemons run in their own sessions so a terminal's Ctrl-C reaches only this script, which
+# stops them in order: the agent first (it flushes through proxyfsd), then proxyfsd.
+server_pid=
+agent_pid=
+status=0
 stop() {
   trap - INT TERM
-  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-  exit 0
+  if [ -n "$agent_pid" ] && kill -0 "$agent_pid" 2>/dev/null; then
+    kill -TERM "$agent_pid"; wait "$agent_pid" || status=$?
+  fi
+  if [ -n "$server_pid" ] && kill -0 "$server_pid" 2>/dev/null; then
+    kill -TERM "$server_pid"; wait "$server_pid" || status=$?
+  fi
+  echo "pfs: stopped (exit $status)"
+  exit "$status"
 }
 trap stop INT TERM
 
-"$top/bin/proxyfsd" "$conf" &
-pids+=($!)
-if [ -f "$top/dist/src/agent/main.js" ]; then
-  mkdir -p "$PFS_MOUNT"
-  "$top/bin/pfsagentd" "$top/conf/pfsagentd.conf" "Agent.FUSEMountPointPath=$PFS_MOUNT" "Agent.FUSEVolumeName=CommonVolume" "Agent.RetryRPCPort=$PFS_PORT" &
-  pids+=($!)
-  echo "pfs: volume CommonVolume mounted at $PFS_MOUNT (data in $PFS_DATA); Ctrl-C to stop"
-else
-  echo "pfs: pfsagentd is not built yet (the agent issue); serving volume CommonVolume on 127.0.0.1:$PFS_PORT without a mount; Ctrl-C to stop"
-fi
-wait -n "${pids[@]}" || true
+setsid "$top/bin/proxyfsd" "$conf" &
+server_pid=$!
+mkdir -p "$PFS_MOUNT"
+for _ in $(seq 1 100); do
+  (exec 3<>"/dev/tcp/127.0.0.1/$PFS_PORT") 2>/dev/null && break
+  kill -0 "$server_pid" 2>/dev/null || { wait "$server_pid"; exit 1; }
+  sleep 0.1
+done
+setsid "$top/bin/pfsagentd" "$top/conf/pfsagentd.conf" "Agent.FUSEMountPointPath=$PFS_MOUNT" \
+  "Agent.FUSEVolumeName=CommonVolume" "Agent.RetryRPCPort=$PFS_PORT" "Agent.LogToConsole=false" \
+  "Agent.LogFilePath=$PFS_DATA/pfsagentd.log" &
+agent_pid=$!
+echo "pfs: logs in $PFS_DATA/*.log; Ctrl-C or SIGTERM to flush, unmount and stop"
+wait -n "$server_pid" "$agent_pid" || status=$?
+echo "pfs: a daemon exited (status $status); stopping the other"
 stop
