@@ -193,7 +193,7 @@ export class PosixModel {
   noteWrite(id: number, end: number): Summary {
     const n = this.node(id);
     n.size = Math.max(n.size, end);
-    n.perm = dropSetId(n.perm);
+    // set-id bits: the kernel clears them for writers without CAP_FSETID (a setattr), not the write
     return this.summary(n);
   }
 

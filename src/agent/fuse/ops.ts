@@ -63,7 +63,15 @@ export function createOps(opts: OpsOptions): { ops: FuseOps; stats: OpStats } {
 
   const ops: FuseOps = {
     getattr: (path, cb) => { const c = ctx(); run('getattr', path, () => vfs.getattr(c, path), (code, a) => cb(code, a && toStat(a, opts.blockSizeBytes))); },
-    fgetattr: (path, fd, cb) => run('fgetattr', { path, fd }, () => vfs.fgetattr(fd), (code, a) => cb(code, a && toStat(a, opts.blockSizeBytes))),
+    // With hard_remove the binding turns a handle-less stat of an open file into fgetattr with
+    // some open fd of that node; should that fd be gone already, the path answers instead.
+    fgetattr: (path, fd, cb) => {
+      const c = opts.callerContext();
+      run('fgetattr', { path, fd }, () => vfs.fgetattr(fd).catch((err) => {
+        if ((err as { code?: string }).code !== 'EBADF' || !path || !c) throw err;
+        return vfs.getattr(c, path);
+      }), (code, a) => cb(code, a && toStat(a, opts.blockSizeBytes)));
+    },
     access: (path, mask, cb) => { const c = ctx(); run('access', path, () => vfs.access(c, path, mask), done(cb)); },
     statfs: (path, cb) => run('statfs', path, () => vfs.statfs(), (code, s) => cb(code, s && toStatfs(s))),
     opendir: (path, _flags, cb) => { const c = ctx(); run('opendir', path, () => vfs.opendir(c, path), (code) => cb(code, 0)); },

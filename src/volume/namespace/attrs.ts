@@ -27,10 +27,9 @@ export function access(ctx: Ctx, cred: Cred, ino: Ino, mask: number): void {
 
 /** Changes a regular file's size in place (the caller writes the inode): extents, mtime, privileges. */
 export function applySize(ctx: Ctx, cred: Cred, inode: Inode, size: number, t: bigint): void {
-  if (size !== inode.size) {
-    ctx.fileData.truncate(inode.ino, inode.size, size);
-    inode.mtimeNs = t;
-  }
+  // As Linux truncate(2) and O_TRUNC: mtime changes even when the size does not.
+  if (size !== inode.size) ctx.fileData.truncate(inode.ino, inode.size, size);
+  inode.mtimeNs = t;
   inode.size = size;
   inode.ctimeNs = t;
   if (!isRoot(cred)) inode.mode = killPriv(inode.mode);
@@ -87,7 +86,11 @@ export function setattr(ctx: Ctx, p: Omit<SetAttrParams, 'mountId'>): Attr {
   return toAttr(inode);
 }
 
-/** After data was written up to endOffset: grow size, set mtime and ctime, clear set-id bits. */
+/**
+ * After data was written up to endOffset: grow size, set mtime and ctime. Set-id bits are not
+ * touched here: the kernel clears them before a write by a caller without CAP_FSETID (a
+ * setattr that reaches setattr() above), and keeps them for root, as Linux does.
+ */
 export function noteWrite(ctx: Ctx, ino: Ino, endOffset: number, mtime: Timespec): Attr {
   const inode = mustInode(ctx, ino);
   if (!isReg(inode.mode)) throw new FsError('EINVAL', `inode ${ino} is not a regular file`);
@@ -95,7 +98,6 @@ export function noteWrite(ctx: Ctx, ino: Ino, endOffset: number, mtime: Timespec
   inode.size = Math.max(inode.size, endOffset);
   inode.mtimeNs = toNs(mtime);
   inode.ctimeNs = inode.mtimeNs;
-  inode.mode = killPriv(inode.mode);
   ctx.store.updateInode(inode);
   return toAttr(inode);
 }
