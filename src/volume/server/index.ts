@@ -14,6 +14,7 @@ import { openVolume, type Volume, type VolumeSettings } from './volume.js';
 
 export type { VolumeSettings } from './volume.js';
 export { volumeSettingsFromConfig, rpcServerSettingsFromConfig, type RpcServerSettings } from './settings.js';
+import type { RpcServerSettings } from './settings.js';
 
 export interface VolumeServer {
   readonly port: number;
@@ -25,15 +26,7 @@ export interface VolumeServer {
 
 export interface VolumeServerOptions {
   volumes: VolumeSettings[];
-  rpc: {
-    host: string;
-    port: number;
-    certFilePath?: string;
-    keyFilePath?: string;
-    replyCacheTtlMs: number;
-    keepAliveMs: number;
-    maxFrameBytes: number;
-  };
+  rpc: RpcServerSettings;
   clock: Clock;
   log: Logger;
 }
