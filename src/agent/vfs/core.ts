@@ -33,7 +33,16 @@ export interface Core {
   settings: VfsSettings;
   /** Server-side size of inodes with open handles, from the latest attributes seen. */
   serverSize: Map<Ino, number>;
+  /**
+   * Inodes known (until the time in ms) to have no security.capability xattr. The kernel asks
+   * for it before every write(2) (to drop file capabilities on modification); answering from
+   * here saves one RPC per write call. See docs/SEMANTICS.md.
+   */
+  noCapability: Map<Ino, number>;
 }
+
+export const CAPABILITY_XATTR = 'security.capability';
+export const NO_CAPABILITY_TTL_MS = 1000;
 
 export function splitPath(path: string): { parent: string; name: string } {
   const i = path.lastIndexOf('/');

@@ -87,6 +87,7 @@ export function createVfs(opts: VfsOptions): Vfs {
     clock: opts.clock,
     settings: { readdirMaxEntries: opts.readdirMaxEntries, readAheadBytes: opts.readAheadBytes, xattrEnabled: opts.xattrEnabled },
     serverSize: new Map(),
+    noCapability: new Map(),
   };
   opts.writeback.onWrote((ino, attr) => {
     core.extents.invalidate(ino);

@@ -4,7 +4,7 @@
  */
 import { FsError } from '../../common/errors/index.js';
 import { type Attr, type DirEntry, type StatVfs, type Timespec } from '../../common/protocol/index.js';
-import { credOf, lookupPath, noteAttr, resolve, splitPath, type Core } from './core.js';
+import { CAPABILITY_XATTR, NO_CAPABILITY_TTL_MS, credOf, lookupPath, noteAttr, resolve, splitPath, type Core } from './core.js';
 import type { OpContext } from './creds.js';
 
 async function parentOf(core: Core, ctx: OpContext, path: string) {
@@ -144,14 +144,27 @@ export function utimens(core: Core, ctx: OpContext, path: string, atime: Timespe
 export async function setxattr(core: Core, ctx: OpContext, path: string, name: string, value: Buffer, flags: number): Promise<void> {
   xattrsOn(core);
   const cred = await credOf(core, ctx);
-  await core.client.call('SetXattr', { cred, ino: await resolve(core, cred, path), name, value: value.toString('base64'), flags });
+  const ino = await resolve(core, cred, path);
+  core.noCapability.delete(ino);
+  await core.client.call('SetXattr', { cred, ino, name, value: value.toString('base64'), flags });
 }
 
 export async function getxattr(core: Core, ctx: OpContext, path: string, name: string): Promise<Buffer> {
   xattrsOn(core);
   const cred = await credOf(core, ctx);
-  const r = await core.client.call('GetXattr', { cred, ino: await resolve(core, cred, path), name });
-  return Buffer.from(r.value, 'base64');
+  const ino = await resolve(core, cred, path);
+  const capability = name === CAPABILITY_XATTR;
+  if (capability && (core.noCapability.get(ino) ?? 0) > core.clock.nowMs()) throw new FsError('ENODATA', `${name} of inode ${ino}`);
+  try {
+    const r = await core.client.call('GetXattr', { cred, ino, name });
+    return Buffer.from(r.value, 'base64');
+  } catch (err) {
+    if (capability && (err as { code?: string }).code === 'ENODATA') {
+      if (core.noCapability.size >= 100_000) core.noCapability.clear();
+      core.noCapability.set(ino, core.clock.nowMs() + NO_CAPABILITY_TTL_MS);
+    }
+    throw err;
+  }
 }
 
 export async function listxattr(core: Core, ctx: OpContext, path: string): Promise<string[]> {
@@ -163,7 +176,9 @@ export async function listxattr(core: Core, ctx: OpContext, path: string): Promi
 export async function removexattr(core: Core, ctx: OpContext, path: string, name: string): Promise<void> {
   xattrsOn(core);
   const cred = await credOf(core, ctx);
-  await core.client.call('RemoveXattr', { cred, ino: await resolve(core, cred, path), name });
+  const ino = await resolve(core, cred, path);
+  core.noCapability.delete(ino);
+  await core.client.call('RemoveXattr', { cred, ino, name });
 }
 
 function xattrsOn(core: Core): void {
