@@ -55,7 +55,7 @@ describe('Segment', () => {
     seg.append(0, Buffer.alloc(70_000, 2), T);
     assert.deepEqual(views, snap);
     assert.equal(seg.pieces.length, 3);                  // 64 KiB | 4464 B in chunk 2 | 70000 B in chunk 2 (not contiguous in the file)
-    const body = seg.seal();
+    const body = Buffer.concat(seg.seal());
     assert.equal(body.length, 140_000);
     assert.deepEqual(views, snap);
     assert.ok(body.subarray(0, 70_000).every((b) => b === 1) && body.subarray(70_000).every((b) => b === 2));
@@ -70,5 +70,22 @@ describe('Segment', () => {
     assert.equal(seg.pieces[0]!.data.length, 10_000);
     assert.equal(seg.endOffset, 10_000);
     assert.throws(() => seg.append(0, Buffer.alloc(seg.roomBytes + 1), T), RangeError);
+  });
+});
+
+import { blockCrc32s as crcsOfParts } from './upload.js';
+import { blockCrc32s as crcsOfObject } from '../../volume/extents/index.js';
+import { randomBytes } from 'node:crypto';
+
+describe('block CRC32s over a list of parts', () => {
+  it('equal the volume server\'s CRC32s of the joined bytes, however the parts are cut', () => {
+    const data = randomBytes(300_001);
+    for (const cuts of [[], [1], [65_536], [65_535, 65_537], [100, 70_000, 200_000, 299_999]]) {
+      const parts: Buffer[] = [];
+      let at = 0;
+      for (const c of [...cuts, data.length]) { parts.push(data.subarray(at, c)); at = c; }
+      assert.deepEqual(crcsOfParts(parts, 65_536), crcsOfObject(data, 65_536), `cuts ${cuts}`);
+    }
+    assert.deepEqual(crcsOfParts([], 65_536), []);
   });
 });

@@ -4,9 +4,8 @@
  *
  * Bytes live in chunks that are only ever appended to (first 64 KiB, doubling up to 1 MiB,
  * never past the segment's capacity), so every byte is written once and a view of it stays
- * valid and unchanged: pending() hands out such views without copying. seal() joins the chunks
- * into the object body once (no copy when there is a single chunk) and re-points the pieces
- * into it, so a closed segment holds its bytes once.
+ * valid and unchanged: pending() hands out such views without copying. seal() hands the chunks
+ * over as the object body, in order, without joining them (the object store writes the list).
  *
  * A piece never spans chunks; a write that continues the last piece in the same chunk (a
  * sequential write) extends it, so sequential writes make few pieces.
@@ -36,7 +35,7 @@ export class Segment {
   private used = 0;
   /** The chunk the last piece's bytes lie in (a piece is only extended within its chunk). */
   private lastPieceChunk: Buffer | undefined;
-  private body: Buffer | undefined;
+  private body: Buffer[] | undefined;
 
   constructor(readonly ino: Ino, readonly capacityBytes: number) {}
 
@@ -70,16 +69,14 @@ export class Segment {
     this.lastWrite = now;
   }
 
-  /** The object body: every byte appended, in order. Afterwards the segment takes no appends. */
-  seal(): Buffer {
+  /** The object body as a list of buffers: every byte appended, in order. Afterwards the segment takes no appends. */
+  seal(): Buffer[] {
     if (this.body) return this.body;
     const parts = this.chunks.map((c, i) => (i === this.chunks.length - 1 ? c.subarray(0, this.used) : c));
-    const body = parts.length === 1 ? parts[0]! : Buffer.concat(parts, this.sizeBytes);
-    for (const p of this.pieces) p.data = body.subarray(p.objectOffset, p.objectOffset + p.length);
     this.chunks = [];
     this.lastPieceChunk = undefined;
-    this.body = body;
-    return body;
+    this.body = parts;
+    return parts;
   }
 
   /** The extents to report for this segment as objectId: later pieces win, none overlap. */

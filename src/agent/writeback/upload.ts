@@ -38,10 +38,28 @@ export interface SegmentObject {
   key: string;
 }
 
-/** CRC32 of each blockSizeBytes block of data (the last may be short; none for empty data). */
-export function blockCrc32s(data: Buffer, blockSizeBytes: number): number[] {
+/**
+ * CRC32 of each blockSizeBytes block of the bytes of `parts` taken in order (the last block may
+ * be short; none for no bytes). A block may span parts: its CRC is continued across them.
+ */
+export function blockCrc32s(parts: Buffer | readonly Buffer[], blockSizeBytes: number): number[] {
   const out: number[] = [];
-  for (let off = 0; off < data.length; off += blockSizeBytes) out.push(crc32(data.subarray(off, off + blockSizeBytes)));
+  let crc = 0;
+  let inBlock = 0;
+  for (const part of Buffer.isBuffer(parts) ? [parts] : parts) {
+    for (let off = 0; off < part.length;) {
+      const n = Math.min(blockSizeBytes - inBlock, part.length - off);
+      crc = crc32(part.subarray(off, off + n), crc);
+      inBlock += n;
+      off += n;
+      if (inBlock === blockSizeBytes) {
+        out.push(crc);
+        crc = 0;
+        inBlock = 0;
+      }
+    }
+  }
+  if (inBlock > 0) out.push(crc);
   return out;
 }
 
@@ -61,6 +79,7 @@ export async function provisionOne(server: SegmentServer): Promise<SegmentObject
  */
 export async function uploadSegment(deps: UploadDeps, seg: Segment, object: SegmentObject, before: Promise<void>): Promise<Attr> {
   const body = seg.seal();
+  const sizeBytes = seg.sizeBytes;
   const crcs = blockCrc32s(body, deps.checksumBlockSizeBytes);
   await pRetry(() => deps.store.put(object.key, body), {
     retries: deps.retry.retries,
@@ -75,7 +94,7 @@ export async function uploadSegment(deps: UploadDeps, seg: Segment, object: Segm
   await before;
   return deps.server.wrote({
     ino: seg.ino,
-    object: { objectId: object.objectId, sizeBytes: body.length, blockSizeBytes: deps.checksumBlockSizeBytes, crc32: crcs },
+    object: { objectId: object.objectId, sizeBytes, blockSizeBytes: deps.checksumBlockSizeBytes, crc32: crcs },
     extents,
     mtime: seg.lastWrite!,
   });

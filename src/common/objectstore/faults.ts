@@ -50,7 +50,7 @@ export function withFaults(store: ObjectStore, plan: FaultPlan = {}): FaultyStor
       }
       return buf;
     },
-    async put(key: string, body: Buffer, opts?: CallOpts) {
+    async put(key: string, body: Buffer | readonly Buffer[], opts?: CallOpts) {
       maybeFail('put', key);
       return store.put(key, body, opts);
     },

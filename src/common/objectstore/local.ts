@@ -86,15 +86,18 @@ export function openLocalStore(dir: string, opts: { create?: boolean } = {}): Ob
     })());
   }
 
-  async function put(key: string, body: Buffer, opts?: CallOpts): Promise<void> {
+  async function put(key: string, body: Buffer | readonly Buffer[], opts?: CallOpts): Promise<void> {
     const path = begin('put', key, opts);
-    if (!Buffer.isBuffer(body)) throw new PfsError('PFS_ERR_OBJECT_STORE', `put ${key}: body must be a Buffer`);
+    const parts = Buffer.isBuffer(body) ? [body] : body;
+    if (!Array.isArray(parts) || !parts.every((b) => Buffer.isBuffer(b))) throw new PfsError('PFS_ERR_OBJECT_STORE', `put ${key}: body must be a Buffer or a list of Buffers`);
     return track((async () => {
       const tmp = join(dir, TEMP_PREFIX + randomBytes(8).toString('hex'));
       try {
         const fh = await open(tmp, 'wx', 0o644);
         try {
-          await fh.writeFile(body);
+          for (const part of parts) {
+            for (let off = 0; off < part.length;) off += (await fh.write(part, off, part.length - off)).bytesWritten;
+          }
           await fh.sync();
         } finally {
           await fh.close();
