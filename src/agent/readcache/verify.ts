@@ -7,6 +7,7 @@
  */
 import { crc32 } from 'node:zlib';
 import { PfsError } from '../../common/errors/index.js';
+import { badBlocks } from '../../common/checksum/index.js';
 import type { ObjectChecksums } from '../../common/protocol/index.js';
 
 /** Throws PFS_ERR_CONFIG when lineSizeBytes is not a whole number of obj's checksum blocks. */
@@ -27,14 +28,14 @@ export function verifyLine(obj: ObjectChecksums, lineStart: number, expectedLeng
     throw new PfsError('PFS_ERR_CHECKSUM', `object ${obj.key} (id ${obj.objectId}): got ${data.length} bytes at offset ${lineStart}, expected ${expectedLength} (the object is shorter than its recorded ${obj.sizeBytes} bytes)`);
   }
   const b = obj.blockSizeBytes;
-  for (let off = 0, block = lineStart / b; off < data.length; off += b, block++) {
+  const [block] = badBlocks(data, lineStart / b, b, obj.crc32);
+  if (block !== undefined) {
+    const off = (block - lineStart / b) * b;
+    const at = lineStart + off;
     const expected = obj.crc32[block];
     const actual = crc32(data.subarray(off, off + b));
-    if (actual !== expected) {
-      const at = lineStart + off;
-      const shown = expected === undefined ? 'none recorded' : `expected ${hex(expected)}`;
-      throw new PfsError('PFS_ERR_CHECKSUM', `object ${obj.key} (id ${obj.objectId}): CRC32 mismatch in block ${block} (bytes ${at}..${at + Math.min(b, data.length - off) - 1}): got ${hex(actual)}, ${shown}`);
-    }
+    const shown = expected === undefined ? 'none recorded' : `expected ${hex(expected)}`;
+    throw new PfsError('PFS_ERR_CHECKSUM', `object ${obj.key} (id ${obj.objectId}): CRC32 mismatch in block ${block} (bytes ${at}..${at + Math.min(b, data.length - off) - 1}): got ${hex(actual)}, ${shown}`);
   }
 }
 

@@ -73,19 +73,3 @@ describe('Segment', () => {
   });
 });
 
-import { blockCrc32s as crcsOfParts } from './upload.js';
-import { blockCrc32s as crcsOfObject } from '../../volume/extents/index.js';
-import { randomBytes } from 'node:crypto';
-
-describe('block CRC32s over a list of parts', () => {
-  it('equal the volume server\'s CRC32s of the joined bytes, however the parts are cut', () => {
-    const data = randomBytes(300_001);
-    for (const cuts of [[], [1], [65_536], [65_535, 65_537], [100, 70_000, 200_000, 299_999]]) {
-      const parts: Buffer[] = [];
-      let at = 0;
-      for (const c of [...cuts, data.length]) { parts.push(data.subarray(at, c)); at = c; }
-      assert.deepEqual(crcsOfParts(parts, 65_536), crcsOfObject(data, 65_536), `cuts ${cuts}`);
-    }
-    assert.deepEqual(crcsOfParts([], 65_536), []);
-  });
-});

@@ -4,7 +4,7 @@
  * follows the volume server's convention (volume/extents/checksums.ts): zlib.crc32 of every
  * blockSizeBytes block of the object, the last block short.
  */
-import { crc32 } from 'node:zlib';
+import { blockCrc32s } from '../../common/checksum/index.js';
 import pRetry from 'p-retry';
 import { PfsError, errorCode } from '../../common/errors/index.js';
 import type { ObjectStore } from '../../common/objectstore/index.js';
@@ -36,31 +36,6 @@ export interface UploadDeps {
 export interface SegmentObject {
   objectId: number;
   key: string;
-}
-
-/**
- * CRC32 of each blockSizeBytes block of the bytes of `parts` taken in order (the last block may
- * be short; none for no bytes). A block may span parts: its CRC is continued across them.
- */
-export function blockCrc32s(parts: Buffer | readonly Buffer[], blockSizeBytes: number): number[] {
-  const out: number[] = [];
-  let crc = 0;
-  let inBlock = 0;
-  for (const part of Buffer.isBuffer(parts) ? [parts] : parts) {
-    for (let off = 0; off < part.length;) {
-      const n = Math.min(blockSizeBytes - inBlock, part.length - off);
-      crc = crc32(part.subarray(off, off + n), crc);
-      inBlock += n;
-      off += n;
-      if (inBlock === blockSizeBytes) {
-        out.push(crc);
-        crc = 0;
-        inBlock = 0;
-      }
-    }
-  }
-  if (inBlock > 0) out.push(crc);
-  return out;
 }
 
 /** One new object id from the server, checked. */

@@ -1,0 +1,29 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { crc32 } from 'node:zlib';
+import { badBlocks, blockCrc32s } from './index.js';
+
+test('block CRC32s of a list of parts equal those of the joined bytes, however the parts are cut', () => {
+  const data = randomBytes(300_001);
+  const whole: number[] = [];
+  for (let off = 0; off < data.length; off += 65_536) whole.push(crc32(data.subarray(off, off + 65_536)));
+  assert.deepEqual(blockCrc32s(data, 65_536), whole);
+  for (const cuts of [[], [1], [65_536], [65_535, 65_537], [100, 70_000, 200_000, 299_999]]) {
+    const parts: Buffer[] = [];
+    let at = 0;
+    for (const c of [...cuts, data.length]) { parts.push(data.subarray(at, c)); at = c; }
+    assert.deepEqual(blockCrc32s(parts, 65_536), whole, `cuts ${cuts}`);
+  }
+  assert.deepEqual(blockCrc32s([], 65_536), []);
+});
+
+test('badBlocks names exactly the corrupted blocks', () => {
+  const data = randomBytes(200_000);
+  const crcs = blockCrc32s(data, 65_536);
+  assert.deepEqual(badBlocks(data, 0, 65_536, crcs), []);
+  const bad = Buffer.from(data);
+  bad[70_000]! ^= 1;
+  assert.deepEqual(badBlocks(bad, 0, 65_536, crcs), [1]);
+  assert.deepEqual(badBlocks(bad.subarray(65_536, 131_072), 1, 65_536, crcs), [1]);
+});
