@@ -6,42 +6,18 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile, execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 
 import { contextAddonBuildScript } from './caller-context.js';
+import { fuseSkipReason, sh } from './test-support.js';
 import { createFuseMount, forceUnmount, isMounted, type CallerContext, type FuseOps, type FuseStat, type UtimensTime } from './index.js';
 
 const ENOENT = -2;
-const here = dirname(fileURLToPath(import.meta.url));
 const SLOW_READ_MS = 16_000; // beyond fuse-native's 15 s default handler timeout
 const TIMED_OUT_READLINK_MS = 2_500; // beyond the 1 s per-op timeout set below
-
-function skipReason(): string | undefined {
-  if (process.platform !== 'linux') return 'not Linux';
-  if (process.getuid?.() !== 0) return 'needs root';
-  if (!existsSync('/dev/fuse')) return 'no /dev/fuse';
-  if (!existsSync('/usr/bin/fusermount') && !existsSync('/bin/fusermount')) return 'no fusermount (apt-get install fuse)';
-  try {
-    execFileSync(process.execPath, ['-e', 'require("fuse-native")'], { cwd: here, stdio: 'pipe' });
-  } catch {
-    return 'fuse-native does not load (apt-get install libfuse2)';
-  }
-  return undefined;
-}
-
-function sh(cmd: string, args: string[], timeoutMs = 25_000): Promise<{ code: number; stdout: string; stderr: string; pid: number }> {
-  return new Promise((done) => {
-    const child = execFile(cmd, args, { timeout: timeoutMs }, (err, stdout, stderr) => {
-      const code = err ? (typeof err.code === 'number' ? err.code : 1) : 0;
-      done({ code, stdout, stderr, pid: child.pid ?? -1 });
-    });
-  });
-}
 
 interface Seen {
   writeSizes: number[];
@@ -115,7 +91,7 @@ function memoryFs(getContext: () => CallerContext | null, seen: Seen): FuseOps {
   };
 }
 
-const reason = skipReason();
+const reason = fuseSkipReason();
 
 test('FUSE binding: big writes, mount options, caller context, exact utimens, handler timeouts', { skip: reason, timeout: 60_000 }, async () => {
   execFileSync(process.execPath, [contextAddonBuildScript()!, '--if-missing'], { stdio: 'inherit' });

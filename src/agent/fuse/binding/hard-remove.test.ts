@@ -8,14 +8,13 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile, execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 
 import { contextAddonBuildScript, loadContextAddon } from './caller-context.js';
+import { fuseSkipReason, sh } from './test-support.js';
 import { createFuseMount, forceUnmount, isMounted, type CallerContext, type FuseOps, type FuseStat, type UtimensTime } from './index.js';
 
 const ENOENT = -2;
@@ -24,30 +23,6 @@ const EEXIST = -17;
 const ENOTDIR = -20;
 const EISDIR = -21;
 const ENOTEMPTY = -39;
-const here = dirname(fileURLToPath(import.meta.url));
-
-function skipReason(): string | undefined {
-  if (process.platform !== 'linux') return 'not Linux';
-  if (process.getuid?.() !== 0) return 'needs root';
-  if (!existsSync('/dev/fuse')) return 'no /dev/fuse';
-  if (!existsSync('/usr/bin/fusermount') && !existsSync('/bin/fusermount')) return 'no fusermount (apt-get install fuse)';
-  if (!existsSync('/usr/bin/python3')) return 'no python3';
-  try {
-    execFileSync(process.execPath, ['-e', 'require("fuse-native")'], { cwd: here, stdio: 'pipe' });
-  } catch {
-    return 'fuse-native does not load (apt-get install libfuse2)';
-  }
-  return undefined;
-}
-
-function sh(cmd: string, args: string[], timeoutMs = 25_000): Promise<{ code: number; stdout: string; stderr: string; pid: number }> {
-  return new Promise((done) => {
-    const child = execFile(cmd, args, { timeout: timeoutMs }, (err, stdout, stderr) => {
-      const code = err ? (typeof err.code === 'number' ? err.code : 1) : 0;
-      done({ code, stdout, stderr, pid: child.pid ?? -1 });
-    });
-  });
-}
 
 /** Runs a python3 script (argv[1] = mount point) that prints one JSON object. */
 async function python(script: string, mnt: string): Promise<{ out: Record<string, unknown>; pid: number }> {
@@ -282,7 +257,7 @@ with open(dst, 'rb') as f:
 print(json.dumps(out))
 `;
 
-const reason = skipReason();
+const reason = fuseSkipReason({ python3: true });
 
 test('FUSE binding: hardRemove, unlink/rename over open files, utimens now vs explicit', { skip: reason, timeout: 60_000 }, async (t) => {
   execFileSync(process.execPath, [contextAddonBuildScript()!, '--if-missing'], { stdio: 'inherit' });
