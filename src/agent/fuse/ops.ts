@@ -59,8 +59,6 @@ export function createOps(opts: OpsOptions): { ops: FuseOps; stats: OpStats } {
     );
   }
 
-  const done = (cb: (code: number) => void) => (code: number) => cb(code);
-
   const ops: FuseOps = {
     getattr: (path, cb) => { const c = ctx(); run('getattr', path, () => vfs.getattr(c, path), (code, a) => cb(code, a && toStat(a, opts.blockSizeBytes))); },
     // With hard_remove the binding turns a handle-less stat of an open file into fgetattr with
@@ -72,7 +70,7 @@ export function createOps(opts: OpsOptions): { ops: FuseOps; stats: OpStats } {
         return vfs.getattr(c, path);
       }), (code, a) => cb(code, a && toStat(a, opts.blockSizeBytes)));
     },
-    access: (path, mask, cb) => { const c = ctx(); run('access', path, () => vfs.access(c, path, mask), done(cb)); },
+    access: (path, mask, cb) => { const c = ctx(); run('access', path, () => vfs.access(c, path, mask), cb); },
     statfs: (path, cb) => run('statfs', path, () => vfs.statfs(), (code, s) => cb(code, s && toStatfs(s))),
     opendir: (path, _flags, cb) => { const c = ctx(); run('opendir', path, () => vfs.opendir(c, path), (code) => cb(code, 0)); },
     releasedir: (_path, _fd, cb) => cb(0),
@@ -80,20 +78,20 @@ export function createOps(opts: OpsOptions): { ops: FuseOps; stats: OpStats } {
       const c = ctx();
       run('readdir', path, () => vfs.readdir(c, path), (code, entries) => cb(code, entries?.map((e) => e.name)));
     },
-    fsyncdir: (path, _datasync, _fd, cb) => run('fsyncdir', path, async () => undefined, done(cb)), // every namespace change is committed before it is acknowledged
-    mkdir: (path, mode, cb) => { const c = ctx(); run('mkdir', path, () => vfs.mkdir(c, path, mode), done(cb)); },
-    mknod: (path, mode, rdev, cb) => { const c = ctx(); run('mknod', path, () => vfs.mknod(c, path, mode, rdev), done(cb)); },
-    rmdir: (path, cb) => { const c = ctx(); run('rmdir', path, () => vfs.rmdir(c, path), done(cb)); },
-    symlink: (target, path, cb) => { const c = ctx(); run('symlink', path, () => vfs.symlink(c, target, path), done(cb)); },
+    fsyncdir: (path, _datasync, _fd, cb) => run('fsyncdir', path, async () => undefined, cb), // every namespace change is committed before it is acknowledged
+    mkdir: (path, mode, cb) => { const c = ctx(); run('mkdir', path, () => vfs.mkdir(c, path, mode), cb); },
+    mknod: (path, mode, rdev, cb) => { const c = ctx(); run('mknod', path, () => vfs.mknod(c, path, mode, rdev), cb); },
+    rmdir: (path, cb) => { const c = ctx(); run('rmdir', path, () => vfs.rmdir(c, path), cb); },
+    symlink: (target, path, cb) => { const c = ctx(); run('symlink', path, () => vfs.symlink(c, target, path), cb); },
     readlink: (path, cb) => { const c = ctx(); run('readlink', path, () => vfs.readlink(c, path), (code, t) => cb(code, t)); },
-    link: (from, to, cb) => { const c = ctx(); run('link', { from, to }, () => vfs.link(c, from, to), done(cb)); },
-    unlink: (path, cb) => { const c = ctx(); run('unlink', path, () => vfs.unlink(c, path), done(cb)); },
-    rename: (from, to, cb) => { const c = ctx(); run('rename', { from, to }, () => vfs.rename(c, from, to), done(cb)); },
-    chmod: (path, mode, cb) => { const c = ctx(); run('chmod', path, () => vfs.chmod(c, path, mode), done(cb)); },
-    chown: (path, uid, gid, cb) => { const c = ctx(); run('chown', path, () => vfs.chown(c, path, uid, gid), done(cb)); },
-    utimens: (path, atime, mtime, cb) => { const c = ctx(); run('utimens', path, () => vfs.utimens(c, path, atime, mtime), done(cb)); },
-    truncate: (path, size, cb) => { const c = ctx(); run('truncate', { path, size }, () => vfs.truncate(c, path, size), done(cb)); },
-    ftruncate: (path, fd, size, cb) => { const c = ctx(); run('ftruncate', { path, fd, size }, () => vfs.ftruncate(c, fd, size), done(cb)); },
+    link: (from, to, cb) => { const c = ctx(); run('link', { from, to }, () => vfs.link(c, from, to), cb); },
+    unlink: (path, cb) => { const c = ctx(); run('unlink', path, () => vfs.unlink(c, path), cb); },
+    rename: (from, to, cb) => { const c = ctx(); run('rename', { from, to }, () => vfs.rename(c, from, to), cb); },
+    chmod: (path, mode, cb) => { const c = ctx(); run('chmod', path, () => vfs.chmod(c, path, mode), cb); },
+    chown: (path, uid, gid, cb) => { const c = ctx(); run('chown', path, () => vfs.chown(c, path, uid, gid), cb); },
+    utimens: (path, atime, mtime, cb) => { const c = ctx(); run('utimens', path, () => vfs.utimens(c, path, atime, mtime), cb); },
+    truncate: (path, size, cb) => { const c = ctx(); run('truncate', { path, size }, () => vfs.truncate(c, path, size), cb); },
+    ftruncate: (path, fd, size, cb) => { const c = ctx(); run('ftruncate', { path, fd, size }, () => vfs.ftruncate(c, fd, size), cb); },
     create: (path, mode, flags, cb) => { const c = ctx(); run('create', path, () => vfs.create(c, path, mode, flags), (code, fh) => cb(code, fh)); },
     open: (path, flags, cb) => { const c = ctx(); run('open', path, () => vfs.open(c, path, flags), (code, fh) => cb(code, fh)); },
     read: (path, fd, buf, len, pos, cb) => {
@@ -112,13 +110,13 @@ export function createOps(opts: OpsOptions): { ops: FuseOps; stats: OpStats } {
         cb(n ?? 0);
       });
     },
-    flush: (path, fd, cb) => run('flush', { path, fd }, () => vfs.flush(fd), done(cb)),
-    fsync: (path, _datasync, fd, cb) => run('fsync', { path, fd }, () => vfs.fsync(fd), done(cb)),
-    release: (path, fd, cb) => run('release', { path, fd }, () => vfs.release(fd), done(cb)),
-    setxattr: (path, name, value, _position, flags, cb) => { const c = ctx(); run('setxattr', { path, name }, () => vfs.setxattr(c, path, name, Buffer.from(value), flags), done(cb)); },
+    flush: (path, fd, cb) => run('flush', { path, fd }, () => vfs.flush(fd), cb),
+    fsync: (path, _datasync, fd, cb) => run('fsync', { path, fd }, () => vfs.fsync(fd), cb),
+    release: (path, fd, cb) => run('release', { path, fd }, () => vfs.release(fd), cb),
+    setxattr: (path, name, value, _position, flags, cb) => { const c = ctx(); run('setxattr', { path, name }, () => vfs.setxattr(c, path, name, Buffer.from(value), flags), cb); },
     getxattr: (path, name, _position, cb) => { const c = ctx(); run('getxattr', { path, name }, () => vfs.getxattr(c, path, name), (code, v) => cb(code, v)); },
     listxattr: (path, cb) => { const c = ctx(); run('listxattr', path, () => vfs.listxattr(c, path), (code, names) => cb(code, names)); },
-    removexattr: (path, name, cb) => { const c = ctx(); run('removexattr', { path, name }, () => vfs.removexattr(c, path, name), done(cb)); },
+    removexattr: (path, name, cb) => { const c = ctx(); run('removexattr', { path, name }, () => vfs.removexattr(c, path, name), cb); },
   };
   return { ops, stats };
 }

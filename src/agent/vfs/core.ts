@@ -39,6 +39,8 @@ export interface Core {
    * here saves one RPC per write call. See docs/SEMANTICS.md.
    */
   noCapability: Map<Ino, number>;
+  /** Per inode, the tail of the queue of O_APPEND writes (each takes its offset in turn). */
+  appendQueue: Map<Ino, Promise<unknown>>;
 }
 
 export const CAPABILITY_XATTR = 'security.capability';

@@ -131,8 +131,6 @@ function readAhead(core: Core, h: { lastReadEnd: number; readAheadUntil: number 
   );
 }
 
-const appendLocks = new WeakMap<Core, Map<Ino, Promise<unknown>>>();
-
 export async function writeFile(core: Core, fh: number, offset: number, data: Buffer): Promise<number> {
   const h = core.handles.get(fh);
   if ((h.flags & O_ACCMODE) === O_RDONLY) throw new FsError('EBADF', 'file not open for writing');
@@ -141,8 +139,7 @@ export async function writeFile(core: Core, fh: number, offset: number, data: Bu
     return data.length;
   }
   // O_APPEND: the offset is the end of the file as this agent sees it, one append at a time.
-  let locks = appendLocks.get(core);
-  if (!locks) appendLocks.set(core, (locks = new Map()));
+  const locks = core.appendQueue;
   const prev = locks.get(h.ino) ?? Promise.resolve();
   const mine = prev.then(() => core.writeback.write(h.ino, localSize(core, h.ino), data));
   const tail = mine.catch(() => undefined);

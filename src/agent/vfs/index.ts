@@ -88,6 +88,7 @@ export function createVfs(opts: VfsOptions): Vfs {
     settings: { readdirMaxEntries: opts.readdirMaxEntries, readAheadBytes: opts.readAheadBytes, xattrEnabled: opts.xattrEnabled },
     serverSize: new Map(),
     noCapability: new Map(),
+    appendQueue: new Map(),
   };
   opts.writeback.onWrote((ino, attr) => {
     core.extents.invalidate(ino);
