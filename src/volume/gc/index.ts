@@ -19,7 +19,7 @@ import { runDeleter } from './deleter.js';
 import { newStats, type GcOptions, type GcStats } from './types.js';
 
 export { fsckData, type FsckDataReport } from './fsck.js';
-export type { GcOptions, GcStats } from './types.js';
+export type { GcOptions, GcSettings, GcStats } from './types.js';
 
 export interface Gc {
   /** Something died: run a deleter round once it may be deleted. Cheap; safe inside a transaction. */

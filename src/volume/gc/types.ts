@@ -4,13 +4,8 @@ import type { Logger } from '../../common/rpc/types.js';
 import type { ExtentMaps } from '../extents/index.js';
 import type { Metadata } from '../metadata/index.js';
 
-export interface GcOptions {
-  store: ObjectStore;
-  extents: ExtentMaps;
-  md: Metadata;
-  log: Logger;
-  /** Nanoseconds since the epoch, from the same clock as the extent maps' `now`. */
-  now: () => bigint;
+/** The tunables of GC and compaction (from a volume's config section). */
+export interface GcSettings {
   /** A dead object is deleted from the store once it has been dead this long. */
   deadObjectDeleteDelayMs: number;
   gcIntervalMs: number;
@@ -22,6 +17,15 @@ export interface GcOptions {
   compactionMaxBytesPerRun: number;
   /** A provisioned object that no Wrote reported within this time is deleted. */
   provisionedObjectTtlMs: number;
+}
+
+export interface GcOptions extends GcSettings {
+  store: ObjectStore;
+  extents: ExtentMaps;
+  md: Metadata;
+  log: Logger;
+  /** Nanoseconds since the epoch, from the same clock as the extent maps' `now`. */
+  now: () => bigint;
 }
 
 export interface GcStats {

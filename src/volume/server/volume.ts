@@ -9,18 +9,12 @@ import { openObjectStore, type ObjectStore } from '../../common/objectstore/inde
 import { openMetadata, type Metadata } from '../metadata/index.js';
 import { createNamespace, type Namespace } from '../namespace/index.js';
 import { createExtentMaps, type ExtentMaps } from '../extents/index.js';
-import { startGc, type Gc } from '../gc/index.js';
+import { startGc, type Gc, type GcSettings } from '../gc/index.js';
 
-export interface VolumeSettings {
+export interface VolumeSettings extends GcSettings {
   name: string;
   metadataPath: string;
   objectStoreUrl: string;
-  deadObjectDeleteDelayMs: number;
-  gcIntervalMs: number;
-  compactionIntervalMs: number;
-  compactionLiveRatio: number;
-  compactionMaxBytesPerRun: number;
-  provisionedObjectTtlMs: number;
   mountGracePeriodMs: number;
 }
 
@@ -50,14 +44,10 @@ export function openVolume(settings: VolumeSettings, clock: Clock, log: Logger):
   const extents = createExtentMaps(md, { now: () => clock.now(), onObjectDead: () => gcRef?.kick() });
   const ns = createNamespace(md, { now: () => clock.now(), fileData: extents });
   const store = openObjectStore(settings.objectStoreUrl);
+  const { deadObjectDeleteDelayMs, gcIntervalMs, compactionIntervalMs, compactionLiveRatio, compactionMaxBytesPerRun, provisionedObjectTtlMs } = settings;
   const gc = startGc({
     store, extents, md, log, now: () => clock.nowNs(),
-    deadObjectDeleteDelayMs: settings.deadObjectDeleteDelayMs,
-    gcIntervalMs: settings.gcIntervalMs,
-    compactionIntervalMs: settings.compactionIntervalMs,
-    compactionLiveRatio: settings.compactionLiveRatio,
-    compactionMaxBytesPerRun: settings.compactionMaxBytesPerRun,
-    provisionedObjectTtlMs: settings.provisionedObjectTtlMs,
+    deadObjectDeleteDelayMs, gcIntervalMs, compactionIntervalMs, compactionLiveRatio, compactionMaxBytesPerRun, provisionedObjectTtlMs,
   });
   gcRef = gc;
   return {
