@@ -153,9 +153,10 @@ test('deadline: server unreachable', async () => {
   await assert.rejects(client.call('Nowhere', {}), { code: 'PFS_ERR_RPC_DEADLINE' });
   await assert.rejects(client.connected(100), { code: 'PFS_ERR_RPC_DEADLINE' });
   assert.ok(Date.now() - start < 3000, `took ${Date.now() - start} ms`);
-  const pending = client.call('Pending', {});
+  // The expectation is attached before close() so the rejection is never unhandled for a moment.
+  const pendingRejects = assert.rejects(client.call('Pending', {}), { code: 'PFS_ERR_RPC_CLOSED' });
   await client.close(50);
-  await assert.rejects(pending, { code: 'PFS_ERR_RPC_CLOSED' });
+  await pendingRejects;
   await assert.rejects(client.call('AfterClose', {}), { code: 'PFS_ERR_RPC_CLOSED' });
   assert.ok(log.at('debug').some((e) => e.msg === 'rpc reconnect scheduled'));
 });
