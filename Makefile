@@ -4,12 +4,16 @@ PFS_DATA ?= $(CURDIR)/.pfs-data
 PFS_MOUNT ?= $(CURDIR)/mnt
 export PFS_DATA PFS_MOUNT
 
-.PHONY: all deps system-deps node-deps build test unit run bench clean
+.PHONY: all deps system-deps test-system-deps node-deps build test unit run bench clean
 
 all: build
 
 system-deps:
 	bash scripts/install-system-deps.sh fuse sqlite tools
+
+# The integration tests also run a one-node OpenStack Swift (scripts/swift-aio.sh).
+test-system-deps:
+	bash scripts/install-system-deps.sh fuse sqlite tools swift
 
 node_modules/.package-lock.json: package.json package-lock.json
 	npm ci --no-audit --no-fund
@@ -24,7 +28,7 @@ build: node-deps
 	npx tsc -p tsconfig.json
 	sh scripts/make-bin.sh
 
-test: deps build
+test: test-system-deps node-deps build
 	node scripts/run-tests.mjs
 
 run: deps build

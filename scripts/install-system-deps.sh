@@ -6,7 +6,9 @@
 # Usage: scripts/install-system-deps.sh [--dry-run] [group ...]     (default: fuse)
 #   --dry-run   print what is missing, install nothing
 #   fuse    fuse libfuse2          fuse-native's fuse.node links libfuse.so.2; fusermount
-#   swift   swift swift-proxy swift-account swift-container swift-object
+#   swift   swift swift-proxy swift-account swift-container swift-object python3-swift
+#           memcached curl   (the one-node Swift the integration tests run; installed
+#           without recommends, with service start-up blocked by policy-rc.d)
 #   sqlite  sqlite3                the sqlite3 CLI (better-sqlite3 bundles its own library)
 #   tools   git tar python3        only when the command is not already on PATH
 #   all     every group above
@@ -21,7 +23,7 @@ groups=("$@")
 packages_for() {
   case "$1" in
     fuse) echo "fuse libfuse2" ;;
-    swift) echo "swift swift-proxy swift-account swift-container swift-object" ;;
+    swift) echo "swift swift-proxy swift-account swift-container swift-object python3-swift memcached curl" ;;
     sqlite) echo "sqlite3" ;;
     tools)
       # A command already on PATH (pyenv's python3, say) counts as present.
@@ -66,8 +68,18 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 
 echo "install-system-deps: installing ${missing[*]}"
+# Packages must not start services (Swift's and memcached's units): our scripts run them on
+# loopback themselves. policy-rc.d exiting 101 tells invoke-rc.d so; add one only for the install.
+policy=/usr/sbin/policy-rc.d
+added_policy=0
+if [ ! -e "$policy" ]; then
+  printf '#!/bin/sh\nexit 101\n' | $SUDO tee "$policy" >/dev/null
+  $SUDO chmod 755 "$policy"
+  added_policy=1
+fi
+trap '[ "$added_policy" -eq 1 ] && $SUDO rm -f "$policy"' EXIT
 $SUDO apt-get update -qq
-$SUDO apt-get install -y -qq "${missing[@]}"
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 
 if [[ " ${missing[*]} " == *" fuse "* ]] && [ ! -e /dev/fuse ]; then
   echo "install-system-deps: warning: /dev/fuse is missing (the container needs --device /dev/fuse)" >&2

@@ -1,5 +1,6 @@
 #!/bin/sh
-# Writes the runnable commands bin/proxyfsd, bin/pfsagentd and bin/pfs (launchers of the built dist/).
+# Writes the runnable commands bin/proxyfsd, bin/pfsagentd, bin/pfs and the two auth plug-ins
+# (launchers of the built dist/).
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 mkdir -p "$top/bin"
@@ -15,3 +16,6 @@ EOS
 write proxyfsd src/volume/main.js
 write pfsagentd src/agent/main.js
 write pfs src/cli/main.js
+# The shipped auth plug-ins (plugins/*/README.md); PlugInPath may name them bare.
+write pfsagentd-swift-auth-plugin src/plugins/swift-auth.js
+write pfsagentd-s3-auth-plugin src/plugins/s3-auth.js

@@ -1,6 +1,9 @@
 #!/usr/bin/env node
 // Runs every compiled test file (dist/**/*.test.js) with node's test runner.
 // Usage: node scripts/run-tests.mjs [substring-filter ...]
+// When a selected file needs the test Swift (its name says swift or s3), the one-node Swift
+// (scripts/swift-aio.sh) is started first and stopped, its data removed, at the end; set
+// PFS_SWIFT_KEEP=1 to leave it running, PFS_TEST_SWIFT=0 to skip those tests instead.
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
@@ -21,5 +24,15 @@ if (files.length === 0) {
   process.exit(1);
 }
 const concurrency = process.env.PFS_TEST_CONCURRENCY ?? '2';
+const swiftScript = new URL('./swift-aio.sh', import.meta.url).pathname;
+const needsSwift = process.env.PFS_TEST_SWIFT !== '0' && files.some((f) => /swift|s3/.test(f));
+if (needsSwift) {
+  const started = spawnSync('bash', [swiftScript, 'start'], { stdio: 'inherit' });
+  if (started.status !== 0) {
+    console.error('run-tests: the test Swift did not start (see above); PFS_TEST_SWIFT=0 skips the tests that need it');
+    process.exit(1);
+  }
+}
 const r = spawnSync(process.execPath, ['--enable-source-maps', '--test', `--test-concurrency=${concurrency}`, '--test-reporter=spec', ...files], { stdio: 'inherit' });
+if (needsSwift && process.env.PFS_SWIFT_KEEP !== '1') spawnSync('bash', [swiftScript, 'stop', '--purge'], { stdio: 'inherit' });
 process.exit(r.status ?? 1);

@@ -4,51 +4,10 @@
  * Documented in docs/CONFIGURATION.md.
  */
 import type { KeySpec, Schema } from '../common/config/index.js';
+import { plugInKeys, storeAccessKeys } from '../common/objectstore/config-keys.js';
 
-const OBJECT_STORE = 'object-store backends and auth plug-in (issue 4)';
 const LEASES = 'leases (issue 5)';
-const HTTP = 'embedded HTTP server (issue 6)';
 
-const pluginKeys: Record<string, KeySpec> = {
-  PlugInPath: {
-    type: 'string', default: 'pfsagentd-swift-auth-plugin', reserved: OBJECT_STORE,
-    doc: 'The auth plug-in program, started at start-up with `PlugInEnvName` as its first argument; ' +
-      'it prints `{"AuthToken","StorageURL"}` JSON and renews on each byte read from stdin.',
-  },
-  PlugInEnvName: {
-    type: 'string', default: 'SwiftAuthBlob', reserved: OBJECT_STORE,
-    doc: 'Name of the environment variable from which the plug-in reads its credentials blob.',
-  },
-  PlugInEnvValue: {
-    type: 'string', default: '', secret: true, reserved: OBJECT_STORE,
-    doc: 'If set, the plug-in\'s environment variable `PlugInEnvName` is set to this value (write commas ' +
-      'as `\\u002C`); empty keeps the inherited environment.',
-  },
-};
-
-const swiftKeys: Record<string, KeySpec> = {
-  SwiftTimeout: {
-    type: 'duration', default: '10m', reserved: OBJECT_STORE,
-    doc: 'Timeout of one object-store HTTP request (connect, TLS handshake, headers and body).',
-  },
-  SwiftRetryLimit: {
-    type: 'int', default: '10', min: 0, reserved: OBJECT_STORE,
-    doc: 'Retries of a failed object-store request.',
-  },
-  SwiftRetryDelay: { type: 'duration', default: '1s', reserved: OBJECT_STORE, doc: 'Delay before the first retry.' },
-  SwiftRetryDelayVariance: {
-    type: 'int', default: '25', min: 1, max: 100, reserved: OBJECT_STORE,
-    doc: 'Random jitter applied to each retry delay, in percent of the delay.',
-  },
-  SwiftRetryExpBackoff: {
-    type: 'float', default: '1.4', min: 1, reserved: OBJECT_STORE,
-    doc: 'Factor by which the retry delay grows after each retry.',
-  },
-  SwiftConnectionPoolSize: {
-    type: 'int', default: '200', min: 1, reserved: OBJECT_STORE,
-    doc: 'Maximum concurrent (and idle kept-alive) connections to the object store.',
-  },
-};
 
 const leaseKeys: Record<string, KeySpec> = {
   LeaseRetryLimit: {
@@ -99,8 +58,8 @@ export const agentSchema: Schema = {
           type: 'int', default: '100', min: 1,
           doc: 'Unmount attempts before giving up (then a lazy unmount is done).',
         },
-        ...pluginKeys,
-        ...swiftKeys,
+        ...plugInKeys,
+        ...storeAccessKeys,
         FetchExtentsFromFileOffset: {
           type: 'int', default: '32', min: 1,
           doc: 'On an extent-map miss, how many extents at and after the read offset are fetched in one RPC.',
@@ -149,12 +108,15 @@ export const agentSchema: Schema = {
           doc: 'Log at trace level (every FUSE op and RPC) instead of info.',
         },
         HTTPServerIPAddr: {
-          type: 'string', default: '0.0.0.0', reserved: HTTP,
-          doc: 'Address of the embedded HTTP server (status, metrics, config).',
+          type: 'string', default: '0.0.0.0',
+          doc: 'Address the embedded HTTP server listens on (`/health`, `/metrics`, `/stats`, `/config`, ' +
+            '`/leases`; docs/OBSERVABILITY.md). The default `0.0.0.0` (the reference\'s) listens on every ' +
+            'interface, unauthenticated: use `127.0.0.1` unless a monitoring host must reach it.',
         },
         HTTPServerTCPPort: {
-          type: 'int', default: '9090', min: 0, max: 65535, reserved: HTTP,
-          doc: 'TCP port of the embedded HTTP server.',
+          type: 'int', default: '9090', min: 0, max: 65535,
+          doc: 'TCP port of the embedded HTTP server; `0` starts no server. Each agent on a host needs its own ' +
+            'port. A port that cannot be bound is a start-up error.',
         },
         ReadDirPlusEnabled: {
           type: 'bool', default: 'false',

@@ -1,10 +1,11 @@
 /**
  * pfsagentd: mounts one volume.  Usage: pfsagentd CONF [Agent.Key=Value ...]
- * Composition root: config, logger, RPC client and Mount, object store, read cache, writeback,
- * VFS, FUSE mount, signals. Start-up failures leave nothing mounted.
+ * Composition root: config, logger, metrics, RPC client and Mount, object store, read cache,
+ * writeback, VFS, FUSE mount, HTTP server (after the mount; closed before the unmount), signals.
+ * Start-up failures leave nothing mounted.
  * Exit codes: 0 after a clean SIGTERM/SIGINT (everything flushed, unmounted); 2 bad config or
  * usage; 1 any other failure (volume server unreachable, unknown volume, mount point missing or
- * busy, data that could not be flushed at shutdown).
+ * busy, HTTP server address unusable, data that could not be flushed at shutdown).
  */
 import { readFileSync, statSync } from 'node:fs';
 import { loadConfig, type ConfigSection } from '../common/config/index.js';
@@ -12,7 +13,8 @@ import { createLogger } from '../common/log/index.js';
 import { errorCode, PfsError } from '../common/errors/index.js';
 import { systemClock } from '../common/clock/index.js';
 import { createRpcClient } from '../common/rpc/index.js';
-import { openObjectStore } from '../common/objectstore/index.js';
+import { connectObjectStore, parseStoreUrl, withMetrics, type ConnectedStore } from '../common/objectstore/index.js';
+import { storeAccessFrom } from '../common/objectstore/config-keys.js';
 import type { MountResult } from '../common/protocol/index.js';
 import { agentSchema } from './config-schema.js';
 import { createVolumeClient } from './volume-client/index.js';
@@ -22,6 +24,9 @@ import { createVfs } from './vfs/index.js';
 import { createOps } from './fuse/ops.js';
 import { createFuseMount, isMounted, LIBFUSE2_MAX_WRITE_BYTES } from './fuse/binding/index.js';
 import { unmountWithRetry } from './fuse/unmount.js';
+import { createAgentMetrics } from '../common/metrics/index.js';
+import { versionInfo } from '../common/http/index.js';
+import { startHttpServer, type HttpServerHandle } from './http/index.js';
 
 /** A start-up failure that is not the config's fault: exit code 1. */
 class StartupError extends Error {}
@@ -49,6 +54,7 @@ async function main(argv: string[]): Promise<number> {
   const clock = systemClock();
   const deadlineMs = a.RetryRPCDeadlineIO as number;
   const caPath = a.RetryRPCCACertFilePath as string;
+  const metrics = createAgentMetrics();
   const rpc = createRpcClient({
     host: a.RetryRPCPublicIPAddr as string,
     port: a.RetryRPCPort as number,
@@ -59,6 +65,7 @@ async function main(argv: string[]): Promise<number> {
     reconnectDelayCapMs: 2000,
     maxFrameBytes: 64 << 20,
     log,
+    hooks: metrics.rpc,
   });
   let mounted: MountResult;
   try {
@@ -77,7 +84,16 @@ async function main(argv: string[]): Promise<number> {
     throw new PfsError('PFS_ERR_CONFIG', `${file}: [Agent] ReadCacheLineSize: ${lineSize} must be a multiple of the volume's checksum block size ${mounted.checksumBlockSizeBytes}`);
   }
   const client = createVolumeClient(rpc, mounted.mountId);
-  const store = openObjectStore(mounted.objectStoreUrl);
+  let connected: ConnectedStore;
+  try {
+    connected = await connectObjectStore(storeAccessFrom(mounted.objectStoreUrl, a), { log, hooks: { onRetry: (op) => metrics.onRetry(op, parseStoreUrl(mounted.objectStoreUrl).kind) } });
+  } catch (err) {
+    await rpc.close(0);
+    await closeLog();
+    throw err;
+  }
+  // Outside the retries: counts operations as the agent sees them (retries count apart).
+  const store = withMetrics(connected.store, connected.backend, metrics.objectStore);
   const readCache = createReadCache({ store, lineSizeBytes: lineSize, lineCount: a.ReadCacheLineCount as number, log });
   const writeback = createWriteback({
     store, clock, log,
@@ -90,6 +106,8 @@ async function main(argv: string[]): Promise<number> {
     dirtySegmentLimit: a.DirtyLogSegmentLimit as number,
     dirtyFileLimit: a.DirtyFileLimit as number,
     checksumBlockSizeBytes: mounted.checksumBlockSizeBytes,
+    // The store already retries per the Swift* keys (common/objectstore/retry.ts).
+    retry: { retries: 0, minTimeoutMs: 0, factor: 1 },
   });
   const vfs = createVfs({
     client, readCache, writeback, log, clock,
@@ -101,8 +119,9 @@ async function main(argv: string[]): Promise<number> {
     extentMapEntryLimit: a.ExtentMapEntryLimit as number,
     pathCacheEntries: 200_000,
   });
+  metrics.attach({ readCache, writeback, credentials: connected.credentials });
   let fuseRef: { callerContext(): { uid: number; gid: number; pid: number; umask: number } | null } | undefined;
-  const { ops } = createOps({ vfs, log, trace: a.TraceEnabled as boolean, blockSizeBytes: a.AttrBlockSize as number, callerContext: () => fuseRef?.callerContext() ?? null });
+  const { ops } = createOps({ vfs, log, trace: a.TraceEnabled as boolean, blockSizeBytes: a.AttrBlockSize as number, callerContext: () => fuseRef?.callerContext() ?? null, observer: metrics.fuse });
   const maxWrite = a.FUSEMaxWrite as number;
   if (maxWrite > LIBFUSE2_MAX_WRITE_BYTES) log.warn({ FUSEMaxWrite: maxWrite }, `libfuse 2 caps requests at ${LIBFUSE2_MAX_WRITE_BYTES} bytes; using that`);
   const congestion = a.FUSECongestionThreshhold as number;
@@ -130,6 +149,7 @@ async function main(argv: string[]): Promise<number> {
     await rpc.close(2000);
     await readCache.close();
     await store.close();
+    metrics.close();
   };
   if (!fuse.hasCallerContext) {
     await teardown();
@@ -141,6 +161,19 @@ async function main(argv: string[]): Promise<number> {
     await teardown();
     throw new StartupError(`cannot mount ${mnt}: ${(err as Error).message}`);
   }
+  let http: HttpServerHandle | undefined;
+  try {
+    http = await startHttpServer({
+      host: a.HTTPServerIPAddr as string, port: a.HTTPServerTCPPort as number, volume, log, metrics,
+      config, schema: agentSchema, version: versionInfo('pfsagentd'),
+      health: { mounted: () => isMounted(mnt), ping: async (timeoutMs) => { await rpc.call('Ping', {}, { deadlineMs: timeoutMs }); } },
+    });
+  } catch (err) {
+    await unmountWithRetry(fuse, { delayMs: a.FUSEUnMountRetryDelay as number, attempts: a.FUSEUnMountRetryCap as number, log });
+    await teardown();
+    await closeLog();
+    throw new StartupError((err as Error).message);
+  }
   log.info({ volume, mnt, mountId: mounted.mountId, objectStore: mounted.objectStoreUrl }, 'mounted');
   process.stdout.write(`pfsagentd: mounted ${volume} at ${mnt}\n`);
 
@@ -150,6 +183,7 @@ async function main(argv: string[]): Promise<number> {
       if (stopping) return;
       stopping = true;
       log.info({ signal }, 'shutting down: flushing, unmounting');
+      await http?.close().catch((err) => log.error({ err: (err as Error).message }, 'closing the HTTP server failed'));
       let code = 0;
       try {
         await vfs.flushAll();

@@ -2,6 +2,8 @@
  * pfs: admin commands.
  *   pfs format CONF VOLUME [--force | --if-needed] [--root-owner UID:GID] [--root-mode OCTAL] [Section.Key=Value ...]
  *   pfs fsck CONF VOLUME [--verify-checksums] [Section.Key=Value ...]
+ *   pfs plugin check PATH ENVNAME [--timeout-ms N]
+ *   pfs stats URL [--count N] [--interval SECONDS]   (stats.ts: a live view of an agent)
  * Exit codes: 0 success (fsck: no problems), 1 failure (fsck: problems found), 2 usage or config error.
  */
 import { loadConfig } from '../common/config/index.js';
@@ -9,12 +11,17 @@ import { errorCode, PfsError } from '../common/errors/index.js';
 import { systemClock } from '../common/clock/index.js';
 import { volumeServerSchema } from '../volume/config-schema.js';
 import { volumeSettingsFromConfig } from '../volume/server/index.js';
+import { createLogger } from '../common/log/index.js';
 import { formatVolume } from '../volume/admin/format.js';
 import { fsckVolume } from '../volume/admin/fsck.js';
+import { checkPlugin } from './plugin-check.js';
+import { runStats } from './stats.js';
 
 const USAGE = `usage:
   pfs format CONF VOLUME [--force | --if-needed] [--root-owner UID:GID] [--root-mode OCTAL] [Section.Key=Value ...]
   pfs fsck CONF VOLUME [--verify-checksums] [Section.Key=Value ...]
+  pfs plugin check PATH ENVNAME [--timeout-ms N]
+  pfs stats URL [--count N] [--interval SECONDS]
 `;
 
 class UsageError extends Error {}
@@ -27,7 +34,7 @@ function parse(args: string[]) {
     const a = args[i]!;
     if (a.startsWith('--')) {
       const [k, v] = a.slice(2).split('=', 2);
-      if (k === 'root-owner' || k === 'root-mode') flags.set(k, v ?? args[++i] ?? '');
+      if (k === 'root-owner' || k === 'root-mode' || k === 'timeout-ms') flags.set(k, v ?? args[++i] ?? '');
       else flags.set(k!, true);
     } else if (/^[^=]+\.[^=.]+=/.test(a)) overrides.push(a);
     else positional.push(a);
@@ -45,8 +52,9 @@ function volumeFrom(confPath: string, name: string | undefined, overrides: strin
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
+  if (command === 'stats') return runStats(rest);
   const { flags, positional, overrides } = parse(rest);
-  const known = command === 'format' ? ['force', 'if-needed', 'root-owner', 'root-mode'] : command === 'fsck' ? ['verify-checksums'] : [];
+  const known = command === 'format' ? ['force', 'if-needed', 'root-owner', 'root-mode'] : command === 'fsck' ? ['verify-checksums'] : command === 'plugin' ? ['timeout-ms'] : [];
   for (const f of flags.keys()) if (!known.includes(f)) throw new UsageError(`unknown option --${f}`);
   const [conf, volume] = positional;
   if (!conf) throw new UsageError(command ? `missing CONF` : 'missing command');
@@ -57,16 +65,23 @@ async function main(argv: string[]): Promise<number> {
       const [uid, gid] = String(flags.get('root-owner') ?? '0:0').split(':').map(Number);
       const mode = parseInt(String(flags.get('root-mode') ?? '755'), 8);
       if (!Number.isInteger(uid) || !Number.isInteger(gid) || !Number.isInteger(mode)) throw new UsageError('bad --root-owner or --root-mode');
-      const outcome = await formatVolume(settings, { force: flags.has('force'), ifNeeded: flags.has('if-needed'), root: { uid: uid!, gid: gid!, mode: mode & 0o7777 }, clock });
+      const outcome = await formatVolume(settings, { force: flags.has('force'), ifNeeded: flags.has('if-needed'), root: { uid: uid!, gid: gid!, mode: mode & 0o7777 }, clock, log: cliLog() });
       process.stdout.write(outcome === 'formatted' ? `pfs: volume ${settings.name} formatted\n` : `pfs: volume ${settings.name} already formatted; left as it is\n`);
       return 0;
     }
     case 'fsck': {
       const settings = volumeFrom(conf, volume, overrides);
-      const report = await fsckVolume(settings, { verifyChecksums: flags.has('verify-checksums'), clock });
+      const report = await fsckVolume(settings, { verifyChecksums: flags.has('verify-checksums'), clock, log: cliLog() });
       for (const p of report.problems) process.stdout.write(`${p}\n`);
       process.stdout.write(`pfs fsck: volume ${report.volume}: ${report.problems.length} problem(s), ${report.missingObjects} missing object(s), ${report.leakedObjects} leaked object(s)\n`);
       return report.problems.length === 0 ? 0 : 1;
+    }
+    case 'plugin': {
+      const [sub, pluginPath, envName, extra] = positional;
+      if (sub !== 'check' || !pluginPath || !envName || extra !== undefined) throw new UsageError('expected: plugin check PATH ENVNAME');
+      const timeoutMs = flags.has('timeout-ms') ? Number(flags.get('timeout-ms')) : undefined;
+      if (timeoutMs !== undefined && !(timeoutMs > 0)) throw new UsageError('bad --timeout-ms');
+      return checkPlugin({ path: pluginPath, envName, ...(timeoutMs !== undefined && { answerTimeoutMs: timeoutMs }), out: (line) => process.stdout.write(`${line}\n`) });
     }
     default:
       throw new UsageError(`unknown command ${JSON.stringify(command)}`);
@@ -84,3 +99,8 @@ main(process.argv.slice(2)).then(
     process.exit(errorCode(err) === 'PFS_ERR_CONFIG' ? 2 : 1);
   },
 );
+
+/** Object-store retries and plug-in trouble go to stderr as JSON lines. */
+function cliLog() {
+  return createLogger({ name: 'pfs', toConsole: true, trace: false }).logger;
+}

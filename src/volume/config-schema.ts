@@ -1,5 +1,6 @@
 /** The config schema of proxyfsd, the volume server. Documented in docs/CONFIGURATION.md. */
 import type { Schema } from '../common/config/index.js';
+import { plugInKeys, storeAccessKeys } from '../common/objectstore/config-keys.js';
 
 const LEASES = 'leases (issue 5)';
 
@@ -20,8 +21,10 @@ export const volumeServerSchema: Schema = {
         ObjectStoreURL: {
           type: 'string', required: true, urlSchemes: ['file', 'swift', 's3'],
           doc: 'Where the volume\'s objects live. `file:///absolute/dir` stores them as files in a local ' +
-            'directory; `swift://` and `s3://` are reserved for object-store backends (issue 4). The loader ' +
-            'only checks the scheme; the object store checks the rest.',
+            'directory; `swift://CONTAINER` in a Swift container of the account the auth plug-in\'s StorageURL ' +
+            'names; `s3://BUCKET` (optionally `?endpoint=URL&region=R`) in an S3 bucket. Agents mounting the ' +
+            'volume reach the same container or bucket with their own plug-in. `pfs format` creates the ' +
+            'directory, container or bucket. The loader only checks the scheme; the object store checks the rest.',
         },
         DeadObjectDeleteDelay: {
           type: 'duration', default: '10s',
@@ -50,6 +53,8 @@ export const volumeServerSchema: Schema = {
           doc: 'An object provisioned for an agent but never reported by a Wrote RPC is deleted after this ' +
             'long (the agent crashed or lost its connection mid-flush).',
         },
+        ...plugInKeys,
+        ...storeAccessKeys,
         MountGracePeriod: {
           type: 'duration', default: '60s',
           doc: 'A mount whose agent stays disconnected this long is dropped and its open files released; ' +
@@ -83,6 +88,22 @@ export const volumeServerSchema: Schema = {
         MaxFrameSize: {
           type: 'bytes', default: '16MiB', min: 65536,
           doc: 'Largest request or reply frame accepted; a larger frame is a protocol error and closes the connection.',
+        },
+      },
+    },
+    {
+      name: 'HTTPServer',
+      doc: 'The HTTP admin server: volumes, mounts, GC progress, `/metrics` (Prometheus), `/stats`, `/health` ' +
+        '(docs/OBSERVABILITY.md). Off unless `TCPPort` is set; it listens on loopback by default.',
+      keys: {
+        IPAddr: {
+          type: 'string', default: '127.0.0.1',
+          doc: 'Address to listen on. It serves mount IDs and volume layout without authentication: keep it on ' +
+            'loopback or a management network.',
+        },
+        TCPPort: {
+          type: 'int', default: '0', min: 0, max: 65535,
+          doc: 'TCP port to listen on; `0` (the default) starts no HTTP server.',
         },
       },
     },

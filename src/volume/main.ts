@@ -10,6 +10,9 @@ import { errorCode } from '../common/errors/index.js';
 import { systemClock } from '../common/clock/index.js';
 import { volumeServerSchema } from './config-schema.js';
 import { startVolumeServer, volumeSettingsFromConfig, rpcServerSettingsFromConfig } from './server/index.js';
+import { createVolumeMetrics } from '../common/metrics/index.js';
+import { versionInfo } from '../common/http/index.js';
+import { startAdminServer, type AdminServerHandle } from './http/index.js';
 
 async function main(argv: string[]): Promise<number> {
   const [file, ...overrides] = argv;
@@ -27,17 +30,36 @@ async function main(argv: string[]): Promise<number> {
   });
   const clock = systemClock();
   const rpc = rpcServerSettingsFromConfig(config);
-  const server = await startVolumeServer({ volumes: volumeSettingsFromConfig(config), rpc, clock, log: logger });
+  const metrics = createVolumeMetrics();
+  const server = await startVolumeServer({ volumes: volumeSettingsFromConfig(config), rpc, clock, log: logger, observer: metrics.dispatch, storeMetrics: { observer: metrics.objectStore, onRetry: (op, backend) => metrics.onRetry(op, backend) } });
+  metrics.attach({
+    gc: () => [...server.volumes.values()].map((v) => ({ volume: v.name, stats: v.gc.stats() })),
+    mounts: () => server.mounts.list(),
+    connectedClients: () => server.rpc.connectedClients().length,
+  });
+  let stopping = false;
+  const httpConf = config.sections.HTTPServer;
+  let admin: AdminServerHandle | undefined;
+  try {
+    admin = await startAdminServer({
+      host: (httpConf?.IPAddr as string | undefined) ?? '127.0.0.1', port: (httpConf?.TCPPort as number | undefined) ?? 0,
+      log: logger, metrics, server, version: versionInfo('proxyfsd'), config, schema: volumeServerSchema, serving: () => !stopping,
+    });
+  } catch (err) {
+    await server.close();
+    metrics.close();
+    await closeLog();
+    throw err;
+  }
   logger.info({ volumes: [...server.volumes.keys()], address: `${rpc.host}:${server.port}` }, 'proxyfsd serving');
   process.stdout.write(`proxyfsd: serving ${[...server.volumes.keys()].join(', ')} on ${rpc.host}:${server.port}\n`);
 
   return new Promise<number>((resolve) => {
-    let stopping = false;
     const stop = (signal: string) => {
       if (stopping) return;
       stopping = true;
       logger.info({ signal }, 'proxyfsd shutting down');
-      server.close().then(
+      (admin?.close() ?? Promise.resolve()).then(() => server.close()).finally(() => metrics.close()).then(
         () => closeLog().then(() => resolve(0)),
         (err) => { logger.error({ err: (err as Error).stack }, 'shutdown failed'); void closeLog().then(() => resolve(1)); },
       );

@@ -232,6 +232,7 @@ export function agentDefaults(p: ProxyfsdHandle, mnt: string): Record<string, st
     LogToConsole: 'true',
     XAttrEnabled: 'true',
     FUSEAllowOther: 'true',
+    ...p.agentKeys,
   };
 }
 
@@ -325,6 +326,9 @@ export async function startMount(opts: StartMountOptions = {}): Promise<MountHan
     restartAgent: launch,
 
     async cleanup() {
+      // The agent's errors go to the test's stderr, so a failure in CI shows its cause.
+      const errors = errLog.split('\n').filter((l) => /"level":(50|60)/.test(l));
+      if (errors.length > 0) console.error(`pfsagentd (${mnt}) logged ${errors.length} error(s); the last ones:\n${errors.slice(-10).join('\n')}`);
       const a = current;
       if (a && isRunning(a.proc)) {
         a.proc.kill('SIGKILL');

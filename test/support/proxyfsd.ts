@@ -1,6 +1,8 @@
 /**
  * Test support: a real proxyfsd process (bin/proxyfsd from the build) on a loopback port, with
- * a formatted local volume in a temp directory. Always stop() it (kill -9 is crash()).
+ * a formatted volume: metadata in a temp directory, objects in the temp directory too, or in a
+ * fresh container or bucket of the test Swift (test/support/backends.ts picks by
+ * PFS_TEST_BACKEND). Always stop() it (kill -9 is crash()).
  */
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
@@ -8,6 +10,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
+import { keysToIni, remoteBackendKeys, testBackend, type Backend, type BackendKeys } from './backends.js';
 
 export const REPO = resolve(import.meta.dirname, '../../..');
 export const BIN = join(REPO, 'bin');
@@ -29,6 +32,10 @@ export interface ProxyfsdHandle {
   conf: string;
   port: number;
   volume: string;
+  backend: Backend;
+  objectStoreUrl: string;
+  /** The plug-in and request keys an agent of this volume needs in [Agent] ({} for local). */
+  agentKeys: Record<string, string>;
   proc: ChildProcess;
   stderr(): string;
   /** SIGTERM and wait for exit; returns the exit code. */
@@ -40,11 +47,12 @@ export interface ProxyfsdHandle {
   cleanup(): Promise<void>;
 }
 
-export function writeVolumeConf(dir: string, port: number, volume = 'TestVolume', extra = ''): string {
+export function writeVolumeConf(dir: string, port: number, volume = 'TestVolume', extra = '', store?: { objectStoreUrl: string; keys: Record<string, string> }): string {
   const conf = join(dir, 'proxyfsd.conf');
   writeFileSync(conf, `[Volume:${volume}]
 MetadataPath: ${join(dir, 'meta.db')}
-ObjectStoreURL: file://${join(dir, 'objects')}
+ObjectStoreURL: ${store?.objectStoreUrl ?? `file://${join(dir, 'objects')}`}
+${store ? keysToIni(store.keys) : ''}
 DeadObjectDeleteDelay: 0s
 MountGracePeriod: 2s
 
@@ -59,11 +67,13 @@ ${extra}`);
   return conf;
 }
 
-export async function startProxyfsd(opts: { extraConf?: string; volume?: string } = {}): Promise<ProxyfsdHandle> {
+export async function startProxyfsd(opts: { extraConf?: string; volume?: string; backend?: Backend; store?: BackendKeys } = {}): Promise<ProxyfsdHandle> {
+  const backend = opts.backend ?? testBackend();
+  const store = opts.store ?? (backend === 'local' ? undefined : await remoteBackendKeys(backend));
   const dir = mkdtempSync(join(tmpdir(), 'pfs-proxyfsd-'));
   const port = await freePort();
   const volume = opts.volume ?? 'TestVolume';
-  const conf = writeVolumeConf(dir, port, volume, opts.extraConf);
+  const conf = writeVolumeConf(dir, port, volume, opts.extraConf, store);
   await run(join(BIN, 'pfs'), ['format', conf, volume]);
   let errText = '';
   let proc!: ChildProcess;
@@ -86,7 +96,9 @@ export async function startProxyfsd(opts: { extraConf?: string; volume?: string 
   });
   await launch();
   const handle: ProxyfsdHandle = {
-    dir, conf, port, volume,
+    dir, conf, port, volume, backend,
+    objectStoreUrl: store?.objectStoreUrl ?? `file://${join(dir, 'objects')}`,
+    agentKeys: store?.keys ?? {},
     get proc() { return proc; },
     stderr: () => errText,
     async stop() { proc.kill('SIGTERM'); return waitExit(); },

@@ -1,6 +1,7 @@
 /**
  * The only place error codes become errno numbers. POSIX code names map through the
- * platform's table; every other code (PFS_ERR_*, unknown) becomes EIO.
+ * platform's table; PFS_ERR_OBJECT_STORE_FULL becomes ENOSPC; every other code (PFS_ERR_*,
+ * unknown) becomes EIO.
  */
 import { constants } from 'node:os';
 import { errorCode, isFsErrorCode } from '../../common/errors/index.js';
@@ -14,5 +15,14 @@ export const ENOSYS = table.ENOSYS!;
 export function toErrno(err: unknown): { errno: number; unexpected: boolean } {
   const code = errorCode(err);
   if (isFsErrorCode(code) && table[code] !== undefined) return { errno: -table[code]!, unexpected: false };
+  if (code === 'PFS_ERR_OBJECT_STORE_FULL') return { errno: -table.ENOSPC!, unexpected: false };
   return { errno: -EIO, unexpected: true };
+}
+
+const names = new Map<number, string>();
+for (const [name, n] of Object.entries(table)) if (!names.has(n)) names.set(n, name);
+
+/** The code name of an errno, either sign ('ENOENT' for -2): metric labels and trace lines. */
+export function errnoName(errno: number): string {
+  return names.get(Math.abs(errno)) ?? `E${Math.abs(errno)}`;
 }

@@ -7,15 +7,15 @@
 import type { Logger } from '../../common/rpc/index.js';
 import type { Vfs, OpContext } from '../vfs/index.js';
 import type { FuseOps } from './binding/index.js';
-import { toErrno } from './errno.js';
+import { errnoName, toErrno } from './errno.js';
 import { toStat, toStatfs } from './stat.js';
 
-export interface OpStats {
-  calls: Map<string, number>;
-  errors: Map<string, number>;
-  totalMs: Map<string, number>;
-  bytesRead: number;
-  bytesWritten: number;
+/** Where each answered op is reported (common/metrics' AgentMetrics.fuse has this shape). */
+export interface OpObserver {
+  /** One op answered after `seconds`; errno is its code name ('ENOENT') when it failed. */
+  onOp(op: string, seconds: number, errno?: string): void;
+  onRead(bytes: number): void;
+  onWrite(bytes: number): void;
 }
 
 export interface OpsOptions {
@@ -25,12 +25,15 @@ export interface OpsOptions {
   blockSizeBytes: number;
   /** The caller of the request being dispatched (valid synchronously at handler start). */
   callerContext: () => OpContext | null;
+  /** Metrics; default none. */
+  observer?: OpObserver;
 }
 
-export function createOps(opts: OpsOptions): { ops: FuseOps; stats: OpStats } {
+const NO_OBSERVER: OpObserver = { onOp() {}, onRead() {}, onWrite() {} };
+
+export function createOps(opts: OpsOptions): { ops: FuseOps } {
   const { vfs, log } = opts;
-  const stats: OpStats = { calls: new Map(), errors: new Map(), totalMs: new Map(), bytesRead: 0, bytesWritten: 0 };
-  const bump = (m: Map<string, number>, k: string, by = 1) => m.set(k, (m.get(k) ?? 0) + by);
+  const observer = opts.observer ?? NO_OBSERVER;
 
   /** The caller; an op that needs one and has none fails (EIO) rather than running as root. */
   function ctx(): OpContext {
@@ -39,21 +42,23 @@ export function createOps(opts: OpsOptions): { ops: FuseOps; stats: OpStats } {
     return c;
   }
 
+  /** One trace line per op (TraceEnabled): op, path or handle, duration, result ('ok' or the errno name). */
   function run<T>(op: string, detail: unknown, work: () => Promise<T>, reply: (code: number, value?: T) => void): void {
     const started = performance.now();
-    bump(stats.calls, op);
     work().then(
       (value) => {
-        const took = performance.now() - started;
-        bump(stats.totalMs, op, took);
-        if (opts.trace) log.debug({ op, detail, ms: took }, 'fuse op');
+        const ms = performance.now() - started;
+        observer.onOp(op, ms / 1000);
+        if (opts.trace) log.debug({ op, detail, ms, result: 'ok' }, 'fuse op');
         reply(0, value);
       },
       (err) => {
+        const ms = performance.now() - started;
         const { errno, unexpected } = toErrno(err);
-        bump(stats.errors, op);
-        if (unexpected) log.error({ op, detail, code: (err as { code?: string }).code, err: (err as Error)?.message }, 'fuse op failed unexpectedly; answering EIO');
-        else if (opts.trace) log.debug({ op, detail, errno }, 'fuse op error');
+        const result = errnoName(errno);
+        observer.onOp(op, ms / 1000, result);
+        if (unexpected) log.error({ op, detail, ms, code: (err as { code?: string }).code, err: (err as Error)?.message }, 'fuse op failed unexpectedly; answering EIO');
+        else if (opts.trace) log.debug({ op, detail, ms, result }, 'fuse op');
         reply(errno);
       },
     );
@@ -98,7 +103,7 @@ export function createOps(opts: OpsOptions): { ops: FuseOps; stats: OpStats } {
       // buf aliases kernel memory until we reply: the VFS fills it directly.
       run('read', { fd, len, pos }, () => vfs.read(fd, pos, len, buf), (code, n) => {
         if (code !== 0) return cb(code);
-        stats.bytesRead += n ?? 0;
+        observer.onRead(n ?? 0);
         cb(n ?? 0);
       });
     },
@@ -106,7 +111,7 @@ export function createOps(opts: OpsOptions): { ops: FuseOps; stats: OpStats } {
       // buf aliases kernel memory until we reply: writeback copies it before resolving.
       run('write', { fd, len, pos }, () => vfs.write(fd, pos, buf.subarray(0, len)), (code, n) => {
         if (code !== 0) return cb(code);
-        stats.bytesWritten += n ?? 0;
+        observer.onWrite(n ?? 0);
         cb(n ?? 0);
       });
     },
@@ -118,5 +123,5 @@ export function createOps(opts: OpsOptions): { ops: FuseOps; stats: OpStats } {
     listxattr: (path, cb) => { const c = ctx(); run('listxattr', path, () => vfs.listxattr(c, path), (code, names) => cb(code, names)); },
     removexattr: (path, name, cb) => { const c = ctx(); run('removexattr', { path, name }, () => vfs.removexattr(c, path, name), cb); },
   };
-  return { ops, stats };
+  return { ops };
 }

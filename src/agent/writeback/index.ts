@@ -25,7 +25,8 @@
  *   listeners run, so a reader invalidating on onWrote never misses a piece.
  * - A segment whose PUT (after retries) or Wrote fails is logged with inode, object and code,
  *   its data is dropped, and the inode is marked: the next flush(ino) (or flushAll) rejects with
- *   EIO once and clears the mark, as Linux reports writeback errors on fsync. Later segments of
+ *   EIO (ENOSPC when the store was full) once and clears the mark, as Linux reports writeback
+ *   errors on fsync. Later segments of
  *   the inode are still written.
  */
 import { FsError, PfsError, errorCode } from '../../common/errors/index.js';
@@ -53,7 +54,7 @@ interface InodeState {
   closed: LiveSegment[];
   /** done of the last closed segment: the next one's Wrote waits for it. */
   lastDone: Promise<void>;
-  failed?: { message: string };
+  failed?: { full: boolean; message: string };
   chain: Promise<void>;
   writers: number;
 }
@@ -154,7 +155,7 @@ export function createWriteback(opts: WritebackOptions): Writeback {
       const code = errorCode(err) ?? 'PFS_ERR_INTERNAL';
       const message = (err as Error)?.message ?? String(err);
       log.error({ ino: st.ino, objectId: object?.objectId, key: object?.key, code, err: message }, 'writeback: a log segment failed for good; its writes are lost');
-      st.failed ??= { message: `inode ${st.ino}: writing back ${live.seg.sizeBytes} bytes${object ? ` to object ${object.key}` : ''} failed: ${message}` };
+      st.failed ??= { full: code === 'PFS_ERR_OBJECT_STORE_FULL', message: `inode ${st.ino}: writing back ${live.seg.sizeBytes} bytes${object ? ` to object ${object.key}` : ''} failed: ${message}` };
       retire(st, live);
     } finally {
       slots.release();
@@ -204,7 +205,8 @@ export function createWriteback(opts: WritebackOptions): Writeback {
     if (failed) {
       st.failed = undefined;
       forgetIfIdle(st);
-      throw new FsError('EIO', failed.message);
+      // A full object store is ENOSPC, as a full disk is for Linux's writeback.
+      throw new FsError(failed.full ? 'ENOSPC' : 'EIO', failed.message);
     }
   }
 

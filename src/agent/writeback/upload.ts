@@ -6,6 +6,7 @@
  */
 import { blockCrc32s } from '../../common/checksum/index.js';
 import pRetry from 'p-retry';
+import { isRetryable } from '../../common/objectstore/retry.js';
 import { PfsError, errorCode } from '../../common/errors/index.js';
 import type { ObjectStore } from '../../common/objectstore/index.js';
 import type { Attr, WroteParams } from '../../common/protocol/index.js';
@@ -60,6 +61,8 @@ export async function uploadSegment(deps: UploadDeps, seg: Segment, object: Segm
     retries: deps.retry.retries,
     minTimeout: deps.retry.minTimeoutMs,
     factor: deps.retry.factor,
+    // A full store or a refused request does not get better by asking again.
+    shouldRetry: ({ error }) => isRetryable(error),
     onFailedAttempt: ({ error, attemptNumber, retriesLeft }) => {
       if (retriesLeft > 0) deps.onPutRetry();
       deps.log.warn({ ino: seg.ino, objectId: object.objectId, key: object.key, code: errorCode(error), attemptNumber, retriesLeft, err: error.message }, 'writeback: PUT of a log segment failed');

@@ -12,6 +12,14 @@ import path from 'node:path';
 import pino from 'pino';
 import { PfsError } from '../errors/index.js';
 
+/** The logging surface the rest of the code needs (pino's Logger satisfies it). */
+export interface Logger {
+  debug(obj: object | string, msg?: string): void;
+  info(obj: object | string, msg?: string): void;
+  warn(obj: object | string, msg?: string): void;
+  error(obj: object | string, msg?: string): void;
+}
+
 export interface LoggerOptions {
   /** Logged as `name` on every line: the program, or the agent's volume. */
   name: string;

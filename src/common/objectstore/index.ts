@@ -2,44 +2,34 @@
  * Object stores: where log segments live. One small interface (types.ts) and backends that each
  * turn their native errors into PfsError codes at their own edge:
  * - local.ts   `file:///abs/dir`: one file per key in one directory (tests, single-host volumes);
- * - swift://, s3:// come later; openObjectStore answers PFS_ERR_CONFIG for them until then.
- * Cross-cutting behaviour (fault injection now; retry and auth renewal later) is a wrapper
- * around a store, never a flag inside a backend: faults.ts.
+ * - swift.ts   `swift://CONTAINER`: OpenStack Swift's v1 API; token and storage URL from the
+ *              auth plug-in;
+ * - s3.ts      `s3://BUCKET[?endpoint=URL&region=R]`: S3 through @aws-sdk/client-s3; keys (and
+ *              optionally endpoint and region, which then win) from the auth plug-in.
+ * Cross-cutting behaviour is a wrapper around a store, never a flag inside a backend:
+ * retry.ts (p-retry per the Swift retry keys), faults.ts (tests). connectObjectStore (open.ts)
+ * composes plug-in, backend and retries from settings.
  * Every backend passes the same conformance suite (conformance.ts).
  * Invariants: put is atomic and durable when it resolves (a reader sees the old object, the
  * new one or none, never a part); delete of a missing key succeeds; list yields keys in
  * ascending byte order.
  */
-import { fileURLToPath } from 'node:url';
 import { PfsError } from '../errors/index.js';
 import { openLocalStore } from './local.js';
+import { parseStoreUrl } from './url.js';
 import type { ObjectStore } from './types.js';
 
 export type { ByteRange, CallOpts, ObjectInfo, ObjectStore } from './types.js';
 export { openLocalStore } from './local.js';
 export { withFaults, type FaultPlan, type FaultyStore, type StoreOp } from './faults.js';
+export { withRetry, type RetryPolicy, type RetryHooks } from './retry.js';
+export { withMetrics, type StoreObserver } from './metrics.js';
+export { connectObjectStore, type StoreAccess, type ConnectedStore } from './open.js';
+export { parseStoreUrl, type StoreLocation } from './url.js';
 
-/**
- * The store named by `url`. file:///abs/dir needs an existing directory unless `create`
- * (then it is made, with parents).
- */
+/** The local store named by a file:// URL (create: make the directory). Others need connectObjectStore. */
 export function openObjectStore(url: string, opts: { create?: boolean } = {}): ObjectStore {
-  let parsed: URL;
-  try {
-    parsed = new URL(url);
-  } catch (err) {
-    throw new PfsError('PFS_ERR_CONFIG', 'the object store URL is not a URL (expected file:///dir, swift://... or s3://...)', { cause: err });
-  }
-  // Never echo credentials a URL may carry.
-  const shown = `${parsed.protocol}//${parsed.host}${parsed.pathname}`;
-  switch (parsed.protocol) {
-    case 'file:':
-      if (parsed.host !== '' && parsed.host !== 'localhost') throw new PfsError('PFS_ERR_CONFIG', `object store URL ${shown}: file URLs must name a local absolute directory (file:///dir)`);
-      return openLocalStore(fileURLToPath(parsed), opts);
-    case 'swift:':
-    case 's3:':
-      throw new PfsError('PFS_ERR_CONFIG', `${parsed.protocol.slice(0, -1)}:// backend not implemented yet (object store URL ${shown}); use file:///dir`);
-    default:
-      throw new PfsError('PFS_ERR_CONFIG', `object store URL ${shown}: unsupported scheme ${parsed.protocol} (expected file:, swift: or s3:)`);
-  }
+  const where = parseStoreUrl(url);
+  if (where.kind !== 'local') throw new PfsError('PFS_ERR_CONFIG', `${where.kind}:// stores need credentials: use connectObjectStore`);
+  return openLocalStore(where.dir, opts);
 }

@@ -21,6 +21,8 @@ interface Outstanding {
   readonly paramsJson: string;
   readonly startMs: number;
   readonly timer: NodeJS.Timeout;
+  /** Times sent (a send after a reconnect is a resend). */
+  sends: number;
   resolve(value: unknown): void;
   reject(err: Error): void;
 }
@@ -48,6 +50,7 @@ class Client implements RpcClient {
   private ready = false;
   private started = false;
   private attempt = 0;
+  private greeted = false;
   private reconnectTimer: NodeJS.Timeout | undefined;
   private closing = false;
   private closed = false;
@@ -77,7 +80,7 @@ class Client implements RpcClient {
     const deadlineMs = callOpts?.deadlineMs ?? this.opts.deadlineMs;
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => this.expire(id), deadlineMs);
-      const req: Outstanding = { id, method, paramsJson, startMs: performance.now(), timer, resolve, reject };
+      const req: Outstanding = { id, method, paramsJson, startMs: performance.now(), timer, sends: 0, resolve, reject };
       this.outstanding.set(id, req);
       this.start();
       if (this.ready) this.sendRequest(req);
@@ -123,6 +126,7 @@ class Client implements RpcClient {
     for (const req of this.outstanding.values()) {
       clearTimeout(req.timer);
       this.acks.finish(req.id);
+      this.done(req, 'PFS_ERR_RPC_CLOSED');
       req.reject(new PfsError('PFS_ERR_RPC_CLOSED', `rpc client closed before ${req.method} (request ${req.id}) got a reply; it may or may not have been executed`));
     }
     this.outstanding.clear();
@@ -186,6 +190,8 @@ class Client implements RpcClient {
   private onGreeted(serverId: string): void {
     this.ready = true;
     this.attempt = 0;
+    if (this.greeted) this.opts.hooks?.onReconnect?.();
+    this.greeted = true;
     this.opts.log.info({ clientId: this.clientId, serverId, server: this.target, resent: this.outstanding.size }, 'rpc connected');
     for (const req of this.outstanding.values()) this.sendRequest(req);
     for (const w of this.waiters) w.resolve();
@@ -211,6 +217,7 @@ class Client implements RpcClient {
   }
 
   private sendRequest(req: Outstanding): void {
+    if (req.sends++ > 0) this.opts.hooks?.onResend?.(req.method);
     this.conn?.sendBytes(encodeRequestFrame(req.id, this.acks.ack, req.method, req.paramsJson));
   }
 
@@ -221,6 +228,7 @@ class Client implements RpcClient {
       return;
     }
     this.finish(req);
+    this.done(req, 'error' in reply ? reply.error.code : undefined);
     if ('error' in reply) req.reject(fromWireError(reply.error));
     else req.resolve(reply.result);
   }
@@ -231,10 +239,16 @@ class Client implements RpcClient {
     this.finish(req);
     const elapsedMs = Math.round(performance.now() - req.startMs);
     this.opts.log.debug({ clientId: this.clientId, requestId: id, method: req.method, elapsedMs }, 'rpc call deadline expired');
+    this.opts.hooks?.onDeadline?.(req.method);
+    this.done(req, 'PFS_ERR_RPC_DEADLINE');
     req.reject(new PfsError(
       'PFS_ERR_RPC_DEADLINE',
       `${req.method} (request ${id}) got no reply after ${elapsedMs} ms; it may or may not have been executed`,
     ));
+  }
+
+  private done(req: Outstanding, code: string | undefined): void {
+    this.opts.hooks?.onCallDone?.(req.method, (performance.now() - req.startMs) / 1000, code);
   }
 
   /** Forgets a request (answered or abandoned) and lets the ack pass it. */

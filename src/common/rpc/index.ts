@@ -30,6 +30,7 @@ export type {
   IncomingCall,
   Logger,
   RpcClient,
+  RpcClientHooks,
   RpcClientOptions,
   RpcDispatcher,
   RpcServer,

@@ -1,4 +1,5 @@
 /** Public types of the RPC layer (implementation in this folder; see index.ts). */
+import type { Logger } from '../log/index.js';
 import type { WireError } from '../errors/index.js';
 
 /** A reply as the server caches and sends it. */
@@ -63,6 +64,19 @@ export interface RpcClientOptions {
   maxFrameBytes: number;
   log: Logger;
   clientId?: string;            // default: random 128-bit hex
+  hooks?: RpcClientHooks;       // metrics; default: none
+}
+
+/** Observation points of the client (metrics). Called synchronously; must not throw. */
+export interface RpcClientHooks {
+  /** A call ended: its reply arrived (code: the error's code, undefined on success), its deadline passed or the client closed. */
+  onCallDone?(method: string, seconds: number, code: string | undefined): void;
+  /** An outstanding call was sent again on a new connection. */
+  onResend?(method: string): void;
+  /** A connection was greeted after an earlier one was lost. */
+  onReconnect?(): void;
+  /** A call's deadline passed without a reply. */
+  onDeadline?(method: string): void;
 }
 
 export interface RpcClient {
@@ -76,10 +90,4 @@ export interface RpcClient {
   close(drainMs?: number): Promise<void>;
 }
 
-/** The logging surface the RPC layer needs (pino's Logger satisfies it). */
-export interface Logger {
-  debug(obj: object | string, msg?: string): void;
-  info(obj: object | string, msg?: string): void;
-  warn(obj: object | string, msg?: string): void;
-  error(obj: object | string, msg?: string): void;
-}
+export type { Logger };

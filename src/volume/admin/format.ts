@@ -7,7 +7,9 @@ import { mkdirSync, rmSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { PfsError } from '../../common/errors/index.js';
 import type { Clock } from '../../common/clock/index.js';
-import { openObjectStore, type ObjectStore } from '../../common/objectstore/index.js';
+import type { ObjectStore } from '../../common/objectstore/index.js';
+import type { Logger } from '../../common/log/index.js';
+import { connectVolumeStore } from '../store.js';
 import { openMetadata } from '../metadata/index.js';
 import { formatNamespace } from '../namespace/index.js';
 import { CHECKSUM_BLOCK_SIZE_BYTES } from '../extents/index.js';
@@ -19,14 +21,18 @@ export interface FormatOptions {
   ifNeeded: boolean;
   root: { uid: number; gid: number; mode: number };
   clock: Clock;
+  /** Where the object store's retries and the plug-in log (default: nowhere). */
+  log?: Logger;
 }
 
 export type FormatOutcome = 'formatted' | 'already-formatted';
 
-export async function formatVolume(settings: Pick<VolumeSettings, 'name' | 'metadataPath' | 'objectStoreUrl'>, opts: FormatOptions): Promise<FormatOutcome> {
+const silentLog: Logger = { debug() {}, info() {}, warn() {}, error() {} };
+
+export async function formatVolume(settings: Pick<VolumeSettings, 'name' | 'metadataPath' | 'objectStoreUrl' | 'storeAccess'>, opts: FormatOptions): Promise<FormatOutcome> {
   if (settings.objectStoreUrl.startsWith('file:')) mkdirSync(new URL(settings.objectStoreUrl).pathname, { recursive: true });
   mkdirSync(dirname(settings.metadataPath), { recursive: true });
-  const store = openObjectStore(settings.objectStoreUrl);
+  const store = (await connectVolumeStore(settings, opts.log ?? silentLog, { create: true })).store;
   try {
     let md = openMetadata(settings.metadataPath);
     const formatted = md.isFormatted();

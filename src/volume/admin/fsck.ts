@@ -4,7 +4,8 @@
  * every object's CRC32 blocks). Read-only: it reports, it does not repair.
  */
 import type { Clock } from '../../common/clock/index.js';
-import { openObjectStore } from '../../common/objectstore/index.js';
+import type { Logger } from '../../common/log/index.js';
+import { connectVolumeStore } from '../store.js';
 import { PfsError } from '../../common/errors/index.js';
 import { openMetadata } from '../metadata/index.js';
 import { createNamespace } from '../namespace/index.js';
@@ -19,9 +20,17 @@ export interface FsckReport {
   leakedObjects: number;
 }
 
-export async function fsckVolume(settings: Pick<VolumeSettings, 'name' | 'metadataPath' | 'objectStoreUrl'>, opts: { verifyChecksums: boolean; clock: Clock }): Promise<FsckReport> {
+const silentLog: Logger = { debug() {}, info() {}, warn() {}, error() {} };
+
+export async function fsckVolume(settings: Pick<VolumeSettings, 'name' | 'metadataPath' | 'objectStoreUrl' | 'storeAccess'>, opts: { verifyChecksums: boolean; clock: Clock; log?: Logger }): Promise<FsckReport> {
   const md = openMetadata(settings.metadataPath, { readonly: true });
-  const store = openObjectStore(settings.objectStoreUrl);
+  let store;
+  try {
+    store = (await connectVolumeStore(settings, opts.log ?? silentLog)).store;
+  } catch (err) {
+    md.close();
+    throw err;
+  }
   try {
     if (!md.isFormatted()) throw new PfsError('PFS_ERR_VOLUME_NOT_FORMATTED', `volume ${settings.name} is not formatted`);
     const extents = createExtentMaps(md, { now: () => opts.clock.now() });

@@ -23,8 +23,15 @@ export interface DispatcherOptions {
   clock: Clock;
   log: Logger;
   replyTtlMs: number;
-  /** Called after every committed batch with the number of calls (metrics). */
-  onBatch?: (calls: number, ms: number) => void;
+  /** Metrics (common/metrics' VolumeMetrics.dispatch has this shape); default none. */
+  observer?: DispatchObserver;
+}
+
+export interface DispatchObserver {
+  /** One call executed in `seconds` (its savepoint, not the commit); code is the error code when it failed. */
+  onCall(method: string, seconds: number, code: string | undefined): void;
+  /** One batch of `calls` requests executed and committed in `seconds`, with `commits` transactions. */
+  onBatch(calls: number, seconds: number, commits: number): void;
 }
 
 export function createDispatcher(opts: DispatcherOptions): RpcDispatcher {
@@ -86,7 +93,14 @@ export function createDispatcher(opts: DispatcherOptions): RpcDispatcher {
       };
       const out: WireReply[] = [];
       try {
-        for (const call of calls) out.push(runOne(call, open));
+        for (const call of calls) {
+          const callStarted = performance.now();
+          const reply = runOne(call, open);
+          // Unknown method names come from the network: one label value for all of them.
+          const method = isMethod(call.method) ? call.method : 'unknown';
+          opts.observer?.onCall(method, (performance.now() - callStarted) / 1000, 'error' in reply ? reply.error.code : undefined);
+          out.push(reply);
+        }
         for (const v of opened) v.md.db.exec('COMMIT');
       } catch (err) {
         // A failed COMMIT (disk error, database corrupt) must not be acknowledged.
@@ -94,7 +108,7 @@ export function createDispatcher(opts: DispatcherOptions): RpcDispatcher {
         log.error({ err: (err as Error).stack }, 'metadata commit failed');
         throw err;
       }
-      opts.onBatch?.(calls.length, performance.now() - started);
+      opts.observer?.onBatch(calls.length, (performance.now() - started) / 1000, opened.size);
       return out;
     },
     durableReplies: {

@@ -8,11 +8,14 @@
 import { readFileSync } from 'node:fs';
 import type { Clock } from '../../common/clock/index.js';
 import { createRpcServer, type Logger, type RpcServer } from '../../common/rpc/index.js';
-import { createDispatcher } from './dispatcher.js';
+import { createDispatcher, type DispatchObserver } from './dispatcher.js';
 import { createMounts, type Mounts } from './mounts.js';
+import type { StoreMetrics } from '../store.js';
 import { openVolume, type Volume, type VolumeSettings } from './volume.js';
 
 export type { VolumeSettings } from './volume.js';
+export type { DispatchObserver } from './dispatcher.js';
+export type { Mounts } from './mounts.js';
 export { volumeSettingsFromConfig, rpcServerSettingsFromConfig, type RpcServerSettings } from './settings.js';
 import type { RpcServerSettings } from './settings.js';
 
@@ -29,19 +32,23 @@ export interface VolumeServerOptions {
   rpc: RpcServerSettings;
   clock: Clock;
   log: Logger;
+  /** Metrics of each RPC and batch; default none. */
+  observer?: DispatchObserver;
+  /** Counts the volumes' object-store calls and retries (proxyfsd's /metrics). */
+  storeMetrics?: StoreMetrics;
 }
 
 export async function startVolumeServer(opts: VolumeServerOptions): Promise<VolumeServer> {
   const volumes = new Map<string, Volume>();
   try {
-    for (const s of opts.volumes) volumes.set(s.name, openVolume(s, opts.clock, opts.log));
+    for (const s of opts.volumes) volumes.set(s.name, await openVolume(s, opts.clock, opts.log, opts.storeMetrics));
   } catch (err) {
     await Promise.all([...volumes.values()].map((v) => v.close()));
     throw err;
   }
   let rpc: RpcServer | undefined;
   const mounts = createMounts(volumes.values(), opts.clock, opts.log, (clientId) => rpc?.connectedClients().includes(clientId) ?? false);
-  const dispatcher = createDispatcher({ volumes, mounts, clock: opts.clock, log: opts.log, replyTtlMs: opts.rpc.replyCacheTtlMs });
+  const dispatcher = createDispatcher({ volumes, mounts, clock: opts.clock, log: opts.log, replyTtlMs: opts.rpc.replyCacheTtlMs, observer: opts.observer });
   try {
     rpc = await createRpcServer({
       host: opts.rpc.host,

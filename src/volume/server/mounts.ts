@@ -24,6 +24,8 @@ export interface Mounts {
   volumeOf(mountId: string): Volume;
   onClientConnection(clientId: string, connected: boolean): void;
   list(): { mountId: string; volume: string; clientId: string; connected: boolean }[];
+  /** Files the mount holds open: distinct inodes and open references (read-only; admin server). */
+  openFiles(mountId: string): { inodes: number; opens: number };
   close(): void;
 }
 
@@ -77,6 +79,12 @@ export function createMounts(volumes: Iterable<Volume>, clock: Clock, log: Logge
     },
     list() {
       return [...table].map(([mountId, e]) => ({ mountId, volume: e.volume.name, clientId: e.clientId, connected: isConnected(e.clientId) }));
+    },
+    openFiles(mountId) {
+      const entry = table.get(mountId);
+      if (!entry) return { inodes: 0, opens: 0 };
+      const row = entry.volume.md.db.prepare('SELECT COUNT(*) AS inodes, COALESCE(SUM(count), 0) AS opens FROM opens WHERE mount_id = ?').get(mountId) as { inodes: number; opens: number };
+      return { inodes: row.inodes, opens: row.opens };
     },
     close() {
       for (const entry of table.values()) clearTimeout(entry.graceTimer);

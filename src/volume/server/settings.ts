@@ -1,5 +1,6 @@
 /** Reads proxyfsd's validated config into the settings the server components take. */
 import type { Config } from '../../common/config/index.js';
+import { storeAccessFrom } from '../../common/objectstore/config-keys.js';
 import type { VolumeSettings } from './volume.js';
 
 export interface RpcServerSettings {
@@ -19,6 +20,7 @@ export function volumeSettingsFromConfig(config: Config): VolumeSettings[] {
       name: section.slice('Volume:'.length),
       metadataPath: k.MetadataPath as string,
       objectStoreUrl: k.ObjectStoreURL as string,
+      storeAccess: storeAccessFrom(k.ObjectStoreURL as string, k),
       deadObjectDeleteDelayMs: k.DeadObjectDeleteDelay as number,
       gcIntervalMs: k.GCInterval as number,
       compactionIntervalMs: k.CompactionInterval as number,

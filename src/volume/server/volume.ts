@@ -5,7 +5,8 @@
 import { PfsError } from '../../common/errors/index.js';
 import type { Clock } from '../../common/clock/index.js';
 import type { Logger } from '../../common/rpc/index.js';
-import { openObjectStore, type ObjectStore } from '../../common/objectstore/index.js';
+import type { ObjectStore, StoreAccess } from '../../common/objectstore/index.js';
+import { connectVolumeStore, type StoreMetrics } from '../store.js';
 import { openMetadata, type Metadata } from '../metadata/index.js';
 import { createNamespace, type Namespace } from '../namespace/index.js';
 import { createExtentMaps, type ExtentMaps } from '../extents/index.js';
@@ -15,6 +16,8 @@ export interface VolumeSettings extends GcSettings {
   name: string;
   metadataPath: string;
   objectStoreUrl: string;
+  /** How to reach a swift:// or s3:// store; absent means the [Volume:NAME] keys' defaults. */
+  storeAccess?: StoreAccess;
   mountGracePeriodMs: number;
 }
 
@@ -29,7 +32,7 @@ export interface Volume {
   close(): Promise<void>;
 }
 
-export function openVolume(settings: VolumeSettings, clock: Clock, log: Logger): Volume {
+export async function openVolume(settings: VolumeSettings, clock: Clock, log: Logger, storeMetrics?: StoreMetrics): Promise<Volume> {
   const md = openMetadata(settings.metadataPath);
   if (!md.isFormatted()) {
     md.close();
@@ -43,7 +46,13 @@ export function openVolume(settings: VolumeSettings, clock: Clock, log: Logger):
   let gcRef: Gc | undefined;
   const extents = createExtentMaps(md, { now: () => clock.now(), onObjectDead: () => gcRef?.kick() });
   const ns = createNamespace(md, { now: () => clock.now(), fileData: extents });
-  const store = openObjectStore(settings.objectStoreUrl);
+  let store: ObjectStore;
+  try {
+    store = (await connectVolumeStore(settings, log, { metrics: storeMetrics })).store;
+  } catch (err) {
+    md.close();
+    throw err;
+  }
   const { deadObjectDeleteDelayMs, gcIntervalMs, compactionIntervalMs, compactionLiveRatio, compactionMaxBytesPerRun, provisionedObjectTtlMs } = settings;
   const gc = startGc({
     store, extents, md, log, now: () => clock.nowNs(),

@@ -1,0 +1,93 @@
+/**
+ * proxyfsd's admin endpoints: what it serves and to whom. Read-only: every route reads the
+ * server's in-memory state or runs one read-only SQL query.
+ */
+import { redact, type Config, type Schema } from '../../common/config/index.js';
+import { indexPage, sendJson, type Handler, type HttpApp, type VersionInfo } from '../../common/http/index.js';
+import type { VolumeServer } from '../server/index.js';
+
+export const LEASES_OFF = 'leases are not implemented yet (issue 5)';
+
+export interface AdminOptions {
+  server: Pick<VolumeServer, 'volumes' | 'mounts' | 'rpc'>;
+  version: VersionInfo;
+  config: Config;
+  schema: Schema;
+  /** False once shutdown began. */
+  serving: () => boolean;
+}
+
+/** An object-store URL without what it may carry besides where: user info, query, fragment. */
+export function shownStoreUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    return `${u.protocol}//${u.host}${u.pathname}`;
+  } catch {
+    return '(unparsable URL)';
+  }
+}
+
+export function addAdminRoutes(http: HttpApp, o: AdminOptions): void {
+  const { volumes, mounts, rpc } = o.server;
+  const page = indexPage('proxyfsd', [
+    { path: '/config', what: 'effective configuration (secrets redacted)' },
+    { path: '/gc', what: 'garbage collection and compaction progress per volume' },
+    { path: '/health', what: 'readiness: 200 when serving and every volume database answers, else 503' },
+    { path: '/leases', what: 'leases per mount' },
+    { path: '/metrics', what: 'Prometheus metrics' },
+    { path: '/mounts', what: 'mounts: id, volume, connected, open files' },
+    { path: '/stats', what: 'the same figures as JSON' },
+    { path: '/version', what: 'program, package and Node versions, git commit' },
+    { path: '/volumes', what: 'served volumes' },
+  ]);
+  const redacted = redact(o.config, o.schema);
+  const index: Handler = (_req, reply) => reply.type('text/html; charset=utf-8').send(page);
+  http.route('GET', '/', index);
+  http.route('GET', '/index.html', index);
+  http.route('GET', '/version', (req, reply) => sendJson(req, reply, o.version));
+  http.route('GET', '/config', (req, reply) => sendJson(req, reply, redacted));
+
+  http.route('GET', '/health', (req, reply) => {
+    let reason: string | undefined;
+    if (!o.serving()) reason = 'shutting down';
+    for (const v of volumes.values()) {
+      if (reason) break;
+      try {
+        v.md.db.prepare('SELECT 1').get();
+      } catch (err) {
+        reason = `volume ${v.name}: metadata database does not answer: ${(err as Error).message}`;
+      }
+    }
+    return reason === undefined
+      ? sendJson(req, reply, { status: 'ready', volumes: [...volumes.keys()], rpcPort: rpc.port })
+      : sendJson(req, reply, { status: 'unavailable', reason }, 503);
+  });
+
+  http.route('GET', '/volumes', (req, reply) => sendJson(req, reply, [...volumes.values()].map((v) => ({
+    name: v.name,
+    objectStore: shownStoreUrl(v.settings.objectStoreUrl),
+    mounts: mounts.list().filter((m) => m.volume === v.name).length,
+    gc: v.gc.stats(),
+  }))));
+
+  http.route('GET', '/mounts', (req, reply) => sendJson(req, reply, mounts.list().map((m) => ({
+    mountId: m.mountId,
+    volume: m.volume,
+    clientId: m.clientId,
+    connected: m.connected,
+    openFiles: mounts.openFiles(m.mountId),
+  }))));
+
+  http.route('GET', '/leases', (req, reply) => sendJson(req, reply, {
+    enabled: false,
+    reason: LEASES_OFF,
+    mounts: mounts.list().map((m) => ({ mountId: m.mountId, volume: m.volume, shared: [], exclusive: [] })),
+  }));
+
+  http.route('GET', '/gc', (req, reply) => sendJson(req, reply, Object.fromEntries([...volumes.values()].map((v) => [v.name, {
+    ...v.gc.stats(),
+    deadObjectDeleteDelayMs: v.settings.deadObjectDeleteDelayMs,
+    gcIntervalMs: v.settings.gcIntervalMs,
+    compactionIntervalMs: v.settings.compactionIntervalMs,
+  }]))));
+}
