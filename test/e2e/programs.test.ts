@@ -13,7 +13,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { REPO, localTempDir, q, sh, startMount, type MountHandle } from '../support/agent.js';
 import { testBackend } from '../support/backends.js';
 
@@ -68,7 +68,7 @@ async function listing(root: string): Promise<string[]> {
 test('cp -a of a real tree, then diff -r and the same names, types, modes, owners, sizes, links and mtimes', { timeout: 300_000 }, async () => {
   const d = await testDir('cp');
   await sh(`cp -a ${BIG_TREE} ${q(d)}/`, { timeoutMs: 240_000 });
-  const dst = join(d, 'doc');
+  const dst = join(d, basename(BIG_TREE));
   await sh(`diff -r --no-dereference ${BIG_TREE} ${q(dst)}`, { timeoutMs: 120_000 });
   const [want, got] = await Promise.all([listing(BIG_TREE), listing(dst)]);
   assert.ok(want.length > 1000, `${BIG_TREE} has only ${want.length} entries`);

@@ -223,7 +223,10 @@ export async function openSwiftStore(opts: SwiftStoreOptions): Promise<ObjectSto
     const headers = { 'Content-Length': length, ETag: md5.digest('hex'), 'Content-Type': 'application/octet-stream' };
     const r = objectRequest('PUT', key, opts, { headers, body: pieces });
     const reply = await call(r);
-    if (reply.status !== 201) throw statusError(r, reply);
+    // 202: a concurrent PUT of the same key with a newer timestamp won; ours is superseded,
+    // which is what "last writer wins" means for a replace (Swift's object server answers 409
+    // to the proxy, the proxy 202 to us).
+    if (reply.status !== 201 && reply.status !== 202) throw statusError(r, reply);
   }
 
   async function head(key: string, opts?: CallOpts): Promise<ObjectInfo> {
