@@ -45,6 +45,20 @@ export interface ContextAddon {
   nullPathOk?: boolean;
   /** hard_remove mounts: how many GETATTRs without a handle were given an open file's handle (fstat of an unlinked file). */
   getattrRewrites?(): number;
+  /** Set by builds with the mount registry, lock/flock dispatch and cache invalidation (native-events.ts). */
+  locksAndNotify?: boolean;
+  /** Registers a mount point before fuse-native mounts it; want: 1 lock, 2 flock. 0 = no free slot. */
+  registerMount?(mountPoint: string, want: number): number;
+  /** The mount failed: forget the registration. */
+  abandonMount?(id: number): void;
+  /** [started, wrapped, installed (1 lock | 2 flock), ended], or null for an unknown id. */
+  mountState?(id: number): [number, number, number, number] | null;
+  /** Once per process: the JS function the addon posts lock requests and events to. */
+  setDispatcher?(fn: (kind: number, id: number, mountId: number, ...rest: unknown[]) => void): boolean;
+  /** Answers lock/flock request id; false when it is unknown or already answered. */
+  lockReply?(id: number, code: number, type: number, start: number, len: number, pid: number): boolean;
+  /** Starts a cache invalidation on its own thread: 0, or -errno when it could not start. kind: 0 inode, 1 entry. */
+  invalidate?(mountId: number, kind: number, path: string, name: string | null, offset: number, length: number, requestId: number): number;
 }
 
 const ADDON_REL = join('src', 'agent', 'fuse', 'binding', 'native', 'build', 'pfs_fuse_context.node');

@@ -1,8 +1,10 @@
 // createFuseMount: one FUSE mount over fuse-native, with our mount options,
-// guarded handlers, configurable handler timeouts, and promise lifecycle.
+// guarded handlers, configurable handler timeouts, lock/flock handlers and
+// kernel cache invalidation (context addon), and promise lifecycle.
 
 import { createRequire } from 'node:module';
 import { execFile } from 'node:child_process';
+import { constants } from 'node:os';
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type Fuse from 'fuse-native';
@@ -10,7 +12,9 @@ import type Fuse from 'fuse-native';
 import { buildMountOptions, formatOptionArg, type FuseMountOptions } from './mount-options.js';
 import { guardOps, toFuseNativeTimeout, type HandlerErrorReporter, type HandlerTimeouts } from './op-guard.js';
 import { definePfsFuse, type DispatchTracker } from './pfs-fuse-class.js';
-import { loadContextAddon, readRequest, type CallerContext } from './caller-context.js';
+import { loadContextAddon, readRequest, type CallerContext, type ContextAddon } from './caller-context.js';
+import { createLockSink, type LockDispatchContext } from './lock-ops.js';
+import { errnoError, nativeEvents, type MountEventSink, type NativeEvents } from './native-events.js';
 import type { FuseOps } from './types.js';
 
 export interface CreateFuseMountOptions extends FuseMountOptions {
@@ -47,6 +51,26 @@ export interface FuseMount {
    * elsewhere, or when the native context reader is not built.
    */
   callerContext(): CallerContext | null;
+  /** True when invalidateInode/invalidateEntry can work (context addon with the notify part). */
+  readonly canInvalidate: boolean;
+  /**
+   * Drops what the kernel caches for path: its attributes and, unless
+   * attributesOnly, its page cache from offset for length bytes (0: to the end;
+   * default all). Resolves true when the kernel had the node, false when it had
+   * nothing cached for it. Runs on its own thread: never await it inside a
+   * handler of a request on the same file (a read of those pages, a setattr),
+   * which the kernel may make it wait for (docs/FUSE-BINDING.md 6.4).
+   */
+  invalidateInode(path: string, range?: { offset?: number; length?: number; attributesOnly?: boolean }): Promise<boolean>;
+  /**
+   * Drops the kernel's cached name `name` in directory parentPath (and the
+   * directory's attributes): the next access looks it up again. Resolves true
+   * when the kernel had a dentry for the name (a negative one, left by a failed
+   * lookup, counts). Never await it inside a handler of a request on
+   * that directory (lookup, create, mkdir, unlink, rename, readdir...): the
+   * kernel holds the directory lock the notification needs.
+   */
+  invalidateEntry(parentPath: string, name: string): Promise<boolean>;
 }
 
 const require = createRequire(import.meta.url);
@@ -65,6 +89,7 @@ function loadFuseNative(): typeof Fuse {
 
 export function createFuseMount(mountPoint: string, ops: FuseOps, options: CreateFuseMountOptions = {}): FuseMount {
   const { handlerTimeouts, mountTimeoutMs = 10_000, mkdir = false, onHandlerError, ...mountOptions } = options;
+  const { lock, flock, ...fuseNativeOps } = ops;
   const mnt = resolve(mountPoint);
   const optionArg = formatOptionArg(buildMountOptions(mountOptions));
   const timeout = toFuseNativeTimeout(handlerTimeouts ?? { defaultMs: false });
@@ -74,22 +99,38 @@ export function createFuseMount(mountPoint: string, ops: FuseOps, options: Creat
   const addon = loadContextAddon();
   const hardRemove = mountOptions.hardRemove === true;
   if (hardRemove) assertHardRemoveSupported(addon);
+  const events = nativeEvents(addon);
+  const want = (typeof lock === 'function' ? WANT_LOCK : 0) | (typeof flock === 'function' ? WANT_FLOCK : 0);
+  if (want && !events) throw new Error(`lock/flock handlers need the pfs_fuse_context addon with lock support (${ADDON_HINT})`);
   const FuseNative = loadFuseNative();
   const tracker: DispatchTracker = { current: null };
+  const lockContext: LockDispatchContext = { current: null };
   const current = () => (addon && tracker.current ? readRequest(addon, tracker.current) : null);
   const PfsFuse = definePfsFuse(FuseNative, optionArg, tracker, current);
-  const fuse = new PfsFuse(mnt, guardOps(ops, report), { timeout, mkdir });
+  // lock/flock never reach fuse-native (it has no such ops): the addon serves them.
+  const fuse = new PfsFuse(mnt, guardOps(fuseNativeOps, report), { timeout, mkdir });
+  /** The addon's registration of this mount (0: none); unmounted: invalidations refused. */
+  let mountId = 0;
+  let unmounted = false;
+
+  const invalidate = (kind: 0 | 1, path: string, name: string | null, offset: number, length: number): Promise<boolean> => {
+    if (!events) return Promise.reject(errnoError(-ENOTSUP, `cache invalidation needs the pfs_fuse_context addon (${ADDON_HINT})`));
+    if (!mountId || unmounted) return Promise.reject(errnoError(-ENOTCONN, `${mnt} is not mounted`));
+    return events.invalidate(mountId, kind, path, name, offset, length);
+  };
 
   return {
     mountPoint: mnt,
     optionArg,
     hasCallerContext: addon !== null,
     hardRemove,
+    canInvalidate: events !== null,
 
     async mount(): Promise<void> {
       // Something already mounted there is not ours to clean up after a failure.
       const mountedBefore = await isMounted(mnt);
       const wrappedBefore = addon?.wrappedMounts() ?? 0;
+      if (events) mountId = register(addon!, events, mnt, want, createLockSink({ lock, flock }, addon!, report, lockContext));
       let timer: NodeJS.Timeout | undefined;
       try {
         await new Promise<void>((ok, fail) => {
@@ -102,7 +143,18 @@ export function createFuseMount(mountPoint: string, ops: FuseOps, options: Creat
           await new Promise<void>((ok) => fuse.unmount(() => ok()));
           throw new Error('hardRemove: the context addon did not wrap this mount\'s op table');
         }
+        // fuse_new installed lock/flock (libfuse advertised them at INIT), or the kernel keeps locks local.
+        const installed = want ? addon!.mountState!(mountId)?.[2] ?? 0 : 0;
+        if ((installed & want) !== want) {
+          await new Promise<void>((ok) => fuse.unmount(() => ok()));
+          throw new Error('lock/flock: the context addon did not install them for this mount');
+        }
       } catch (err) {
+        if (mountId) {
+          addon!.abandonMount!(mountId);
+          events!.detach(mountId);
+          mountId = 0;
+        }
         // fuse_new can fail after fuse_mount succeeded, leaving a dead mount.
         if (!mountedBefore) await forceUnmount(mnt).catch(() => undefined);
         throw err;
@@ -112,14 +164,54 @@ export function createFuseMount(mountPoint: string, ops: FuseOps, options: Creat
     },
 
     async unmount(): Promise<void> {
+      unmounted = true;
       await new Promise<void>((ok, fail) => fuse.unmount((err) => (err ? fail(err) : ok())));
     },
 
     callerContext(): CallerContext | null {
+      if (lockContext.current) return { ...lockContext.current };
       const info = current();
       return info ? { uid: info.uid, gid: info.gid, pid: info.pid, umask: info.umask } : null;
     },
+
+    async invalidateInode(path, range = {}) {
+      checkPath(path);
+      const offset = range.attributesOnly ? -1 : range.offset ?? 0;
+      const length = range.attributesOnly ? 0 : range.length ?? 0;
+      if (!range.attributesOnly && (!Number.isSafeInteger(offset) || offset < 0 || !Number.isSafeInteger(length) || length < 0)) {
+        throw new RangeError(`invalidateInode: offset ${offset} / length ${length} must be integers >= 0`);
+      }
+      return invalidate(0, path, null, offset, length);
+    },
+
+    async invalidateEntry(parentPath, name) {
+      checkPath(parentPath);
+      if (name === '' || name === '.' || name === '..' || name.includes('/') || name.includes('\0') || Buffer.byteLength(name) > 1024) {
+        throw new RangeError(`invalidateEntry: ${JSON.stringify(name)} is not a file name`);
+      }
+      return invalidate(1, parentPath, name, 0, 0);
+    },
   };
+}
+
+const WANT_LOCK = 1;
+const WANT_FLOCK = 2;
+const { ENOTSUP, ENOTCONN } = constants.errno;
+const ADDON_HINT = 'node src/agent/fuse/binding/native/build.mjs';
+
+/** Registers mnt with the addon before fuse-native mounts it, and attaches its lock sink. */
+function register(addon: ContextAddon, events: NativeEvents, mnt: string, want: number, sink: MountEventSink): number {
+  const id = addon.registerMount!(mnt, want);
+  if (id === 0 && want) throw new Error('lock/flock: the context addon has no free mount slot (64 at once)');
+  if (id !== 0) events.attach(id, sink);
+  return id;
+}
+
+/** A path on the mount: absolute, no '.', '..' or empty components (the kernel walks it). */
+function checkPath(path: string): void {
+  const parts = path.split('/');
+  const ok = path === '/' || (path.startsWith('/') && !path.includes('\0') && parts.slice(1).every((p) => p !== '' && p !== '.' && p !== '..'));
+  if (!ok) throw new RangeError(`${JSON.stringify(path)} is not an absolute path on the mount`);
 }
 
 /**

@@ -62,13 +62,16 @@ export function guardOps(ops: FuseOps, report: HandlerErrorReporter): Fuse.Ops {
   return guarded as Fuse.Ops;
 }
 
+/** Ops fuse-native serves (and can time out); lock/flock are served by the addon, never timed out. */
+export type TimedOpName = Exclude<FuseOpName, 'lock' | 'flock'>;
+
 /** Handler timeouts: false disables, a number is ms. perOp overrides the default for one op. */
 export interface HandlerTimeouts {
   defaultMs: number | false;
-  perOpMs?: Partial<Record<FuseOpName, number | false>>;
+  perOpMs?: Partial<Record<TimedOpName, number | false>>;
 }
 
-const ALL_OPS: readonly FuseOpName[] = [
+const ALL_OPS: readonly TimedOpName[] = [
   'init', 'access', 'statfs', 'getattr', 'fgetattr', 'flush', 'fsync', 'fsyncdir', 'readdir',
   'truncate', 'ftruncate', 'utimens', 'readlink', 'chown', 'chmod', 'mknod', 'setxattr',
   'getxattr', 'listxattr', 'removexattr', 'open', 'opendir', 'read', 'write', 'release',

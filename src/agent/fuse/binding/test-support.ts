@@ -1,9 +1,10 @@
 // Shared by the binding's real-mount tests: why such a test cannot run here (undefined when
-// it can), and running a command as a child process (never sync I/O on a mount from the
-// process serving it).
+// it can), and running commands as child processes (never sync I/O on a mount from the
+// process serving it): sh() to completion, startChild() for one that holds something.
 
-import { execFile, execFileSync } from 'node:child_process';
+import { execFile, execFileSync, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { constants } from 'node:os';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -30,4 +31,42 @@ export function sh(cmd: string, args: string[], timeoutMs = 25_000): Promise<{ c
       done({ code, stdout, stderr, pid: child.pid ?? -1 });
     });
   });
+}
+
+export interface Child {
+  pid: number;
+  /** Resolves once the child's stdout contains text (rejects if it exits first). */
+  waitFor(text: string): Promise<void>;
+  /** Exit code (signal: 128 + n) with all output. */
+  done: Promise<{ code: number; stdout: string; stderr: string }>;
+}
+
+/** A long-running child (e.g. one holding a lock) whose output can be waited for. */
+export function startChild(cmd: string, args: string[], timeoutMs = 25_000): Child {
+  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], timeout: timeoutMs });
+  let stdout = '';
+  let stderr = '';
+  const watchers: Array<{ text: string; ok: () => void }> = [];
+  child.stdout.on('data', (d: Buffer) => {
+    stdout += d.toString();
+    for (const w of watchers.filter((w) => stdout.includes(w.text))) {
+      watchers.splice(watchers.indexOf(w), 1);
+      w.ok();
+    }
+  });
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const done = new Promise<{ code: number; stdout: string; stderr: string }>((ok) => {
+    child.on('close', (code, signal) => ok({ code: code ?? 128 + (signal ? constants.signals[signal] : 0), stdout, stderr }));
+  });
+  return {
+    pid: child.pid ?? -1,
+    waitFor: (text) =>
+      stdout.includes(text)
+        ? Promise.resolve()
+        : new Promise((ok, fail) => {
+            watchers.push({ text, ok });
+            void done.then((r) => fail(new Error(`child exited (${r.code}) before printing ${JSON.stringify(text)}:\n${r.stdout}${r.stderr}`)));
+          }),
+    done,
+  };
 }

@@ -11,14 +11,16 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const src = join(here, 'pfs_fuse_context.c');
+// One addon from several parts (see pfs_fuse.h).
+const sources = ['pfs_fuse_context.c', 'pfs_fuse_mounts.c', 'pfs_fuse_locks.c', 'pfs_fuse_dispatch.c', 'pfs_fuse_notify.c'].map((f) => join(here, f));
+const inputs = [...sources, join(here, 'pfs_fuse.h')];
 const out = join(here, 'build', 'pfs_fuse_context.node');
 
 if (process.platform !== 'linux') {
   console.log('pfs_fuse_context: not Linux, nothing to build');
   process.exit(0);
 }
-if (process.argv.includes('--if-missing') && existsSync(out) && statSync(out).mtimeMs >= statSync(src).mtimeMs) {
+if (process.argv.includes('--if-missing') && existsSync(out) && inputs.every((f) => statSync(out).mtimeMs >= statSync(f).mtimeMs)) {
   process.exit(0);
 }
 
@@ -39,7 +41,7 @@ const args = [
   '-O2', '-g', '-Wall', '-Werror', '-fPIC', '-shared',
   '-DNODE_GYP_MODULE_NAME=pfs_fuse_context', '-D_FILE_OFFSET_BITS=64', '-D_LARGEFILE_SOURCE',
   '-I', nodeInclude, '-I', fuseInclude,
-  '-o', out, src,
+  '-o', out, ...sources,
   fuseLib, '-ldl', '-lpthread',
 ];
 execFileSync(process.env.CC || 'cc', args, { stdio: 'inherit' });

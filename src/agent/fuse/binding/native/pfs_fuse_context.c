@@ -37,16 +37,16 @@
 //    fchmod/fchown/futimens/f*xattr still need a path in libfuse 2.9 and fail
 //    ENOENT on an unlinked file.
 //
+//  - lock/flock (pfs_fuse_locks.c), the mount registry (pfs_fuse_mounts.c) and
+//    cache invalidation (pfs_fuse_notify.c) are other parts of this addon; fuse_new
+//    installs lock/flock for mounts whose JS registration asked for them.
+//
 // Layout: struct fuse_operations and its flag bit-fields come from the libfuse
 // 2.9 fuse.h that fuse-shared-library-linux ships (what fuse.node is built
 // with): flag_nullpath_ok:1, flag_nopath:1, flag_utime_omit_ok:1,
 // flag_reserved:29 after bmap. No system libfuse-dev is needed.
 
-#define _GNU_SOURCE
-#define FUSE_USE_VERSION 29
-#include <fuse.h>
-#include <fuse_lowlevel.h>
-#include <node_api.h>
+#include "pfs_fuse.h"
 #include <dlfcn.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -78,6 +78,9 @@ static struct fuse_operations real;  // fuse-native's op pointers (the same for 
 // What a NULL path becomes: "" at an address unique to the FUSE thread.
 static __thread char null_path[1];
 #define NONNULL(p) ((p) != NULL ? (p) : null_path)
+// RELEASE only (set in fuse_session_process_buf): no other open of this node has the
+// released handle, and it is not 0.
+static __thread int cur_release_last;
 static int wrapped_mounts = 0;
 
 static int slot_put(const char *key, int kind, int flags, const struct timespec *tv) {
@@ -142,7 +145,6 @@ WRAP(ftruncate, (const char *path, off_t size, ffi *fi), (path, size, fi))
 WRAP(open, (const char *path, ffi *fi), (path, fi))
 WRAP(statfs, (const char *path, struct statvfs *st), (path, st))
 WRAP(flush, (const char *path, ffi *fi), (path, fi))
-WRAP(release, (const char *path, ffi *fi), (path, fi))
 WRAP(fsync, (const char *path, int ds, ffi *fi), (path, ds, fi))
 WRAP(setxattr, (const char *path, const char *n, const char *v, size_t sz, int fl), (path, n, v, sz, fl))
 WRAP(getxattr, (const char *path, const char *n, char *v, size_t sz), (path, n, v, sz))
@@ -165,6 +167,19 @@ static int tr_utimens(const char *path, const struct timespec tv[2]) {
   return r;
 }
 
+// release: a file description that used flock releases its flock locks first
+// (libfuse 2.9 only sets fi->flock_release), and its open file description
+// (OFD) POSIX locks (the kernel sends nothing for them); see pfs_fuse_locks.c.
+static int tr_release(const char *path, ffi *fi) {
+  path = NONNULL(path);
+  int s = slot_put(path, KIND_PLAIN, 0, NULL);
+  pfs_release_flock(path, fi);
+  if (cur_release_last) pfs_release_locks(path, fi);
+  int r = real.release(path, fi);
+  slot_free(s);
+  return r;
+}
+
 // read/write: only the NULL-path fix (no context slot on the hot path).
 static int tr_read(const char *path, char *buf, size_t len, off_t off, ffi *fi) {
   return real.read(NONNULL(path), buf, len, off, fi);
@@ -180,11 +195,9 @@ static int tr_write(const char *path, const char *buf, size_t len, off_t off, ff
 struct k_in_header { uint32_t len, opcode; uint64_t unique, nodeid; uint32_t uid, gid, pid, padding; };
 struct k_getattr_in { uint32_t getattr_flags, dummy; uint64_t fh; };
 struct k_release_in { uint64_t fh; uint32_t flags, release_flags; uint64_t lock_owner; };
-#define K_GETATTR 3
-#define K_OPEN 14
-#define K_RELEASE 18
-#define K_CREATE 35
 #define K_GETATTR_FH (1u << 0)
+#define K_RELEASE_FLUSH (1u << 0)
+#define K_RELEASE_FLOCK_UNLOCK (1u << 1)
 
 #define MAX_FH_SESSIONS 64
 #define OPEN_BUCKETS 4096
@@ -197,25 +210,32 @@ typedef struct open_node {
   uint64_t *fh;  // the open handles of this node (libfuse's fi->fh: the JS fd)
 } open_node_t;
 
+// Sessions whose open handles are tracked: hard_remove mounts (getattr_fh: the
+// GETATTR rewrite) and mounts with lock handlers (the OFD-lock release, below).
+typedef struct {
+  const struct fuse_session *se;
+  int getattr_fh;
+} tracked_session_t;
+
 static pthread_mutex_t open_mu = PTHREAD_MUTEX_INITIALIZER;
-static const struct fuse_session *fh_sessions[MAX_FH_SESSIONS];  // hard_remove mounts
+static tracked_session_t fh_sessions[MAX_FH_SESSIONS];
 static open_node_t *open_nodes[OPEN_BUCKETS];
 static uint64_t getattr_rewrites = 0;
 
-// The request this FUSE thread is processing (set around fuse_session_process_buf).
-static __thread const struct fuse_session *cur_se;
-static __thread uint32_t cur_opcode;
-static __thread uint64_t cur_nodeid;
+// The request this FUSE thread is processing (set around fuse_session_process_buf; pfs_fuse.h).
+__thread const struct fuse_session *cur_se;
+__thread uint32_t cur_opcode;
+__thread uint64_t cur_nodeid;
 
 static size_t open_bucket(const struct fuse_session *se, uint64_t nodeid) {
   uint64_t h = nodeid * 0x9E3779B97F4A7C15ull ^ (uint64_t) (uintptr_t) se;
   return (size_t) (h >> 20) % OPEN_BUCKETS;
 }
 
-// Callers hold open_mu.
-static int is_fh_session(const struct fuse_session *se) {
-  for (int i = 0; i < MAX_FH_SESSIONS; i++) if (fh_sessions[i] == se) return 1;
-  return 0;
+// Callers hold open_mu. The session's entry, or NULL when its opens are not tracked.
+static tracked_session_t *is_fh_session(const struct fuse_session *se) {
+  for (int i = 0; i < MAX_FH_SESSIONS; i++) if (fh_sessions[i].se == se) return &fh_sessions[i];
+  return NULL;
 }
 
 static open_node_t **open_find(const struct fuse_session *se, uint64_t nodeid) {
@@ -265,7 +285,8 @@ static void open_remove(const struct fuse_session *se, uint64_t nodeid, uint64_t
 static uint64_t open_any(const struct fuse_session *se, uint64_t nodeid) {
   uint64_t fh = 0;
   pthread_mutex_lock(&open_mu);
-  if (is_fh_session(se)) {
+  tracked_session_t *t = is_fh_session(se);
+  if (t != NULL && t->getattr_fh) {
     open_node_t *n = *open_find(se, nodeid);
     if (n != NULL && n->n > 0) fh = n->fh[n->n - 1];
   }
@@ -273,8 +294,21 @@ static uint64_t open_any(const struct fuse_session *se, uint64_t nodeid) {
   return fh;
 }
 
+// True when a tracked session has no open of the node with handle fh (any more).
+static int open_last(const struct fuse_session *se, uint64_t nodeid, uint64_t fh) {
+  int last = 0;
+  pthread_mutex_lock(&open_mu);
+  if (fh != 0 && is_fh_session(se)) {
+    last = 1;
+    open_node_t *n = *open_find(se, nodeid);
+    for (size_t i = 0; n != NULL && i < n->n; i++) if (n->fh[i] == fh) last = 0;
+  }
+  pthread_mutex_unlock(&open_mu);
+  return last;
+}
+
 // A new mount: drop what a dead session at the same address left, and mark it.
-static void session_register(const struct fuse_session *se, int hard_remove) {
+static void session_register(const struct fuse_session *se, int getattr_fh, int track) {
   pthread_mutex_lock(&open_mu);
   for (size_t b = 0; b < OPEN_BUCKETS; b++) {
     open_node_t **pp = &open_nodes[b];
@@ -286,10 +320,13 @@ static void session_register(const struct fuse_session *se, int hard_remove) {
   }
   int slot = -1;
   for (int i = 0; i < MAX_FH_SESSIONS; i++) {
-    if (fh_sessions[i] == se) fh_sessions[i] = NULL;
-    if (slot < 0 && fh_sessions[i] == NULL) slot = i;
+    if (fh_sessions[i].se == se) fh_sessions[i].se = NULL;
+    if (slot < 0 && fh_sessions[i].se == NULL) slot = i;
   }
-  if (hard_remove && slot >= 0) fh_sessions[slot] = se;
+  if ((getattr_fh || track) && slot >= 0) {
+    fh_sessions[slot].se = se;
+    fh_sessions[slot].getattr_fh = getattr_fh;
+  }
   pthread_mutex_unlock(&open_mu);
 }
 
@@ -321,6 +358,7 @@ void fuse_session_process_buf(struct fuse_session *se, const struct fuse_buf *bu
   if (next == NULL) abort();  // cannot happen with libfuse 2.9 (this symbol is why we are called)
 
   struct k_in_header *in = NULL;
+  cur_release_last = 0;
   if (buf != NULL && !(buf->flags & FUSE_BUF_IS_FD) && buf->mem != NULL && buf->size >= sizeof *in) {
     in = (struct k_in_header *) buf->mem;
     if (in->len > buf->size) in = NULL;
@@ -336,8 +374,20 @@ void fuse_session_process_buf(struct fuse_session *se, const struct fuse_buf *bu
       }
     }
   } else if (in != NULL && in->opcode == K_RELEASE && in->len >= sizeof *in + sizeof(struct k_release_in)) {
+    struct k_release_in *rel = (struct k_release_in *) (in + 1);
     // Forget the handle first: no GETATTR may pick it once its release has started.
-    open_remove(se, in->nodeid, ((struct k_release_in *) (in + 1))->fh);
+    open_remove(se, in->nodeid, rel->fh);
+    // An open file description lock owner (F_OFD_SETLK) gets no unlock from the kernel:
+    // at the last release of the handle, ask libfuse for its flush-time unlock of that
+    // owner (pfs_fuse_locks.c). Only the last: handles need not be unique, and a POSIX
+    // owner that locked through the same handle value has flushed only when it closed.
+    uint64_t owner;
+    cur_release_last = open_last(se, in->nodeid, rel->fh);
+    if (cur_release_last && !(rel->release_flags & K_RELEASE_FLUSH) && pfs_lock_owner_for_fh(se, in->nodeid, rel->fh, &owner) &&
+        (!(rel->release_flags & K_RELEASE_FLOCK_UNLOCK) || rel->lock_owner == owner)) {
+      rel->release_flags |= K_RELEASE_FLUSH;
+      rel->lock_owner = owner;
+    }
   }
 
   const struct fuse_session *prev_se = cur_se;
@@ -422,6 +472,9 @@ struct fuse *fuse_new(struct fuse_chan *ch, struct fuse_args *args, const struct
   if (next == NULL) return NULL;
   if (op == NULL || op_size != sizeof(struct fuse_operations)) return next(ch, args, op, op_size, user_data);
 
+  // The JS registration for this mount point (pfs_fuse_mounts.c): lock/flock handlers.
+  unsigned want = 0, installed = 0;
+  int mount_id = pfs_mount_for_chan(ch, &want);
   // libfuse copies the table, so one static copy per call is enough while we hold the lock.
   static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
   struct fuse_operations w;
@@ -430,11 +483,18 @@ struct fuse *fuse_new(struct fuse_chan *ch, struct fuse_args *args, const struct
   int ok = wrap_ops(op, &w);
   if (ok) wrapped_mounts++;
   pthread_mutex_unlock(&mu);
+  // Non-NULL lock/flock make libfuse advertise FUSE_CAP_POSIX_LOCKS/FLOCK_LOCKS at INIT.
+  if (ok && (want & PFS_WANT_LOCK)) { w.lock = pfs_tr_lock; installed |= PFS_WANT_LOCK; }
+  if (ok && (want & PFS_WANT_FLOCK)) { w.flock = pfs_tr_flock; installed |= PFS_WANT_FLOCK; }
   // Read before fuse_new: it removes the library options it consumes from args.
   // Only a wrapped table has flag_nullpath_ok, so only then may fgetattr get NULL.
   int fh_getattr = ok && args_hard_remove(args);
   struct fuse *f = next(ch, args, ok ? &w : op, op_size, user_data);
-  if (f != NULL) session_register(fuse_get_session(f), fh_getattr);
+  if (f != NULL) {
+    session_register(fuse_get_session(f), fh_getattr, (installed & PFS_WANT_LOCK) != 0);
+    pfs_locks_session_reset(fuse_get_session(f));
+    if (mount_id) pfs_mount_started(mount_id, f, ch, installed, ok);
+  }
   return f;
 }
 
@@ -506,6 +566,11 @@ static napi_value init(napi_env env, napi_value exports) {
   // This build sets flag_nullpath_ok and turns NULL paths into "" (hard_remove is safe).
   napi_get_boolean(env, true, &v);
   napi_set_named_property(env, exports, "nullPathOk", v);
+  // This build has the mount registry, lock/flock dispatch and cache invalidation.
+  napi_set_named_property(env, exports, "locksAndNotify", v);
+  if (pfs_mounts_init(env, exports) != napi_ok || pfs_dispatch_init(env, exports) != napi_ok || pfs_notify_init(env, exports) != napi_ok) {
+    napi_throw_error(env, NULL, "pfs_fuse_context: init failed");
+  }
   return exports;
 }
 
