@@ -2,8 +2,6 @@
 import type { Schema } from '../common/config/index.js';
 import { plugInKeys, storeAccessKeys } from '../common/objectstore/config-keys.js';
 
-const LEASES = 'leases (issue 5)';
-
 export const volumeServerSchema: Schema = {
   program: 'proxyfsd',
   sections: [
@@ -109,19 +107,35 @@ export const volumeServerSchema: Schema = {
     },
     {
       name: 'Leases',
-      doc: `Lease manager tuning. Reserved for ${LEASES}.`,
+      doc: 'The lease manager (docs/LEASES.md): how fast leases are revoked from other agents, when an ' +
+        'unresponsive agent is evicted, and how many leases each volume tracks.',
       keys: {
         MinLeaseDuration: {
-          type: 'duration', default: '250ms', reserved: LEASES,
-          doc: 'Shortest time a granted lease is held before it may be revoked.',
+          type: 'duration', default: '250ms',
+          doc: 'A lease granted less than this long ago is not interrupted: a conflicting request waits until ' +
+            'it has been held this long, so two agents cannot pass a lease back and forth faster.',
         },
         LeaseInterruptInterval: {
-          type: 'duration', default: '250ms', reserved: LEASES,
-          doc: 'Interval between repeated revoke requests to an agent that has not released a lease.',
+          type: 'duration', default: '250ms', min: 1,
+          doc: 'Interval between repeated LeaseInterrupt upcalls to an agent that has not yet demoted or released ' +
+            'the lease another agent waits for.',
         },
         LeaseInterruptLimit: {
-          type: 'int', default: '20', min: 1, reserved: LEASES,
-          doc: 'Revoke requests sent before an unresponsive agent\'s lease is taken away and its mount dropped.',
+          type: 'int', default: '20', min: 1,
+          doc: 'Interrupts sent before an agent that answers none of them (and one more interval) is evicted: its ' +
+            'mount loses every lease, lock and open file, and every later request with its mount ID fails with ' +
+            '`PFS_ERR_MOUNT_EVICTED`.',
+        },
+        MaxLeases: {
+          type: 'int', default: '100000', min: 1,
+          doc: 'Leases (mount, file pairs) one volume holds; beyond it the least recently used idle leases are ' +
+            'interrupted (release) to bound the server\'s lease memory.',
+        },
+        MaxLeaseWait: {
+          type: 'duration', default: '30s', min: 1,
+          doc: 'Upper bound on how long a lease request may wait. proxyfsd refuses to start when ' +
+            '`MinLeaseDuration + LeaseInterruptLimit × LeaseInterruptInterval` exceeds it. Agents\' ' +
+            '`RetryRPCDeadlineIO` must exceed it too.',
         },
       },
     },

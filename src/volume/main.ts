@@ -9,7 +9,7 @@ import { createLogger } from '../common/log/index.js';
 import { errorCode } from '../common/errors/index.js';
 import { systemClock } from '../common/clock/index.js';
 import { volumeServerSchema } from './config-schema.js';
-import { startVolumeServer, volumeSettingsFromConfig, rpcServerSettingsFromConfig } from './server/index.js';
+import { startVolumeServer, volumeSettingsFromConfig, rpcServerSettingsFromConfig, leaseSettingsFromConfig } from './server/index.js';
 import { createVolumeMetrics } from '../common/metrics/index.js';
 import { versionInfo } from '../common/http/index.js';
 import { startAdminServer, type AdminServerHandle } from './http/index.js';
@@ -30,11 +30,12 @@ async function main(argv: string[]): Promise<number> {
   });
   const clock = systemClock();
   const rpc = rpcServerSettingsFromConfig(config);
+  const leases = leaseSettingsFromConfig(config);
   const metrics = createVolumeMetrics();
-  const server = await startVolumeServer({ volumes: volumeSettingsFromConfig(config), rpc, clock, log: logger, observer: metrics.dispatch, storeMetrics: { observer: metrics.objectStore, onRetry: (op, backend) => metrics.onRetry(op, backend) } });
+  const server = await startVolumeServer({ volumes: volumeSettingsFromConfig(config), rpc, leases, clock, log: logger, observer: metrics.dispatch, storeMetrics: { observer: metrics.objectStore, onRetry: (op, backend) => metrics.onRetry(op, backend) } });
   metrics.attach({
     gc: () => [...server.volumes.values()].map((v) => ({ volume: v.name, stats: v.gc.stats() })),
-    mounts: () => server.mounts.list(),
+    mounts: () => server.mounts.list().filter((m) => !m.evicted),
     connectedClients: () => server.rpc.connectedClients().length,
   });
   let stopping = false;

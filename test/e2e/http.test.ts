@@ -138,7 +138,9 @@ test('agent and proxyfsd HTTP servers on a real mount', { timeout: 180_000 }, as
     assert.ok(sampleValue(vm, 'proxyfsd_rpc_calls_total', { method: 'Wrote', result: 'ok' }) >= 1);
     assert.ok(sampleValue(vm, 'proxyfsd_commits_total') >= 1);
     assert.equal(sampleValue(vm, 'proxyfsd_mounts', { volume: srv.volume, connected: 'true' }), 1);
-    assert.match(JSON.stringify(await (await fetch(`${admin}/leases`)).json()), /not implemented yet/);
+    const leases = await (await fetch(`${admin}/leases`)).json() as { enabled: boolean; mounts: { volume: string; evicted: boolean }[] };
+    assert.equal(leases.enabled, true);
+    assert.deepEqual(leases.mounts.map((x) => [x.volume, x.evicted]), [[srv.volume, false]]);
 
     // The systemd unit's readiness wait, run as systemd would run it.
     const unit = readFileSync(join(REPO, 'conf/pfsagentd@.service'), 'utf8');

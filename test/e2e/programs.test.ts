@@ -111,18 +111,21 @@ test('dd of 1 GiB in 1 MiB blocks (conv=fsync), then sha256sum equals the source
   }
 });
 
+/** The tar round trip copies its tree twice file by file: ~800 files locally, ~90 on Swift and S3. */
+const TAR_TREE = testBackend() === 'local' ? SMALL_TREE : `${SMALL_TREE}/netfilter`;
+
 test('tar: create from a tree on the mount, extract elsewhere on the mount, diff', { timeout: 180_000 }, async () => {
   const d = await testDir('tar');
-  await sh(`cp -a ${SMALL_TREE} ${q(d)}/src`);
+  await sh(`cp -a ${TAR_TREE} ${q(d)}/src`);
   await sh(`cd ${q(d)} && tar -cf a.tar src && mkdir out && tar -C out -xf a.tar`);
   await sh(`diff -r --no-dereference ${q(d)}/src ${q(d)}/out/src`);
-  await sh(`diff -r --no-dereference ${SMALL_TREE} ${q(d)}/out/src`);
+  await sh(`diff -r --no-dereference ${TAR_TREE} ${q(d)}/out/src`);
   // tar -d compares the archive with the extracted tree (sizes, modes, mtimes, contents).
   await sh(`cd ${q(d)}/out && tar -df ../a.tar`);
   // The archive itself, listed, names every file of the source tree.
   const lines = (s: string) => s.trim().split('\n').map((l) => l.replace(/\/$/, '')).sort();
   const names = lines((await sh(`tar -tf ${q(d)}/a.tar`)).stdout);
-  const want = lines((await sh(`cd ${SMALL_TREE}/.. && find linux | sed 's|^linux|src|'`)).stdout);
+  const want = lines((await sh(`cd ${TAR_TREE}/.. && find ${basename(TAR_TREE)} | sed 's|^${basename(TAR_TREE)}|src|'`)).stdout);
   assert.deepEqual(names, want);
 });
 

@@ -101,6 +101,15 @@ test('random and malformed parameters for every RPC are answered with errors; th
       name: fc.oneof(fc.string({ maxLength: 300 }), anyValue),
       mode: fc.oneof(fc.integer(), anyValue),
       size: fc.oneof(fc.integer(), fc.double(), anyValue),
+      // Lease, Lock, GetLock (never wait: true, which would hold a call up to 10 s).
+      request: fc.oneof(fc.constantFrom('shared', 'promote', 'exclusive', 'demote', 'release'), anyValue),
+      owner: fc.oneof(fc.string({ maxLength: 200 }), anyValue),
+      kind: fc.oneof(fc.constantFrom('posix', 'flock'), anyValue),
+      type: fc.oneof(fc.constantFrom('read', 'write', 'unlock'), anyValue),
+      start: fc.oneof(fc.integer({ min: -2, max: 100 }), anyValue),
+      end: fc.oneof(fc.integer({ min: -2, max: 100 }), anyValue),
+      wait: fc.constant(false),
+      pid: fc.oneof(fc.nat(), anyValue),
     }, { requiredKeys: [] });
     await fc.assert(fc.asyncProperty(fc.constantFrom(...METHODS, 'NoSuchMethod', '__proto__'), fc.oneof(anyValue, nearParams), async (method, params) => {
       if (method === 'Unmount') return; // would end the well-behaved mount

@@ -2,9 +2,15 @@
  * The RPC methods between pfsagentd and proxyfsd: names, parameters and results.
  * `MUTATING` lists the methods whose replies the server makes durable with the change itself,
  * so a resent request is answered from the reply table and never executed twice, even
- * across a server restart.
+ * across a server restart. `BLOCKING` lists the methods the server may hold (Lease until
+ * granted, Lock with wait: true up to LOCK_WAIT_CAP_MS); they are answered outside the batch
+ * transaction and are idempotent instead of durable. `UpcallMap` lists the server -> agent
+ * upcalls (best effort, re-sent by the server).
  */
-import type { Attr, Cred, DirEntry, Extent, Ino, ObjectChecksums, StatVfs, Timespec } from './types.js';
+import type {
+  Attr, Cred, DirEntry, Extent, Ino, LeaseGrant, LeaseInterruptAction, LeaseRequest, LockConflict, LockKind, LockType,
+  ObjectChecksums, StatVfs, Timespec,
+} from './types.js';
 
 export type TimeSet = Timespec | 'now';
 
@@ -41,6 +47,51 @@ export interface MethodMap {
   FetchExtentMapChunk: { params: { mountId: string; ino: Ino; fileOffset: number; maxEntriesFrom: number; maxEntriesBefore: number }; result: ExtentMapChunk };
   ProvisionObject: { params: { mountId: string; count: number }; result: { objects: { objectId: number; key: string }[] } };
   Wrote: { params: WroteParams; result: Attr };
+
+  /** Blocks until granted (conflicting holders are interrupted, unresponsive ones evicted); demote and release answer at once. */
+  Lease: { params: { mountId: string; ino: Ino; request: LeaseRequest }; result: { granted: LeaseGrant } };
+  /** wait: true is held by the server until granted or LOCK_WAIT_CAP_MS passed (then granted: false; ask again). */
+  Lock: { params: LockParams; result: LockResult };
+  GetLock: { params: GetLockParams; result: { conflict?: LockConflict } };
+}
+
+export interface LockParams {
+  mountId: string;
+  ino: Ino;
+  /** The kernel's lock owner (posix) or open file (flock), as the agent names it; at most LOCK_OWNER_MAX bytes. */
+  owner: string;
+  kind: LockKind;
+  type: LockType;
+  start: number;
+  /** Exclusive; -1 = to end of file. flock ignores the range. */
+  end: number;
+  wait: boolean;
+  pid: number;
+}
+
+export type LockResult = { granted: true } | { granted: false; retryAfterMs: number };
+
+export interface GetLockParams {
+  mountId: string;
+  ino: Ino;
+  owner: string;
+  kind: 'posix';
+  type: 'read' | 'write';
+  start: number;
+  end: number;
+}
+
+/** Server -> agent upcalls (RPC frame type UPCALL): name -> params. Best effort; the server re-sends. */
+export interface UpcallMap {
+  /** Do what `action` requires for `ino`, then answer with Lease demote / release (docs/LEASES.md §2). */
+  LeaseInterrupt: { ino: Ino; action: LeaseInterruptAction };
+}
+export type Upcall = keyof UpcallMap;
+export type UpcallParams<U extends Upcall> = UpcallMap[U];
+export const UPCALLS: readonly Upcall[] = ['LeaseInterrupt'];
+
+export function isUpcall(name: unknown): name is Upcall {
+  return typeof name === 'string' && (UPCALLS as readonly string[]).includes(name);
 }
 
 export interface MountResult {
@@ -90,12 +141,15 @@ export const METHODS: readonly Method[] = [
   'Ping', 'Mount', 'Unmount', 'Lookup', 'GetAttr', 'SetAttr', 'Access', 'Create', 'Mknod', 'Mkdir',
   'Symlink', 'Readlink', 'Link', 'Unlink', 'Rmdir', 'Rename', 'Open', 'Release', 'ReadDir', 'StatVfs',
   'SetXattr', 'GetXattr', 'ListXattr', 'RemoveXattr', 'FetchExtentMapChunk', 'ProvisionObject', 'Wrote',
+  'Lease', 'Lock', 'GetLock',
 ];
 
 export const MUTATING: ReadonlySet<Method> = new Set<Method>([
   'Mount', 'Unmount', 'SetAttr', 'Create', 'Mknod', 'Mkdir', 'Symlink', 'Link', 'Unlink', 'Rmdir',
   'Rename', 'Open', 'Release', 'SetXattr', 'RemoveXattr', 'ProvisionObject', 'Wrote',
 ]);
+
+export const BLOCKING: ReadonlySet<Method> = new Set<Method>(['Lease', 'Lock']);
 
 export function isMethod(name: unknown): name is Method {
   return typeof name === 'string' && (METHODS as readonly string[]).includes(name);

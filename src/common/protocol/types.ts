@@ -113,3 +113,25 @@ export const RENAME_EXCHANGE = 2;
 /** setxattr(2) flags. */
 export const XATTR_CREATE = 1;
 export const XATTR_REPLACE = 2;
+
+/** Leases (docs/LEASES.md): what a mount asks for, and what it holds after the answer. */
+export type LeaseRequest = 'shared' | 'promote' | 'exclusive' | 'demote' | 'release';
+export type LeaseGrant = 'none' | 'shared' | 'exclusive';
+/** What a LeaseInterrupt upcall asks the holder to do before it answers with Lease demote / release. */
+export type LeaseInterruptAction = 'demote' | 'release';
+
+/** Locks (docs/LEASES.md §6). Ranges are [start, end) in bytes; end -1 means to end of file. */
+export type LockKind = 'posix' | 'flock';
+export type LockType = 'read' | 'write' | 'unlock';
+/** The longest lock owner string, in bytes of UTF-8. */
+export const LOCK_OWNER_MAX = 128;
+/** The longest the server holds a blocking Lock before it answers granted: false (the agent asks again). */
+export const LOCK_WAIT_CAP_MS = 10_000;
+
+/** A lock that conflicts with a GetLock request: its type, range (end -1 = to EOF) and the pid that took it. */
+export interface LockConflict {
+  type: 'read' | 'write';
+  start: number;
+  end: number;
+  pid: number;
+}

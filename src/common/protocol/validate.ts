@@ -4,7 +4,8 @@
  * with PFS_ERR_BAD_REQUEST instead of reaching SQL or arithmetic.
  */
 import { PfsError } from '../errors/index.js';
-import type { Method, Params } from './methods.js';
+import type { Method, Params, Upcall, UpcallParams } from './methods.js';
+import { LOCK_OWNER_MAX } from './types.js';
 
 type Check = (v: unknown, path: string) => void;
 
@@ -46,6 +47,16 @@ function object(fields: Record<string, Check>): Check {
 }
 const cred = object({ uid: u32, gid: u32, groups: arrayOf(u32, 65536) });
 const mountId = str(128);
+const oneOf = (...values: string[]): Check => (v, p) => { if (typeof v !== 'string' || !values.includes(v)) bad(p, `expected one of ${values.join(', ')}`); };
+/** A lock range end: -1 (to EOF) or a non-negative integer; rangeOf checks it against start. */
+const rangeEnd: Check = (v, p) => { if (v !== -1) uint(v, p); };
+const owner = str(LOCK_OWNER_MAX);
+/** Adds the range rule to a lock shape: end is -1 or greater than start. */
+const withRange = (c: Check): Check => (v, p) => {
+  c(v, p);
+  const { start, end } = v as { start: number; end: number };
+  if (end !== -1 && end <= start) bad(`${p}.end`, 'expected -1 (to end of file) or an end greater than start');
+};
 const extent = object({ fileOffset: uint, length: uint, objectId: uint, objectOffset: uint });
 
 const SHAPES: { [M in Method]: Check } = {
@@ -81,9 +92,24 @@ const SHAPES: { [M in Method]: Check } = {
     extents: arrayOf(extent, 1 << 16),
     mtime: timespec,
   }),
+  Lease: object({ mountId, ino, request: oneOf('shared', 'promote', 'exclusive', 'demote', 'release') }),
+  Lock: withRange(object({
+    mountId, ino, owner, kind: oneOf('posix', 'flock'), type: oneOf('read', 'write', 'unlock'),
+    start: uint, end: rangeEnd, wait: bool, pid: u32,
+  })),
+  GetLock: withRange(object({ mountId, ino, owner, kind: oneOf('posix'), type: oneOf('read', 'write'), start: uint, end: rangeEnd })),
+};
+
+const UPCALL_SHAPES: { [U in Upcall]: Check } = {
+  LeaseInterrupt: object({ ino, action: oneOf('demote', 'release') }),
 };
 
 /** Throws PFS_ERR_BAD_REQUEST unless `params` has exactly the shape `method` takes. */
 export function validateParams<M extends Method>(method: M, params: unknown): asserts params is Params<M> {
   SHAPES[method](params, 'params');
+}
+
+/** Throws PFS_ERR_BAD_REQUEST unless `params` has exactly the shape of upcall `method` (for the agent's side). */
+export function validateUpcall<U extends Upcall>(method: U, params: unknown): asserts params is UpcallParams<U> {
+  UPCALL_SHAPES[method](params, 'params');
 }

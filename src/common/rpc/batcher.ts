@@ -3,7 +3,8 @@
  * queued call to the dispatcher as one batch. Batches never overlap: calls arriving while one
  * runs wait and form the next batch. Each call gets exactly one reply, in order; a dispatcher
  * that throws, rejects or returns the wrong number of replies fails the whole batch with the
- * thrown error's wire form.
+ * thrown error's wire form. A reply that is a promise (deferred) answers its call when it
+ * settles; the batch does not wait for it.
  */
 import { PfsError, toWireError } from '../errors/index.js';
 import type { IncomingCall, Logger, RpcDispatcher, WireReply } from './types.js';
@@ -56,12 +57,16 @@ export class Batcher {
     try {
       const replies = await this.dispatch(batch.map((b) => b.call));
       batch.forEach((item, i) => {
-        const reply = normalizeReply(replies[i]);
-        if (reply === MALFORMED_REPLY) {
-          const { method, requestId } = item.call;
-          this.log.error({ method, requestId }, 'rpc dispatcher returned a malformed reply');
+        const raw = replies[i];
+        if (isPromiseLike(raw)) {
+          raw.then(
+            (r) => item.done(this.checked(item, normalizeReply(r))),
+            (err: unknown) => item.done({ error: toWireError(err) }),
+          );
+          return;
         }
-        item.done(reply);
+        const reply = normalizeReply(raw);
+        item.done(this.checked(item, reply));
       });
     } catch (err) {
       this.log.error({ err: (err as Error)?.message }, 'rpc reply delivery failed');
@@ -74,6 +79,14 @@ export class Batcher {
         for (const w of waiters) w();
       }
     }
+  }
+
+  private checked(item: BatchItem, reply: WireReply): WireReply {
+    if (reply === MALFORMED_REPLY) {
+      const { method, requestId } = item.call;
+      this.log.error({ method, requestId }, 'rpc dispatcher returned a malformed reply');
+    }
+    return reply;
   }
 
   /** Never rejects: a failed dispatch becomes one error reply per call. */
@@ -105,4 +118,8 @@ export function normalizeReply(r: unknown): WireReply {
     if ('result' in o) return { result: o.result };
   }
   return MALFORMED_REPLY;
+}
+
+function isPromiseLike(v: unknown): v is PromiseLike<unknown> {
+  return typeof v === 'object' && v !== null && typeof (v as { then?: unknown }).then === 'function';
 }

@@ -7,7 +7,8 @@
  *   client.ts      numbered requests, deadlines, reconnect with backoff, resend of outstanding requests
  *   ack-tracker.ts highest id below which every request is finished (sent with every request)
  *   server.ts      HELLO by clientId, dedup (in-flight, cache, durable), upcalls
- *   batcher.ts     group commit: queued calls dispatched as one batch; batches never overlap
+ *   batcher.ts     group commit: queued calls dispatched as one batch; batches never overlap;
+ *                  a deferred reply (a promise) answers its call later without holding up the next batch
  *   reply-cache.ts per-client in-flight set and completed replies, trimmed by ack and TTL
  *
  * Invariants:
@@ -27,6 +28,7 @@
  *   resend would be refused again until the call's deadline.
  */
 export type {
+  DispatchReply,
   IncomingCall,
   Logger,
   RpcClient,

@@ -5,6 +5,15 @@ import type { WireError } from '../errors/index.js';
 /** A reply as the server caches and sends it. */
 export type WireReply = { result: unknown } | { error: WireError };
 
+/**
+ * What a dispatcher returns for one call: the reply, or a promise of it (a deferred reply, for
+ * calls that wait, such as a blocking lock). A deferred reply does not hold up the batch: the
+ * next batch is dispatched at once, and the call is answered when the promise settles (a
+ * rejection becomes an error reply). A deferred reply never settled is never sent; the client
+ * resends it to the next server.
+ */
+export type DispatchReply = WireReply | Promise<WireReply>;
+
 /** One request as the server hands it to its dispatcher. */
 export interface IncomingCall {
   clientId: string;     // stable for the life of an RpcClient, across reconnects
@@ -19,12 +28,13 @@ export interface IncomingCall {
  *   durableReplies), in arrival order, batched: all requests that arrived before the event loop
  *   turned. It returns one reply per call, same order. It may be async; batches do not overlap
  *   (the next batch is dispatched after the previous one resolved), which lets the dispatcher
- *   commit a whole batch in one database transaction (group commit).
+ *   commit a whole batch in one database transaction (group commit). A reply may be deferred
+ *   (see DispatchReply): such a call is answered later without holding up later batches.
  * - durableReplies, when given, is consulted on a cache miss before dispatching, and told when the
  *   client has acknowledged replies so it can trim them.
  */
 export interface RpcDispatcher {
-  dispatch(calls: IncomingCall[]): Promise<WireReply[]> | WireReply[];
+  dispatch(calls: IncomingCall[]): Promise<DispatchReply[]> | DispatchReply[];
   durableReplies?: {
     get(clientId: string, requestId: number): WireReply | undefined;
     /** The client has received every reply with requestId <= ackedUpTo. */

@@ -26,8 +26,15 @@ const volume = {
   settings: { objectStoreUrl: 's3://user:pw@bucket/x?endpoint=http://e&secret=1', deadObjectDeleteDelayMs: 10_000, gcIntervalMs: 1000, compactionIntervalMs: 60_000 },
   md: { db: { prepare: () => ({ get: () => { if (!dbHealthy) throw new Error('disk I/O error'); return { 1: 1 }; } }) } },
   gc: { stats: () => ({ ...gcStats }) },
+  leases: { stats: () => leaseStats, held: (id: string) => (id === 'm1' ? { shared: [2, 255], exclusive: [16] } : { shared: [], exclusive: [] }) },
+  locks: { stats: () => lockStats, held: (id: string) => (id === 'm1' ? { posix: 2, flock: 1 } : { posix: 0, flock: 0 }) },
 };
-const mountList = [{ mountId: 'm1', volume: 'V', clientId: 'c1', connected: true }, { mountId: 'm2', volume: 'V', clientId: 'c2', connected: false }];
+const leaseStats = { leases: 3, shared: 2, exclusive: 1, waiting: 1, interruptsSent: 4, evictions: 1, denials: 0, limitRevocations: 0 };
+const lockStats = { posixLocks: 2, flockLocks: 1, waiting: 0, deadlocks: 0, waitTimeouts: 0 };
+const mountList = [
+  { mountId: 'm1', volume: 'V', clientId: 'c1', connected: true, evicted: false },
+  { mountId: 'm2', volume: 'V', clientId: 'c2', connected: false, evicted: true },
+];
 const server = {
   volumes: new Map([['V', volume]]),
   mounts: { list: () => mountList, openFiles: (id: string) => (id === 'm1' ? { inodes: 2, opens: 3 } : { inodes: 0, opens: 0 }) },
@@ -42,18 +49,22 @@ function options(over: Partial<VolumeHttpOptions> = {}): VolumeHttpOptions {
   return { host: '127.0.0.1', port: 0, log: quiet, metrics, server, version: versionInfo('proxyfsd'), config, schema: volumeServerSchema, serving: () => serving, ...over };
 }
 
-test('volumes, mounts with open files, leases (off), gc, config, version, index', async () => {
+test('volumes, mounts with open files, leases and locks, gc, config, version, index', async () => {
   const app = buildAdminServer(options());
   const index = await app.inject('/');
   for (const p of ['/volumes', '/mounts', '/leases', '/gc', '/metrics', '/stats', '/health', '/config', '/version']) assert.ok(index.body.includes(`href="${p}"`), p);
-  assert.deepEqual((await app.inject('/volumes')).json(), [{ name: 'V', objectStore: 's3://bucket/x', mounts: 2, gc: gcStats }]);
+  assert.deepEqual((await app.inject('/volumes')).json(), [{ name: 'V', objectStore: 's3://bucket/x', mounts: 1, gc: gcStats }], 'evicted mounts do not count');
   assert.deepEqual((await app.inject('/mounts')).json(), [
-    { mountId: 'm1', volume: 'V', clientId: 'c1', connected: true, openFiles: { inodes: 2, opens: 3 } },
-    { mountId: 'm2', volume: 'V', clientId: 'c2', connected: false, openFiles: { inodes: 0, opens: 0 } },
+    { mountId: 'm1', volume: 'V', clientId: 'c1', connected: true, evicted: false, openFiles: { inodes: 2, opens: 3 } },
+    { mountId: 'm2', volume: 'V', clientId: 'c2', connected: false, evicted: true, openFiles: { inodes: 0, opens: 0 } },
   ]);
   assert.deepEqual((await app.inject('/leases')).json(), {
-    enabled: false, reason: 'leases are not implemented yet (issue 5)',
-    mounts: [{ mountId: 'm1', volume: 'V', shared: [], exclusive: [] }, { mountId: 'm2', volume: 'V', shared: [], exclusive: [] }],
+    enabled: true,
+    volumes: { V: { leases: leaseStats, locks: lockStats } },
+    mounts: [
+      { mountId: 'm1', volume: 'V', evicted: false, shared: ['0000000000000002', '00000000000000FF'], exclusive: ['0000000000000010'], locks: { posix: 2, flock: 1 } },
+      { mountId: 'm2', volume: 'V', evicted: true, shared: [], exclusive: [], locks: { posix: 0, flock: 0 } },
+    ],
   });
   assert.deepEqual((await app.inject('/gc')).json(), { V: { ...gcStats, deadObjectDeleteDelayMs: 10_000, gcIntervalMs: 1000, compactionIntervalMs: 60_000 } });
   const cfg = (await app.inject('/config?compact')).json() as { sections: Record<string, Record<string, unknown>> };

@@ -1,7 +1,7 @@
 /**
  * proxyfsd's HTTP admin server (fastify) on [HTTPServer] IPAddr:TCPPort (port 0, the default,
- * starts nothing): volumes, mounts with their open files, leases per mount (not implemented
- * yet: it says so), GC and compaction progress, /metrics, /stats and /health.
+ * starts nothing): volumes, mounts with their open files, leases and locks per volume and per
+ * mount, GC and compaction progress, /metrics, /stats and /health.
  * docs/OBSERVABILITY.md lists the endpoints.
  *
  * Parts: routes.ts (the admin routes), common/http (conventions, /metrics and /stats).
@@ -14,7 +14,7 @@ import type { MetricsSource } from '../../common/metrics/index.js';
 import type { Logger } from '../../common/rpc/index.js';
 import { addAdminRoutes, type AdminOptions } from './routes.js';
 
-export { LEASES_OFF, shownStoreUrl } from './routes.js';
+export { inoHex, shownStoreUrl } from './routes.js';
 
 export interface VolumeHttpOptions extends AdminOptions {
   host: string;

@@ -6,7 +6,10 @@ import { redact, type Config, type Schema } from '../../common/config/index.js';
 import { indexPage, sendJson, type Handler, type HttpApp, type VersionInfo } from '../../common/http/index.js';
 import type { VolumeServer } from '../server/index.js';
 
-export const LEASES_OFF = 'leases are not implemented yet (issue 5)';
+/** An inode number as the reference prints it (and pfsagentd's /leases): 16 hex digits. */
+export function inoHex(ino: number): string {
+  return ino.toString(16).toUpperCase().padStart(16, '0');
+}
 
 export interface AdminOptions {
   server: Pick<VolumeServer, 'volumes' | 'mounts' | 'rpc'>;
@@ -33,9 +36,9 @@ export function addAdminRoutes(http: HttpApp, o: AdminOptions): void {
     { path: '/config', what: 'effective configuration (secrets redacted)' },
     { path: '/gc', what: 'garbage collection and compaction progress per volume' },
     { path: '/health', what: 'readiness: 200 when serving and every volume database answers, else 503' },
-    { path: '/leases', what: 'leases per mount' },
+    { path: '/leases', what: 'leases and locks per volume and per mount' },
     { path: '/metrics', what: 'Prometheus metrics' },
-    { path: '/mounts', what: 'mounts: id, volume, connected, open files' },
+    { path: '/mounts', what: 'mounts: id, volume, connected, evicted, open files' },
     { path: '/stats', what: 'the same figures as JSON' },
     { path: '/version', what: 'program, package and Node versions, git commit' },
     { path: '/volumes', what: 'served volumes' },
@@ -66,7 +69,7 @@ export function addAdminRoutes(http: HttpApp, o: AdminOptions): void {
   http.route('GET', '/volumes', (req, reply) => sendJson(req, reply, [...volumes.values()].map((v) => ({
     name: v.name,
     objectStore: shownStoreUrl(v.settings.objectStoreUrl),
-    mounts: mounts.list().filter((m) => m.volume === v.name).length,
+    mounts: mounts.list().filter((m) => m.volume === v.name && !m.evicted).length,
     gc: v.gc.stats(),
   }))));
 
@@ -75,13 +78,25 @@ export function addAdminRoutes(http: HttpApp, o: AdminOptions): void {
     volume: m.volume,
     clientId: m.clientId,
     connected: m.connected,
+    evicted: m.evicted,
     openFiles: mounts.openFiles(m.mountId),
   }))));
 
   http.route('GET', '/leases', (req, reply) => sendJson(req, reply, {
-    enabled: false,
-    reason: LEASES_OFF,
-    mounts: mounts.list().map((m) => ({ mountId: m.mountId, volume: m.volume, shared: [], exclusive: [] })),
+    enabled: true,
+    volumes: Object.fromEntries([...volumes.values()].map((v) => [v.name, { leases: v.leases.stats(), locks: v.locks.stats() }])),
+    mounts: mounts.list().map((m) => {
+      const v = volumes.get(m.volume);
+      const held = v?.leases.held(m.mountId) ?? { shared: [], exclusive: [] };
+      return {
+        mountId: m.mountId,
+        volume: m.volume,
+        evicted: m.evicted,
+        shared: held.shared.map(inoHex),
+        exclusive: held.exclusive.map(inoHex),
+        locks: v?.locks.held(m.mountId) ?? { posix: 0, flock: 0 },
+      };
+    }),
   }));
 
   http.route('GET', '/gc', (req, reply) => sendJson(req, reply, Object.fromEntries([...volumes.values()].map((v) => [v.name, {

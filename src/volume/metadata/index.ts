@@ -1,6 +1,6 @@
 /**
  * The metadata store of one volume: a SQLite database (better-sqlite3, WAL, synchronous=FULL).
- * Parts: schema.ts (tables), this file (open, transactions, counters, time helpers).
+ * Parts: schema.ts (tables, migrations), this file (open, migrate, transactions, counters, time helpers).
  * Invariants: every change is made inside transaction(); a transaction that returns has been
  * fsynced (synchronous=FULL in WAL mode), so an acknowledged change survives kill -9 and power loss.
  * Everything here is synchronous: the volume server is single-threaded, so transactions are
@@ -9,7 +9,7 @@
 import Database from 'better-sqlite3';
 import { PfsError } from '../../common/errors/index.js';
 import type { Timespec } from '../../common/protocol/index.js';
-import { SCHEMA_SQL, SCHEMA_VERSION } from './schema.js';
+import { MIGRATIONS, SCHEMA_SQL, SCHEMA_VERSION } from './schema.js';
 
 export type Db = Database.Database;
 
@@ -69,11 +69,37 @@ export function openMetadata(path: string, opts: { readonly?: boolean } = {}): M
       db.close();
     },
   };
-  if (md.isFormatted() && Number(md.getMeta('schema_version')) !== SCHEMA_VERSION) {
-    db.close();
-    throw new PfsError('PFS_ERR_CONFIG', `metadata database ${path} has schema version ${md.getMeta('schema_version')}, this proxyfsd knows ${SCHEMA_VERSION}`);
+  if (md.isFormatted()) {
+    try {
+      migrate(md, opts.readonly ?? false);
+    } catch (err) {
+      db.close();
+      throw err;
+    }
   }
   return md;
+}
+
+/**
+ * Brings a formatted database to SCHEMA_VERSION (each step in one transaction with its version
+ * bump). A read-only open accepts an older version as it is (its readers only use columns every
+ * version has); a newer version is refused.
+ */
+function migrate(md: Metadata, readonly: boolean): void {
+  const version = Number(md.getMeta('schema_version'));
+  const known = Number.isSafeInteger(version) && version >= 1 && version <= SCHEMA_VERSION;
+  if (!known) {
+    throw new PfsError('PFS_ERR_CONFIG', `metadata database ${md.path} has schema version ${md.getMeta('schema_version')}, this proxyfsd knows ${SCHEMA_VERSION}`);
+  }
+  if (readonly) return;
+  for (let v = version; v < SCHEMA_VERSION; v++) {
+    const sql = MIGRATIONS[v];
+    if (sql === undefined) throw new PfsError('PFS_ERR_INTERNAL', `no migration from schema version ${v}`);
+    md.transaction(() => {
+      md.db.exec(sql);
+      md.setMeta('schema_version', String(v + 1));
+    });
+  }
 }
 
 export { SCHEMA_VERSION };

@@ -1,8 +1,17 @@
 /**
  * The SQLite schema of one volume. Times are stored as int64 nanoseconds since the epoch
  * (read with safeIntegers / BigInt where exactness matters, see time helpers in metadata/index.ts).
+ * SCHEMA_SQL creates a database of the current version; MIGRATIONS bring an older formatted
+ * database up to it, one version at a time, when it is opened for writing. A proxyfsd refuses
+ * a database newer than it knows.
  */
-export const SCHEMA_VERSION = 1;
+export const SCHEMA_VERSION = 2;
+
+/** migrations[v] turns a version-v database into version v+1 (run in one transaction with the version bump). */
+export const MIGRATIONS: Readonly<Record<number, string>> = {
+  // 1 -> 2: mounts evicted for leaving a lease interrupt unanswered (docs/LEASES.md §3).
+  1: 'ALTER TABLE mounts ADD COLUMN evicted_ns INTEGER;',
+};
 
 export const SCHEMA_SQL = `
 CREATE TABLE IF NOT EXISTS meta (
@@ -71,11 +80,13 @@ CREATE TABLE IF NOT EXISTS objects (
 ) STRICT;
 CREATE INDEX IF NOT EXISTS objects_by_state ON objects(state);
 
--- Mounts and their open files.
+-- Mounts and their open files. evicted_ns is set when the mount was evicted (it left a lease
+-- interrupt unanswered); the row stays, so every later request with its ID is refused.
 CREATE TABLE IF NOT EXISTS mounts (
   mount_id   TEXT PRIMARY KEY,
   client_id  TEXT NOT NULL,
-  created_ns INTEGER NOT NULL
+  created_ns INTEGER NOT NULL,
+  evicted_ns INTEGER
 ) STRICT;
 CREATE TABLE IF NOT EXISTS opens (
   mount_id TEXT NOT NULL,

@@ -13,7 +13,7 @@ test('format makes the root directory and refuses a second time', () => {
   assert.equal(root.mode, S_IFDIR | 0o755);
   assert.equal(root.nlink, 2);
   assert.equal(md.getMeta('next_ino'), '2');
-  assert.equal(md.getMeta('schema_version'), '1');
+  assert.equal(md.getMeta('schema_version'), '2');
   assert.throws(() => formatNamespace(md, { uid: 0, gid: 0, mode: 0o755 }, { sec: 0, nsec: 0 }), { code: 'PFS_ERR_VOLUME_NOT_EMPTY' });
   assert.deepEqual(ns.check(), []);
 });

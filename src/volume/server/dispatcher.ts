@@ -7,12 +7,20 @@
  * once (one fsync) and only then are the replies released to the clients. So an acknowledged
  * change is durable, and a request resent after a reconnect or a server restart is answered
  * from rpc_replies instead of running again.
+ *
+ * Before anything else, a request naming an evicted mount is refused (PFS_ERR_MOUNT_EVICTED):
+ * the fence of docs/LEASES.md §3. Blocking methods (Lease, Lock: protocol BLOCKING) run their
+ * checks in the batch like any call, but their answer may be a promise: the batch commits and
+ * the next one runs while they wait (a deferred reply, see common/rpc DispatchReply). They
+ * change no metadata and store no reply row; a grant made during a batch reaches its client
+ * only after that batch committed (promise callbacks run after the synchronous dispatch).
  */
 import { PfsError, toWireError, errorCode, isFsErrorCode } from '../../common/errors/index.js';
-import { isMethod, MUTATING, validateParams, type Method } from '../../common/protocol/index.js';
+import { BLOCKING, isMethod, MUTATING, validateParams, type Method } from '../../common/protocol/index.js';
 import type { Clock } from '../../common/clock/index.js';
-import type { IncomingCall, Logger, RpcDispatcher, WireReply } from '../../common/rpc/index.js';
+import type { DispatchReply, IncomingCall, Logger, RpcDispatcher, WireReply } from '../../common/rpc/index.js';
 import { handlers } from './handlers.js';
+import { blockingHandlers, type BlockingMethod } from './coordination.js';
 import type { Mounts } from './mounts.js';
 import type { Volume } from './volume.js';
 import { createReplyStore } from './reply-store.js';
@@ -49,17 +57,19 @@ export function createDispatcher(opts: DispatcherOptions): RpcDispatcher {
     return mounts.volumeOf(params.mountId as string);
   }
 
-  function runOne(call: IncomingCall, open: (v: Volume) => void): WireReply {
+  function runOne(call: IncomingCall, open: (v: Volume) => void): DispatchReply {
     let method: Method | undefined;
     try {
       if (!isMethod(call.method)) throw new PfsError('PFS_ERR_UNKNOWN_METHOD', `unknown method ${JSON.stringify(String(call.method).slice(0, 64))}`);
       method = call.method;
+      if (typeof call.params === 'object' && call.params !== null) mounts.fence((call.params as Record<string, unknown>).mountId);
       validateParams(method, call.params);
       if (method === 'Ping') return { result: { serverTime: clock.now() } };
       const volume = volumeOf(call)!;
       open(volume);
-      const handler = handlers[method] as (p: unknown, ctx: object) => unknown;
       const ctx = { clientId: call.clientId, volume, mounts, clock };
+      if (BLOCKING.has(method)) return runBlocking(method as BlockingMethod, call, ctx);
+      const handler = handlers[method as Exclude<Method, 'Ping' | BlockingMethod>] as (p: unknown, ctx: object) => unknown;
       let reply: WireReply;
       try {
         reply = { result: volume.md.transaction(() => handler(call.params, ctx)) };
@@ -73,6 +83,21 @@ export function createDispatcher(opts: DispatcherOptions): RpcDispatcher {
       if (errorCode(err) === undefined) logFailure(method, call, err);
       return { error: toWireError(err) };
     }
+  }
+
+  /** Runs a blocking handler's synchronous part now; its promise, if any, becomes a deferred reply. */
+  function runBlocking(method: BlockingMethod, call: IncomingCall, ctx: object): DispatchReply {
+    const failed = (err: unknown): WireReply => {
+      if (!isFsErrorCode(errorCode(err))) logFailure(method, call, err);
+      return { error: toWireError(err) };
+    };
+    let out: unknown;
+    try {
+      out = (blockingHandlers[method] as (p: unknown, ctx: object) => unknown)(call.params, ctx);
+    } catch (err) {
+      return failed(err);
+    }
+    return out instanceof Promise ? out.then((result: unknown) => ({ result }), failed) : { result: out };
   }
 
   function logFailure(method: string | undefined, call: IncomingCall, err: unknown): void {
@@ -91,14 +116,14 @@ export function createDispatcher(opts: DispatcherOptions): RpcDispatcher {
         opened.add(v);
         replies.trimPending(v);
       };
-      const out: WireReply[] = [];
+      const out: DispatchReply[] = [];
       try {
         for (const call of calls) {
           const callStarted = performance.now();
           const reply = runOne(call, open);
           // Unknown method names come from the network: one label value for all of them.
           const method = isMethod(call.method) ? call.method : 'unknown';
-          opts.observer?.onCall(method, (performance.now() - callStarted) / 1000, 'error' in reply ? reply.error.code : undefined);
+          opts.observer?.onCall(method, (performance.now() - callStarted) / 1000, !(reply instanceof Promise) && 'error' in reply ? reply.error.code : undefined);
           out.push(reply);
         }
         for (const v of opened) v.md.db.exec('COMMIT');

@@ -1,11 +1,13 @@
 /**
  * The volume server's RPC methods: thin adapters from validated parameters to the namespace
  * and extent-map modules. Each runs synchronously inside the batch transaction of its volume.
+ * Lease and Lock, which may wait, are in coordination.ts.
  */
 import { FsError } from '../../common/errors/index.js';
 import { ROOT_INO, S_IFMT, S_IFREG, type Method, type Params, type Result } from '../../common/protocol/index.js';
 import type { Clock } from '../../common/clock/index.js';
 import type { Mounts } from './mounts.js';
+import { getLock, type BlockingMethod } from './coordination.js';
 import type { Volume } from './volume.js';
 
 export interface CallContext {
@@ -16,7 +18,7 @@ export interface CallContext {
 }
 
 type Handler<M extends Method> = (p: Params<M>, ctx: CallContext) => Result<M>;
-type Handlers = { [M in Exclude<Method, 'Ping'>]: Handler<M> };
+type Handlers = { [M in Exclude<Method, 'Ping' | BlockingMethod>]: Handler<M> };
 
 const empty = {} as Record<string, never>;
 
@@ -74,4 +76,6 @@ export const handlers: Handlers = {
     const end = ctx.volume.extents.wrote(p.ino, p.object, p.extents);
     return ctx.volume.ns.noteWrite(p.ino, end, p.mtime);
   },
+
+  GetLock: getLock,
 };

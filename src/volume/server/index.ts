@@ -1,12 +1,16 @@
 /**
  * proxyfsd's server: opens every configured volume, starts the RPC listener and wires the
- * dispatcher (group commit, durable replies) and the mount table. close() stops accepting,
- * finishes in-flight batches, stops GC and closes the databases.
- * Parts: volume.ts (one volume composed), mounts.ts, handlers.ts, dispatcher.ts, reply-store.ts,
- * settings.ts (config -> settings).
+ * dispatcher (group commit, durable replies), the mount table and each volume's lease manager
+ * and lock table (interrupts go out as LeaseInterrupt upcalls; an eviction fences the mount).
+ * close() stops accepting, finishes in-flight batches, stops GC and closes the databases;
+ * requests still waiting for a lease or lock are left unanswered (clients resend them).
+ * Parts: volume.ts (one volume composed), mounts.ts, handlers.ts (namespace and data),
+ * coordination.ts (Lease, Lock, GetLock), dispatcher.ts, reply-store.ts, settings.ts.
  */
 import { readFileSync } from 'node:fs';
 import type { Clock } from '../../common/clock/index.js';
+import type { UpcallParams } from '../../common/protocol/index.js';
+import { timerScheduler, type Scheduler } from '../leases/index.js';
 import { createRpcServer, type Logger, type RpcServer } from '../../common/rpc/index.js';
 import { createDispatcher, type DispatchObserver } from './dispatcher.js';
 import { createMounts, type Mounts } from './mounts.js';
@@ -16,8 +20,12 @@ import { openVolume, type Volume, type VolumeSettings } from './volume.js';
 export type { VolumeSettings } from './volume.js';
 export type { DispatchObserver } from './dispatcher.js';
 export type { Mounts } from './mounts.js';
-export { volumeSettingsFromConfig, rpcServerSettingsFromConfig, type RpcServerSettings } from './settings.js';
-import type { RpcServerSettings } from './settings.js';
+export type { MountInfo } from './mounts.js';
+export {
+  volumeSettingsFromConfig, rpcServerSettingsFromConfig, leaseSettingsFromConfig, leaseWaitBoundMs, DEFAULT_LEASE_SETTINGS,
+  type RpcServerSettings, type LeaseServerSettings,
+} from './settings.js';
+import { DEFAULT_LEASE_SETTINGS, type LeaseServerSettings, type RpcServerSettings } from './settings.js';
 
 export interface VolumeServer {
   readonly port: number;
@@ -36,19 +44,42 @@ export interface VolumeServerOptions {
   observer?: DispatchObserver;
   /** Counts the volumes' object-store calls and retries (proxyfsd's /metrics). */
   storeMetrics?: StoreMetrics;
+  /** [Leases]; default DEFAULT_LEASE_SETTINGS. */
+  leases?: LeaseServerSettings;
+  /** Timers of leases and locks; default real timers (tests pass a manual one). */
+  scheduler?: Scheduler;
+  /** Longest hold of a blocking Lock; default LOCK_WAIT_CAP_MS (tests shorten it). */
+  lockWaitCapMs?: number;
 }
 
 export async function startVolumeServer(opts: VolumeServerOptions): Promise<VolumeServer> {
   const volumes = new Map<string, Volume>();
+  let rpc: RpcServer | undefined;
+  let mounts: Mounts | undefined;
+  const coordination = {
+    settings: opts.leases ?? DEFAULT_LEASE_SETTINGS,
+    scheduler: opts.scheduler ?? timerScheduler(),
+    lockWaitCapMs: opts.lockWaitCapMs,
+    hooks: {
+      interrupt(mountId: string, ino: number, action: UpcallParams<'LeaseInterrupt'>['action']): boolean {
+        const clientId = mounts?.clientOf(mountId);
+        const params: UpcallParams<'LeaseInterrupt'> = { ino, action };
+        return clientId !== undefined && (rpc?.upcall(clientId, 'LeaseInterrupt', params) ?? false);
+      },
+      evict(mountId: string, ino: number): void {
+        mounts?.evict(mountId, ino);
+      },
+    },
+  };
   try {
-    for (const s of opts.volumes) volumes.set(s.name, await openVolume(s, opts.clock, opts.log, opts.storeMetrics));
+    for (const s of opts.volumes) volumes.set(s.name, await openVolume(s, opts.clock, opts.log, coordination, opts.storeMetrics));
   } catch (err) {
     await Promise.all([...volumes.values()].map((v) => v.close()));
     throw err;
   }
-  let rpc: RpcServer | undefined;
-  const mounts = createMounts(volumes.values(), opts.clock, opts.log, (clientId) => rpc?.connectedClients().includes(clientId) ?? false);
-  const dispatcher = createDispatcher({ volumes, mounts, clock: opts.clock, log: opts.log, replyTtlMs: opts.rpc.replyCacheTtlMs, observer: opts.observer });
+  const mountTable = createMounts(volumes.values(), opts.clock, opts.log, (clientId) => rpc?.connectedClients().includes(clientId) ?? false);
+  mounts = mountTable;
+  const dispatcher = createDispatcher({ volumes, mounts: mountTable, clock: opts.clock, log: opts.log, replyTtlMs: opts.rpc.replyCacheTtlMs, observer: opts.observer });
   try {
     rpc = await createRpcServer({
       host: opts.rpc.host,
@@ -60,7 +91,7 @@ export async function startVolumeServer(opts: VolumeServerOptions): Promise<Volu
       log: opts.log,
     }, dispatcher);
   } catch (err) {
-    mounts.close();
+    mountTable.close();
     await Promise.all([...volumes.values()].map((v) => v.close()));
     throw err;
   }
@@ -69,12 +100,12 @@ export async function startVolumeServer(opts: VolumeServerOptions): Promise<Volu
   return {
     port: server.port,
     volumes,
-    mounts,
+    mounts: mountTable,
     rpc: server,
     close() {
       closing ??= (async () => {
         await server.close();
-        mounts.close();
+        mountTable.close();
         await Promise.all([...volumes.values()].map((v) => v.close()));
       })();
       return closing;

@@ -2,18 +2,32 @@
  * Mounts of all served volumes: which volume and which RPC client each mount ID belongs to.
  * The table is persistent (mounts rows in each volume's database) and mirrored in memory.
  * A mount whose client stays disconnected for the volume's MountGracePeriod is dropped and
- * its open-file references released; after a server restart every mount gets that grace.
+ * its open-file references, leases and locks released; after a server restart every mount
+ * gets that grace.
+ * An evicted mount (it left a lease interrupt unanswered, docs/LEASES.md §3) loses its opens,
+ * leases and locks at once but keeps its row, marked evicted_ns: fence() refuses every later
+ * request with its ID, also after a restart.
  */
 import { randomBytes } from 'node:crypto';
 import { PfsError } from '../../common/errors/index.js';
 import type { Clock } from '../../common/clock/index.js';
+import type { Ino } from '../../common/protocol/index.js';
 import type { Logger } from '../../common/rpc/index.js';
 import type { Volume } from './volume.js';
 
 interface MountEntry {
   volume: Volume;
   clientId: string;
+  evicted: boolean;
   graceTimer?: NodeJS.Timeout;
+}
+
+export interface MountInfo {
+  mountId: string;
+  volume: string;
+  clientId: string;
+  connected: boolean;
+  evicted: boolean;
 }
 
 export interface Mounts {
@@ -21,9 +35,19 @@ export interface Mounts {
   add(volume: Volume, clientId: string): string;
   /** Drops a mount inside the caller's transaction on its volume. */
   remove(mountId: string): void;
+  /** The mount's volume; throws PFS_ERR_MOUNT_EVICTED or PFS_ERR_UNKNOWN_MOUNT. */
   volumeOf(mountId: string): Volume;
+  /** Throws PFS_ERR_MOUNT_EVICTED when `mountId` names an evicted mount (the fence, checked before anything runs). */
+  fence(mountId: unknown): void;
+  /** The RPC client of a live mount. */
+  clientOf(mountId: string): string | undefined;
+  /**
+   * Evicts a mount (its agent left the lease interrupt for `ino` unanswered): marks it evicted
+   * durably, releases its opens, leases and locks, logs one line. Runs its own transaction.
+   */
+  evict(mountId: string, ino: Ino): void;
   onClientConnection(clientId: string, connected: boolean): void;
-  list(): { mountId: string; volume: string; clientId: string; connected: boolean }[];
+  list(): MountInfo[];
   /** Files the mount holds open: distinct inodes and open references (read-only; admin server). */
   openFiles(mountId: string): { inodes: number; opens: number };
   close(): void;
@@ -31,6 +55,15 @@ export interface Mounts {
 
 export function createMounts(volumes: Iterable<Volume>, clock: Clock, log: Logger, isConnected: (clientId: string) => boolean): Mounts {
   const table = new Map<string, MountEntry>();
+
+  const evictedError = (mountId: string): PfsError =>
+    new PfsError('PFS_ERR_MOUNT_EVICTED', `mount ${mountId} was evicted (it left a lease interrupt unanswered); mount again`);
+
+  /** Releases the mount's leases and locks (memory only); their waiting requests fail with `reason`. */
+  const dropCoordination = (mountId: string, entry: MountEntry, reason: Error): void => {
+    entry.volume.leases.dropMount(mountId, reason);
+    entry.volume.locks.dropMount(mountId, reason);
+  };
 
   const dropAfterGrace = (mountId: string, entry: MountEntry): void => {
     clearTimeout(entry.graceTimer);
@@ -50,25 +83,54 @@ export function createMounts(volumes: Iterable<Volume>, clock: Clock, log: Logge
     add(volume, clientId) {
       const mountId = randomBytes(16).toString('base64url');
       volume.md.db.prepare('INSERT INTO mounts(mount_id, client_id, created_ns) VALUES (?, ?, ?)').run(mountId, clientId, clock.nowNs());
-      table.set(mountId, { volume, clientId });
+      table.set(mountId, { volume, clientId, evicted: false });
       return mountId;
     },
     remove(mountId) {
       const entry = table.get(mountId);
       if (!entry) throw new PfsError('PFS_ERR_UNKNOWN_MOUNT', `unknown mount ${mountId}`);
+      if (entry.evicted) throw evictedError(mountId);
       entry.volume.ns.dropMount(mountId);
       entry.volume.md.db.prepare('DELETE FROM mounts WHERE mount_id = ?').run(mountId);
       clearTimeout(entry.graceTimer);
       table.delete(mountId);
+      dropCoordination(mountId, entry, new PfsError('PFS_ERR_UNKNOWN_MOUNT', `mount ${mountId} was unmounted or dropped after its grace period`));
     },
     volumeOf(mountId) {
       const entry = table.get(mountId);
       if (!entry) throw new PfsError('PFS_ERR_UNKNOWN_MOUNT', `unknown mount ${mountId} (never mounted, unmounted, or dropped after its grace period)`);
+      if (entry.evicted) throw evictedError(mountId);
       return entry.volume;
+    },
+    fence(mountId) {
+      if (typeof mountId === 'string' && table.get(mountId)?.evicted) throw evictedError(mountId);
+    },
+    clientOf(mountId) {
+      const entry = table.get(mountId);
+      return entry && !entry.evicted ? entry.clientId : undefined;
+    },
+    evict(mountId, ino) {
+      const entry = table.get(mountId);
+      if (!entry || entry.evicted) return;
+      entry.evicted = true;
+      clearTimeout(entry.graceTimer);
+      entry.graceTimer = undefined;
+      const { volume } = entry;
+      log.warn({ volume: volume.name, mountId, clientId: entry.clientId, ino }, 'mount evicted: it left a lease interrupt unanswered; its leases, locks and opens are released and its requests refused');
+      dropCoordination(mountId, entry, evictedError(mountId));
+      try {
+        volume.md.transaction(() => {
+          volume.ns.dropMount(mountId);
+          volume.md.db.prepare('UPDATE mounts SET evicted_ns = ? WHERE mount_id = ?').run(clock.nowNs(), mountId);
+        });
+      } catch (err) {
+        // The fence still holds in memory; after a restart the mount would only get its grace period.
+        log.error({ volume: volume.name, mountId, err: (err as Error).message }, 'recording the eviction failed');
+      }
     },
     onClientConnection(clientId, connected) {
       for (const [mountId, entry] of table) {
-        if (entry.clientId !== clientId) continue;
+        if (entry.clientId !== clientId || entry.evicted) continue;
         if (connected) {
           clearTimeout(entry.graceTimer);
           entry.graceTimer = undefined;
@@ -78,7 +140,7 @@ export function createMounts(volumes: Iterable<Volume>, clock: Clock, log: Logge
       }
     },
     list() {
-      return [...table].map(([mountId, e]) => ({ mountId, volume: e.volume.name, clientId: e.clientId, connected: isConnected(e.clientId) }));
+      return [...table].map(([mountId, e]) => ({ mountId, volume: e.volume.name, clientId: e.clientId, connected: isConnected(e.clientId), evicted: e.evicted }));
     },
     openFiles(mountId) {
       const entry = table.get(mountId);
@@ -92,11 +154,11 @@ export function createMounts(volumes: Iterable<Volume>, clock: Clock, log: Logge
   };
 
   for (const volume of volumes) {
-    const rows = volume.md.db.prepare('SELECT mount_id, client_id FROM mounts').all() as { mount_id: string; client_id: string }[];
+    const rows = volume.md.db.prepare('SELECT mount_id, client_id, evicted_ns FROM mounts').all() as { mount_id: string; client_id: string; evicted_ns: number | bigint | null }[];
     for (const row of rows) {
-      const entry: MountEntry = { volume, clientId: row.client_id };
+      const entry: MountEntry = { volume, clientId: row.client_id, evicted: row.evicted_ns !== null };
       table.set(row.mount_id, entry);
-      dropAfterGrace(row.mount_id, entry);
+      if (!entry.evicted) dropAfterGrace(row.mount_id, entry);
     }
   }
   return mounts;

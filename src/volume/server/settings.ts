@@ -1,6 +1,8 @@
 /** Reads proxyfsd's validated config into the settings the server components take. */
 import type { Config } from '../../common/config/index.js';
+import { PfsError } from '../../common/errors/index.js';
 import { storeAccessFrom } from '../../common/objectstore/config-keys.js';
+import type { LeaseSettings } from '../leases/index.js';
 import type { VolumeSettings } from './volume.js';
 
 export interface RpcServerSettings {
@@ -42,4 +44,38 @@ export function rpcServerSettingsFromConfig(config: Config): RpcServerSettings {
     keepAliveMs: k.KeepAlivePeriod as number,
     maxFrameBytes: k.MaxFrameSize as number,
   };
+}
+
+export interface LeaseServerSettings extends LeaseSettings {
+  /** The longest a Lease request may wait; the start-up check below keeps the worst case under it. */
+  maxLeaseWaitMs: number;
+}
+
+/** The documented defaults (tests that start a server without a config). */
+export const DEFAULT_LEASE_SETTINGS: LeaseServerSettings = {
+  minLeaseDurationMs: 250, interruptIntervalMs: 250, interruptLimit: 20, maxLeases: 100_000, maxLeaseWaitMs: 30_000,
+};
+
+/** The longest a Lease request can wait: MinLeaseDuration, then LeaseInterruptLimit sends and one more interval. */
+export function leaseWaitBoundMs(s: LeaseSettings): number {
+  return s.minLeaseDurationMs + s.interruptLimit * s.interruptIntervalMs;
+}
+
+/** [Leases]; PFS_ERR_CONFIG when the worst-case lease wait exceeds MaxLeaseWait. */
+export function leaseSettingsFromConfig(config: Config): LeaseServerSettings {
+  const k = config.sections.Leases ?? {};
+  const s: LeaseServerSettings = {
+    minLeaseDurationMs: (k.MinLeaseDuration as number | undefined) ?? DEFAULT_LEASE_SETTINGS.minLeaseDurationMs,
+    interruptIntervalMs: (k.LeaseInterruptInterval as number | undefined) ?? DEFAULT_LEASE_SETTINGS.interruptIntervalMs,
+    interruptLimit: (k.LeaseInterruptLimit as number | undefined) ?? DEFAULT_LEASE_SETTINGS.interruptLimit,
+    maxLeases: (k.MaxLeases as number | undefined) ?? DEFAULT_LEASE_SETTINGS.maxLeases,
+    maxLeaseWaitMs: (k.MaxLeaseWait as number | undefined) ?? DEFAULT_LEASE_SETTINGS.maxLeaseWaitMs,
+  };
+  const bound = leaseWaitBoundMs(s);
+  if (bound > s.maxLeaseWaitMs) {
+    throw new PfsError('PFS_ERR_CONFIG', `${config.file}: [Leases] a lease request may wait MinLeaseDuration + LeaseInterruptLimit × LeaseInterruptInterval = ` +
+      `${s.minLeaseDurationMs} + ${s.interruptLimit} × ${s.interruptIntervalMs} = ${bound} ms, more than MaxLeaseWait (${s.maxLeaseWaitMs} ms); ` +
+      'lower the interrupt settings or raise MaxLeaseWait (and the agents\' RetryRPCDeadlineIO with it)');
+  }
+  return s;
 }

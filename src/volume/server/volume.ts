@@ -1,6 +1,6 @@
 /**
- * One served volume: its metadata database, namespace, extent maps, object store and GC,
- * composed. Opening fails loudly when the volume was never formatted.
+ * One served volume: its metadata database, namespace, extent maps, object store, GC, lease
+ * manager and lock table, composed. Opening fails loudly when the volume was never formatted.
  */
 import { PfsError } from '../../common/errors/index.js';
 import type { Clock } from '../../common/clock/index.js';
@@ -11,6 +11,17 @@ import { openMetadata, type Metadata } from '../metadata/index.js';
 import { createNamespace, type Namespace } from '../namespace/index.js';
 import { createExtentMaps, type ExtentMaps } from '../extents/index.js';
 import { startGc, type Gc, type GcSettings } from '../gc/index.js';
+import { createLeaseManager, type LeaseHooks, type LeaseManager, type LeaseSettings, type Scheduler } from '../leases/index.js';
+import { createLockTable, type LockTable } from '../locks/index.js';
+
+/** What the lease manager and lock table of each volume need from the server. */
+export interface Coordination {
+  settings: LeaseSettings;
+  scheduler: Scheduler;
+  hooks: LeaseHooks;
+  /** Longest hold of a blocking Lock; default LOCK_WAIT_CAP_MS. */
+  lockWaitCapMs?: number;
+}
 
 export interface VolumeSettings extends GcSettings {
   name: string;
@@ -29,10 +40,12 @@ export interface Volume {
   readonly extents: ExtentMaps;
   readonly store: ObjectStore;
   readonly gc: Gc;
+  readonly leases: LeaseManager;
+  readonly locks: LockTable;
   close(): Promise<void>;
 }
 
-export async function openVolume(settings: VolumeSettings, clock: Clock, log: Logger, storeMetrics?: StoreMetrics): Promise<Volume> {
+export async function openVolume(settings: VolumeSettings, clock: Clock, log: Logger, coordination: Coordination, storeMetrics?: StoreMetrics): Promise<Volume> {
   const md = openMetadata(settings.metadataPath);
   if (!md.isFormatted()) {
     md.close();
@@ -59,9 +72,13 @@ export async function openVolume(settings: VolumeSettings, clock: Clock, log: Lo
     deadObjectDeleteDelayMs, gcIntervalMs, compactionIntervalMs, compactionLiveRatio, compactionMaxBytesPerRun, provisionedObjectTtlMs,
   });
   gcRef = gc;
+  const leases = createLeaseManager({ clock, scheduler: coordination.scheduler, settings: coordination.settings, hooks: coordination.hooks });
+  const locks = createLockTable({ scheduler: coordination.scheduler, maxWaitMs: coordination.lockWaitCapMs });
   return {
-    name: settings.name, settings, md, ns, extents, store, gc,
+    name: settings.name, settings, md, ns, extents, store, gc, leases, locks,
     async close() {
+      leases.close();
+      locks.close();
       await gc.close();
       await store.close();
       md.close();

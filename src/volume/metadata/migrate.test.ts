@@ -1,0 +1,50 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { openMetadata, SCHEMA_VERSION } from './index.js';
+
+/** A database as proxyfsd with schema version 1 left it (mounts without evicted_ns). */
+function writeVersion1(path: string): void {
+  const db = new Database(path);
+  db.exec(`CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) STRICT;
+    CREATE TABLE mounts (mount_id TEXT PRIMARY KEY, client_id TEXT NOT NULL, created_ns INTEGER NOT NULL) STRICT;
+    INSERT INTO meta VALUES ('schema_version', '1');
+    INSERT INTO mounts VALUES ('m1', 'c1', 5);`);
+  db.close();
+}
+
+test('a version 1 database opens: migrated to the current version, its rows kept; read-only opens leave it as it is', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'pfs-migrate-'));
+  try {
+    const path = join(dir, 'meta.db');
+    writeVersion1(path);
+    const ro = openMetadata(path, { readonly: true });
+    assert.equal(ro.getMeta('schema_version'), '1');
+    ro.close();
+    const md = openMetadata(path);
+    assert.equal(md.getMeta('schema_version'), String(SCHEMA_VERSION));
+    assert.deepEqual(md.db.prepare('SELECT mount_id, client_id, evicted_ns FROM mounts').all(), [{ mount_id: 'm1', client_id: 'c1', evicted_ns: null }]);
+    md.close();
+    const again = openMetadata(path);
+    assert.equal(again.getMeta('schema_version'), String(SCHEMA_VERSION));
+    again.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a database newer than this proxyfsd is refused', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'pfs-migrate-'));
+  try {
+    const path = join(dir, 'meta.db');
+    const md = openMetadata(path);
+    md.setMeta('schema_version', String(SCHEMA_VERSION + 1));
+    md.close();
+    assert.throws(() => openMetadata(path), { code: 'PFS_ERR_CONFIG', message: /schema version 3, this proxyfsd knows 2/ });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

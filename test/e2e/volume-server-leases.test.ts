@@ -1,0 +1,162 @@
+/**
+ * Leases and locks over a real proxyfsd with two RPC clients standing in for two agents:
+ * eviction and fencing of an agent that ignores interrupts, a prompt demote, lock contention
+ * and the release of a vanished agent's locks after MountGracePeriod (2 s in the test config).
+ * Reproduce: make build && node --test dist/test/e2e/volume-server-leases.test.js
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createRpcClient, type RpcClient } from '../../src/common/rpc/index.js';
+import { ROOT_INO, O_RDWR, type Cred, type Method, type Params, type Result, type UpcallParams } from '../../src/common/protocol/index.js';
+import { freePort, startProxyfsd, quietLog } from '../support/proxyfsd.js';
+
+const root: Cred = { uid: 0, gid: 0, groups: [] };
+/** Eviction after 50 ms + 5 × 100 ms without an answer. */
+const LEASES = '\n[Leases]\nMinLeaseDuration: 50ms\nLeaseInterruptInterval: 100ms\nLeaseInterruptLimit: 5\n';
+
+function client(port: number): RpcClient {
+  return createRpcClient({ host: '127.0.0.1', port, deadlineMs: 20000, keepAliveMs: 5000, reconnectDelayMs: 50, reconnectDelayCapMs: 500, maxFrameBytes: 16 << 20, log: quietLog });
+}
+function call<M extends Method>(c: RpcClient, m: M, p: Params<M>): Promise<Result<M>> {
+  return c.call(m, p) as Promise<Result<M>>;
+}
+function interrupts(c: RpcClient): UpcallParams<'LeaseInterrupt'>[] {
+  const got: UpcallParams<'LeaseInterrupt'>[] = [];
+  c.onUpcall((method, params) => { if (method === 'LeaseInterrupt') got.push(params as UpcallParams<'LeaseInterrupt'>); });
+  return got;
+}
+/** Resolves to 'pending' when p has not settled within ms. */
+async function within<T>(p: Promise<T>, ms: number): Promise<T | 'pending'> {
+  let timer: NodeJS.Timeout | undefined;
+  const out = await Promise.race([p, new Promise<'pending'>((r) => { timer = setTimeout(() => r('pending'), ms); })]);
+  clearTimeout(timer);
+  return out;
+}
+
+test('an agent that ignores interrupts is evicted after LeaseInterruptLimit; the waiter is granted; its Wrote is fenced, also after a restart', { timeout: 60000 }, async () => {
+  const srv = await startProxyfsd({ extraConf: LEASES });
+  const a = client(srv.port);
+  const b = client(srv.port);
+  const toA = interrupts(a);
+  try {
+    const ma = (await call(a, 'Mount', { volume: srv.volume })).mountId;
+    const mb = (await call(b, 'Mount', { volume: srv.volume })).mountId;
+    const f = await call(a, 'Create', { mountId: ma, cred: root, parent: ROOT_INO, name: 'contended', mode: 0o644, umask: 0, flags: O_RDWR });
+    const [obj] = (await call(a, 'ProvisionObject', { mountId: ma, count: 1 })).objects;
+    assert.deepEqual(await call(a, 'Lease', { mountId: ma, ino: f.ino, request: 'exclusive' }), { granted: 'exclusive' });
+    await assert.rejects(call(a, 'Lease', { mountId: ma, ino: ROOT_INO, request: 'shared' }), { code: 'EINVAL' }, 'directories are not leased');
+
+    const started = Date.now();
+    const granted = await call(b, 'Lease', { mountId: mb, ino: f.ino, request: 'shared' });
+    const waitedMs = Date.now() - started;
+    assert.deepEqual(granted, { granted: 'exclusive' }, 'A is gone: nobody else holds or waits');
+    assert.ok(waitedMs >= 500 && waitedMs < 5000, `waited ${waitedMs} ms (expected about 50 + 5 × 100 + 100)`);
+    assert.deepEqual(toA, Array.from({ length: 5 }, () => ({ ino: f.ino, action: 'demote' })), 'exactly LeaseInterruptLimit interrupts');
+
+    const wrote: Params<'Wrote'> = {
+      mountId: ma, ino: f.ino, mtime: { sec: 1, nsec: 0 },
+      object: { objectId: obj!.objectId, sizeBytes: 10, blockSizeBytes: 65536, crc32: [0] },
+      extents: [{ fileOffset: 0, length: 10, objectId: obj!.objectId, objectOffset: 0 }],
+    };
+    await assert.rejects(call(a, 'Wrote', wrote), { code: 'PFS_ERR_MOUNT_EVICTED' });
+    await assert.rejects(call(a, 'GetAttr', { mountId: ma, ino: f.ino }), { code: 'PFS_ERR_MOUNT_EVICTED' });
+    await assert.rejects(call(a, 'Lease', { mountId: ma, ino: f.ino, request: 'release' }), { code: 'PFS_ERR_MOUNT_EVICTED' });
+    await assert.rejects(a.call('Wrote', { mountId: ma, garbage: true }), { code: 'PFS_ERR_MOUNT_EVICTED' }, 'the fence comes before validation');
+    await assert.rejects(call(a, 'Unmount', { mountId: ma }), { code: 'PFS_ERR_MOUNT_EVICTED' });
+    assert.equal((await call(b, 'GetAttr', { mountId: mb, ino: f.ino })).size, 0, 'the fenced Wrote changed nothing');
+    const lines = srv.stderr().split('\n').filter((l) => l.includes('mount evicted'));
+    assert.equal(lines.length, 1, 'one log line per eviction');
+    for (const want of [`"mountId":"${ma}"`, `"volume":"${srv.volume}"`, `"ino":${f.ino}`]) assert.ok(lines[0]!.includes(want), `${want} in ${lines[0]}`);
+
+    assert.equal(await srv.stop(), 0, srv.stderr());
+    await srv.restart();
+    await assert.rejects(call(a, 'Wrote', wrote), { code: 'PFS_ERR_MOUNT_EVICTED' }, 'the eviction is durable');
+    assert.equal((await call(b, 'GetAttr', { mountId: mb, ino: f.ino })).ino, f.ino, 'B keeps its mount');
+    const again = (await call(a, 'Mount', { volume: srv.volume })).mountId;
+    assert.equal((await call(a, 'GetAttr', { mountId: again, ino: f.ino })).ino, f.ino, 'a new mount works');
+  } finally {
+    await a.close(0);
+    await b.close(0);
+    await srv.stop();
+    await srv.cleanup();
+  }
+});
+
+test('an agent that answers the interrupt with a demote: the other gets Shared promptly; HTTP /leases shows both', { timeout: 60000 }, async () => {
+  const httpPort = await freePort();
+  const srv = await startProxyfsd({ extraConf: `${LEASES}\n[HTTPServer]\nTCPPort: ${httpPort}\n` });
+  const a = client(srv.port);
+  const b = client(srv.port);
+  try {
+    const ma = (await call(a, 'Mount', { volume: srv.volume })).mountId;
+    const mb = (await call(b, 'Mount', { volume: srv.volume })).mountId;
+    const toA: UpcallParams<'LeaseInterrupt'>[] = [];
+    a.onUpcall((method, params) => {
+      const p = params as UpcallParams<'LeaseInterrupt'>;
+      toA.push(p);
+      void call(a, 'Lease', { mountId: ma, ino: p.ino, request: p.action });
+    });
+    const f = await call(a, 'Create', { mountId: ma, cred: root, parent: ROOT_INO, name: 'shared', mode: 0o644, umask: 0, flags: O_RDWR });
+    assert.deepEqual(await call(a, 'Lease', { mountId: ma, ino: f.ino, request: 'shared' }), { granted: 'exclusive' }, 'alone: shared answered with exclusive');
+    await new Promise((r) => setTimeout(r, 100)); // past MinLeaseDuration
+    const started = Date.now();
+    assert.deepEqual(await call(b, 'Lease', { mountId: mb, ino: f.ino, request: 'shared' }), { granted: 'shared' });
+    const waitedMs = Date.now() - started;
+    assert.ok(waitedMs < 400, `granted after ${waitedMs} ms: one interrupt and its answer`);
+    assert.deepEqual(toA, [{ ino: f.ino, action: 'demote' }]);
+    assert.deepEqual(await call(a, 'Lease', { mountId: ma, ino: f.ino, request: 'shared' }), { granted: 'shared' }, 'A kept Shared');
+
+    const leases = await (await fetch(`http://127.0.0.1:${httpPort}/leases`)).json() as {
+      enabled: boolean; volumes: Record<string, { leases: { leases: number; interruptsSent: number } }>;
+      mounts: { mountId: string; shared: string[]; exclusive: string[] }[];
+    };
+    assert.equal(leases.enabled, true);
+    assert.equal(leases.volumes[srv.volume]!.leases.leases, 2);
+    assert.equal(leases.volumes[srv.volume]!.leases.interruptsSent, 1);
+    const hex = f.ino.toString(16).toUpperCase().padStart(16, '0');
+    for (const m of [ma, mb]) assert.deepEqual(leases.mounts.find((x) => x.mountId === m)?.shared, [hex]);
+  } finally {
+    await a.close(0);
+    await b.close(0);
+    await srv.stop();
+    await srv.cleanup();
+  }
+});
+
+test('lock contention: a blocking Lock waits without holding up other calls, is granted on unlock, and on the holder\'s drop after MountGracePeriod', { timeout: 60000 }, async () => {
+  const srv = await startProxyfsd({ extraConf: LEASES });
+  const a = client(srv.port);
+  const b = client(srv.port);
+  try {
+    const ma = (await call(a, 'Mount', { volume: srv.volume })).mountId;
+    const mb = (await call(b, 'Mount', { volume: srv.volume })).mountId;
+    const f = await call(a, 'Create', { mountId: ma, cred: root, parent: ROOT_INO, name: 'locked', mode: 0o644, umask: 0, flags: O_RDWR });
+    const lock = (mountId: string, owner: string, type: 'read' | 'write' | 'unlock', wait: boolean, pid: number): Params<'Lock'> =>
+      ({ mountId, ino: f.ino, owner, kind: 'posix', type, start: 0, end: -1, wait, pid });
+
+    assert.deepEqual(await call(a, 'Lock', lock(ma, 'A1', 'write', false, 11)), { granted: true });
+    assert.deepEqual(await call(b, 'Lock', lock(mb, 'B1', 'read', false, 22)), { granted: false, retryAfterMs: 0 });
+    const bWaits = call(b, 'Lock', lock(mb, 'B1', 'write', true, 22));
+    assert.equal(await within(bWaits, 300), 'pending');
+    assert.equal((await call(b, 'GetAttr', { mountId: mb, ino: f.ino })).ino, f.ino, 'the same client\'s next call is answered while its Lock waits');
+    assert.deepEqual(await call(b, 'GetLock', { mountId: mb, ino: f.ino, owner: 'B1', kind: 'posix', type: 'read', start: 5, end: 6 }),
+      { conflict: { type: 'write', start: 0, end: -1, pid: 11 } });
+    assert.deepEqual(await call(a, 'Lock', lock(ma, 'A1', 'unlock', false, 11)), { granted: true });
+    assert.deepEqual(await within(bWaits, 2000), { granted: true });
+    assert.deepEqual(await call(b, 'Lock', lock(mb, 'B1', 'write', true, 22)), { granted: true }, 'asking again for a held lock: granted');
+
+    // Now A waits for B, and B's agent vanishes: its lock goes with its mount after the grace period.
+    const aWaits = call(a, 'Lock', lock(ma, 'A1', 'write', true, 11));
+    assert.equal(await within(aWaits, 300), 'pending');
+    const dropped = Date.now();
+    await b.close(0);
+    assert.deepEqual(await aWaits, { granted: true });
+    const afterMs = Date.now() - dropped;
+    assert.ok(afterMs >= 1500 && afterMs < 8000, `granted ${afterMs} ms after B's connection dropped (MountGracePeriod 2 s)`);
+  } finally {
+    await a.close(0);
+    await b.close(0);
+    await srv.stop();
+    await srv.cleanup();
+  }
+});
