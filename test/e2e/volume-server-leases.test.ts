@@ -34,7 +34,7 @@ async function within<T>(p: Promise<T>, ms: number): Promise<T | 'pending'> {
 }
 
 test('an agent that ignores interrupts is evicted after LeaseInterruptLimit; the waiter is granted; its Wrote is fenced, also after a restart', { timeout: 60000 }, async () => {
-  const srv = await startProxyfsd({ extraConf: LEASES });
+  const srv = await startProxyfsd({ extraConf: LEASES, mountGracePeriod: '2s' });
   const a = client(srv.port);
   const b = client(srv.port);
   const toA = interrupts(a);
@@ -124,7 +124,7 @@ test('an agent that answers the interrupt with a demote: the other gets Shared p
 });
 
 test('lock contention: a blocking Lock waits without holding up other calls, is granted on unlock, and on the holder\'s drop after MountGracePeriod', { timeout: 60000 }, async () => {
-  const srv = await startProxyfsd({ extraConf: LEASES });
+  const srv = await startProxyfsd({ extraConf: LEASES, mountGracePeriod: '2s' });
   const a = client(srv.port);
   const b = client(srv.port);
   try {

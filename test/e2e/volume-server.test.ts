@@ -131,7 +131,7 @@ test('random and malformed parameters for every RPC are answered with errors; th
 });
 
 test('a mount whose agent stays away past the grace period is dropped and its open files released', { timeout: 60000 }, async () => {
-  const srv = await startProxyfsd();
+  const srv = await startProxyfsd({ mountGracePeriod: '2s' });
   const a = client(srv.port);
   const b = client(srv.port);
   try {

@@ -47,14 +47,14 @@ export interface ProxyfsdHandle {
   cleanup(): Promise<void>;
 }
 
-export function writeVolumeConf(dir: string, port: number, volume = 'TestVolume', extra = '', store?: { objectStoreUrl: string; keys: Record<string, string> }): string {
+export function writeVolumeConf(dir: string, port: number, volume = 'TestVolume', extra = '', store?: { objectStoreUrl: string; keys: Record<string, string> }, mountGracePeriod = '30s'): string {
   const conf = join(dir, 'proxyfsd.conf');
   writeFileSync(conf, `[Volume:${volume}]
 MetadataPath: ${join(dir, 'meta.db')}
 ObjectStoreURL: ${store?.objectStoreUrl ?? `file://${join(dir, 'objects')}`}
 ${store ? keysToIni(store.keys) : ''}
 DeadObjectDeleteDelay: 0s
-MountGracePeriod: 2s
+MountGracePeriod: ${mountGracePeriod}
 
 [RPCServer]
 IPAddr: 127.0.0.1
@@ -67,13 +67,17 @@ ${extra}`);
   return conf;
 }
 
-export async function startProxyfsd(opts: { extraConf?: string; volume?: string; backend?: Backend; store?: BackendKeys } = {}): Promise<ProxyfsdHandle> {
+/**
+ * mountGracePeriod: 30 s by default, so a loaded machine that stalls an agent's connection for a
+ * few seconds does not drop its mount; tests of the drop itself pass a short one.
+ */
+export async function startProxyfsd(opts: { extraConf?: string; volume?: string; backend?: Backend; store?: BackendKeys; mountGracePeriod?: string } = {}): Promise<ProxyfsdHandle> {
   const backend = opts.backend ?? testBackend();
   const store = opts.store ?? (backend === 'local' ? undefined : await remoteBackendKeys(backend));
   const dir = mkdtempSync(join(tmpdir(), 'pfs-proxyfsd-'));
   const port = await freePort();
   const volume = opts.volume ?? 'TestVolume';
-  const conf = writeVolumeConf(dir, port, volume, opts.extraConf, store);
+  const conf = writeVolumeConf(dir, port, volume, opts.extraConf, store, opts.mountGracePeriod);
   await run(join(BIN, 'pfs'), ['format', conf, volume]);
   let errText = '';
   let proc!: ChildProcess;
