@@ -6,30 +6,30 @@
 import type { KeySpec, Schema } from '../common/config/index.js';
 import { plugInKeys, storeAccessKeys } from '../common/objectstore/config-keys.js';
 
-const LEASES = 'leases (issue 5)';
-
-
 const leaseKeys: Record<string, KeySpec> = {
   LeaseRetryLimit: {
-    type: 'int', default: '10', min: 0, reserved: LEASES,
-    doc: 'Retries of a lease request the server answered with "try again".',
+    type: 'int', default: '10', min: 0,
+    doc: 'Retries of a lease request the volume server could not answer: its RPC deadline passed ' +
+      '(`RetryRPCDeadlineIO`), or the mount was replaced meanwhile (eviction). Then the operation fails with EIO.',
   },
-  LeaseRetryDelay: { type: 'duration', default: '1s', reserved: LEASES, doc: 'Delay before the first lease retry.' },
+  LeaseRetryDelay: { type: 'duration', default: '1s', doc: 'Delay before the first lease retry (none after an eviction: the new mount asks at once).' },
   LeaseRetryDelayVariance: {
-    type: 'int', default: '25', min: 1, max: 100, reserved: LEASES,
+    type: 'int', default: '25', min: 1, max: 100,
     doc: 'Random jitter applied to each lease retry delay, in percent of the delay.',
   },
   LeaseRetryExpBackoff: {
-    type: 'float', default: '1.4', min: 1, reserved: LEASES,
+    type: 'float', default: '1.4', min: 1,
     doc: 'Factor by which the lease retry delay grows after each retry.',
   },
   SharedLeaseLimit: {
-    type: 'int', default: '1000', min: 1, reserved: LEASES,
-    doc: 'Maximum shared leases held; beyond it the least recently used are released.',
+    type: 'int', default: '1000', min: 1,
+    doc: 'Maximum shared leases held; beyond it the least recently used idle ones are released (their cached ' +
+      'attributes, extent maps and kernel pages dropped).',
   },
   ExclusiveLeaseLimit: {
-    type: 'int', default: '100', min: 1, reserved: LEASES,
-    doc: 'Maximum exclusive leases held; beyond it the least recently used are demoted to shared (after flushing).',
+    type: 'int', default: '100', min: 1,
+    doc: 'Maximum exclusive leases held; beyond it the least recently used idle ones are demoted to shared (after ' +
+      'writing back their buffered data).',
   },
 };
 
@@ -130,8 +130,9 @@ export const agentSchema: Schema = {
         },
         EntryDuration: {
           type: 'duration', default: '0s',
-          doc: 'How long the kernel may cache a name lookup; `0s` makes it ask every time (answered from ' +
-            'the agent\'s cache).',
+          doc: 'How long the kernel may cache a name lookup, and how old an entry of the agent\'s path cache may ' +
+            'be before it is looked up again: a name another agent changes is seen within it. `0s` makes the ' +
+            'kernel ask every time (each lookup renews the agent\'s entry).',
         },
         AttrDuration: {
           type: 'duration', default: '0s',

@@ -15,7 +15,7 @@ import { systemClock } from '../common/clock/index.js';
 import { createRpcClient } from '../common/rpc/index.js';
 import { connectObjectStore, parseStoreUrl, withMetrics, type ConnectedStore } from '../common/objectstore/index.js';
 import { storeAccessFrom } from '../common/objectstore/config-keys.js';
-import type { MountResult } from '../common/protocol/index.js';
+import { validateUpcall, type MountResult } from '../common/protocol/index.js';
 import { agentSchema } from './config-schema.js';
 import { createVolumeClient } from './volume-client/index.js';
 import { createReadCache } from './readcache/index.js';
@@ -27,6 +27,7 @@ import { unmountWithRetry } from './fuse/unmount.js';
 import { createAgentMetrics } from '../common/metrics/index.js';
 import { versionInfo } from '../common/http/index.js';
 import { startHttpServer, type HttpServerHandle } from './http/index.js';
+import { createLeaseManager, createMountRecovery, inoHex, systemTimers } from './lease/index.js';
 
 /** A start-up failure that is not the config's fault: exit code 1. */
 class StartupError extends Error {}
@@ -83,7 +84,8 @@ async function main(argv: string[]): Promise<number> {
     await rpc.close(0);
     throw new PfsError('PFS_ERR_CONFIG', `${file}: [Agent] ReadCacheLineSize: ${lineSize} must be a multiple of the volume's checksum block size ${mounted.checksumBlockSizeBytes}`);
   }
-  const client = createVolumeClient(rpc, mounted.mountId);
+  // An evicted mount is replaced (docs/LEASES.md §3); `recovery` is made once its parts exist.
+  const client = createVolumeClient(rpc, mounted.mountId, { onMountLost: (id, err) => recovery.recover(id, err) });
   let connected: ConnectedStore;
   try {
     connected = await connectObjectStore(storeAccessFrom(mounted.objectStoreUrl, a), { log, hooks: { onRetry: (op) => metrics.onRetry(op, parseStoreUrl(mounted.objectStoreUrl).kind) } });
@@ -109,8 +111,41 @@ async function main(argv: string[]): Promise<number> {
     // The store already retries per the Swift* keys (common/objectstore/retry.ts).
     retry: { retries: 0, minTimeoutMs: 0, factor: 1 },
   });
+  const timers = systemTimers();
+  const leases = createLeaseManager({
+    server: { lease: async (ino, request) => (await client.call('Lease', { ino, request })).granted },
+    callbacks: { flush: (ino) => writeback.settle(ino), dropped: (ino) => vfs.leaseDropped(ino) },
+    log, timers,
+    retry: {
+      limit: a.LeaseRetryLimit as number, delayMs: a.LeaseRetryDelay as number,
+      delayVariancePercent: a.LeaseRetryDelayVariance as number, expBackoff: a.LeaseRetryExpBackoff as number,
+    },
+    sharedLimit: a.SharedLeaseLimit as number,
+    exclusiveLimit: a.ExclusiveLeaseLimit as number,
+  });
+  rpc.onUpcall((method, params) => {
+    if (method !== 'LeaseInterrupt') return;
+    try {
+      validateUpcall('LeaseInterrupt', params);
+    } catch (err) {
+      log.warn({ method, err: (err as Error).message }, 'malformed upcall ignored');
+      return;
+    }
+    leases.interrupt(params.ino, params.action);
+  });
+  let invalidateKernel: ((path: string) => Promise<boolean>) | undefined;
+  const recovery = createMountRecovery({
+    log, timers, retryDelayMs: 1000, attempts: 60,
+    mount: async () => ((await rpc.call('Mount', { volume })) as MountResult).mountId,
+    onLost: () => {
+      writeback.failAll('the mount was evicted before this data was written back');
+      leases.reset();
+      vfs.mountLost();
+    },
+  });
   const vfs = createVfs({
-    client, readCache, writeback, log, clock,
+    client, readCache, writeback, log, clock, leases,
+    invalidateKernel: async (path) => invalidateKernel?.(path).catch(() => undefined),
     readdirMaxEntries: a.ReaddirMaxEntries as number,
     readAheadBytes: Math.min(8 * lineSize, Math.floor(lineSize * (a.ReadCacheLineCount as number) / 4)),
     xattrEnabled: a.XAttrEnabled as boolean,
@@ -118,8 +153,12 @@ async function main(argv: string[]): Promise<number> {
     fetchExtentsBefore: a.FetchExtentsBeforeFileOffset as number,
     extentMapEntryLimit: a.ExtentMapEntryLimit as number,
     pathCacheEntries: 200_000,
+    // Names other agents change are seen within EntryDuration (docs/LEASES.md §5). At 0 the
+    // kernel revalidates every name on every use, each revalidation a Lookup that renews the
+    // entry, so the cache needs no age limit of its own.
+    pathCacheMaxAgeMs: (a.EntryDuration as number) > 0 ? a.EntryDuration as number : Infinity,
   });
-  metrics.attach({ readCache, writeback, credentials: connected.credentials });
+  metrics.attach({ readCache, writeback, credentials: connected.credentials, leases });
   let fuseRef: { callerContext(): { uid: number; gid: number; pid: number; umask: number } | null } | undefined;
   const { ops } = createOps({ vfs, log, trace: a.TraceEnabled as boolean, blockSizeBytes: a.AttrBlockSize as number, callerContext: () => fuseRef?.callerContext() ?? null, observer: metrics.fuse });
   const maxWrite = a.FUSEMaxWrite as number;
@@ -143,8 +182,11 @@ async function main(argv: string[]): Promise<number> {
     onHandlerError: (op, err) => log.error({ op, err: (err as Error)?.message ?? String(err) }, 'FUSE handler mistake'),
   });
   fuseRef = fuse;
+  if (fuse.canInvalidate) invalidateKernel = (path) => fuse.invalidateInode(path);
+  else log.warn('the pfs_fuse_context addon cannot invalidate kernel caches: a file kept open here may read stale pages after another agent wrote it');
   const teardown = async () => {
     await writeback.close().catch((err) => log.error({ err: (err as Error).message }, 'flush at shutdown failed'));
+    await leases.close(); // the leases themselves go with the Unmount
     await client.call('Unmount', {}).catch(() => undefined);
     await rpc.close(2000);
     await readCache.close();
@@ -166,6 +208,11 @@ async function main(argv: string[]): Promise<number> {
     http = await startHttpServer({
       host: a.HTTPServerIPAddr as string, port: a.HTTPServerTCPPort as number, volume, log, metrics,
       config, schema: agentSchema, version: versionInfo('pfsagentd'),
+      leases: {
+        snapshot: () => Object.fromEntries(Object.entries(leases.snapshot()).map(([state, inos]) => [state, inos.map(inoHex)])) as never,
+        demoteAll: () => leases.demoteAll(),
+        releaseAll: () => leases.releaseAll(),
+      },
       health: { mounted: () => isMounted(mnt), ping: async (timeoutMs) => { await rpc.call('Ping', {}, { deadlineMs: timeoutMs }); } },
     });
   } catch (err) {

@@ -1,7 +1,7 @@
 /**
  * The only place error codes become errno numbers. POSIX code names map through the
- * platform's table; PFS_ERR_OBJECT_STORE_FULL becomes ENOSPC; every other code (PFS_ERR_*,
- * unknown) becomes EIO.
+ * platform's table; EINTR (an interrupted lock wait) too; PFS_ERR_OBJECT_STORE_FULL becomes
+ * ENOSPC; every other code (PFS_ERR_*, unknown) becomes EIO.
  */
 import { constants } from 'node:os';
 import { errorCode, isFsErrorCode } from '../../common/errors/index.js';
@@ -13,6 +13,8 @@ export const ENOSYS = table.ENOSYS!;
 
 /** The negative errno FUSE expects for err; `unexpected` is true when it is not a POSIX answer. */
 export function toErrno(err: unknown): { errno: number; unexpected: boolean } {
+  // A lock wait the caller's signal ended (vfs InterruptedError): never crosses the RPC boundary.
+  if ((err as { code?: unknown } | null)?.code === 'EINTR') return { errno: -table.EINTR!, unexpected: false };
   const code = errorCode(err);
   if (isFsErrorCode(code) && table[code] !== undefined) return { errno: -table[code]!, unexpected: false };
   if (code === 'PFS_ERR_OBJECT_STORE_FULL') return { errno: -table.ENOSPC!, unexpected: false };

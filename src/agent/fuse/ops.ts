@@ -9,6 +9,7 @@ import type { Vfs, OpContext } from '../vfs/index.js';
 import type { FuseOps } from './binding/index.js';
 import { errnoName, toErrno } from './errno.js';
 import { toStat, toStatfs } from './stat.js';
+import { decodeFlock, decodeLock, encodeConflict, endOf, ownerString } from './lock-args.js';
 
 /** Where each answered op is reported (common/metrics' AgentMetrics.fuse has this shape). */
 export interface OpObserver {
@@ -122,6 +123,19 @@ export function createOps(opts: OpsOptions): { ops: FuseOps } {
     getxattr: (path, name, _position, cb) => { const c = ctx(); run('getxattr', { path, name }, () => vfs.getxattr(c, path, name), (code, v) => cb(code, v)); },
     listxattr: (path, cb) => { const c = ctx(); run('listxattr', path, () => vfs.listxattr(c, path), (code, names) => cb(code, names)); },
     removexattr: (path, name, cb) => { const c = ctx(); run('removexattr', { path, name }, () => vfs.removexattr(c, path, name), cb); },
+    // Locks are held by proxyfsd (docs/LEASES.md §6); a wait ends with EINTR when lk.signal aborts.
+    lock: (path, fh, cmd, lk, owner, cb) => {
+      const o = ownerString(owner);
+      const detail = { path, fh, cmd, type: lk.type, start: lk.start, len: lk.len, owner: o, closing: lk.closing };
+      if (cmd !== 'getlk') return run(cmd, detail, () => vfs.setLock(fh, o, decodeLock(lk, cmd === 'setlkw')), (code) => cb(code));
+      if (lk.type === 'unlck') return cb(0);
+      const q = { type: lk.type === 'rdlck' ? 'read' as const : 'write' as const, start: lk.start, end: endOf(lk.start, lk.len) };
+      run('getlk', detail, () => vfs.getLock(fh, o, q), (code, c) => cb(code, code === 0 ? encodeConflict(c) : undefined));
+    },
+    flock: (path, fh, op, owner, cb) => {
+      const pid = opts.callerContext()?.pid ?? 0;
+      run('flock', { path, fh, op: op.op, nonblock: op.nonblock, owner: ownerString(owner), closing: op.closing }, () => vfs.flock(fh, ownerString(owner), decodeFlock(op, pid)), cb);
+    },
   };
   return { ops };
 }

@@ -95,11 +95,11 @@ test('health: ready; 503 with the reason when not mounted, when Ping fails or ha
 
 test('leases: off until a lease manager is given (GET says so, POSTs answer 501); a LeaseView plugs in', async () => {
   const off = buildHttpServer(options());
-  assert.deepEqual((await off.inject('/leases')).json(), { enabled: false, reason: 'leases are not implemented yet (issue 5)', shared: [], exclusive: [] });
+  assert.deepEqual((await off.inject('/leases')).json(), { enabled: false, reason: 'this server was built without a lease manager', shared: [], exclusive: [] });
   for (const action of ['demote', 'release']) {
     const r = await off.inject({ method: 'POST', url: `/leases/${action}` });
     assert.equal(r.statusCode, 501);
-    assert.deepEqual(r.json(), { statusCode: 501, error: 'Not Implemented', message: `leases are not implemented yet (issue 5): nothing to ${action}` });
+    assert.deepEqual(r.json(), { statusCode: 501, error: 'Not Implemented', message: `this server was built without a lease manager: nothing to ${action}` });
   }
   await off.close();
   const calls: string[] = [];

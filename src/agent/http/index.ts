@@ -6,7 +6,7 @@
  * (/, /version, /health, /config), leases.ts (/leases and its POSTs, through LeaseView),
  * common/http (conventions, /metrics and /stats).
  * Invariants: it only reads (metrics, health checks, the redacted config); the only changing
- * requests, POST /leases/*, go through the lease manager's API and answer 501 until it exists.
+ * requests, POST /leases/*, go through the lease manager's API (501 when built without one).
  * Started by main.ts after the mount, closed before the unmount; port 0 starts nothing.
  */
 export { buildHttpServer, startHttpServer, type AgentHttpOptions, type HttpServerHandle } from './server.js';

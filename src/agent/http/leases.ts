@@ -1,7 +1,7 @@
 /**
- * GET /leases, POST /leases/demote, POST /leases/release. The lease manager (issue 5) plugs in
- * through LeaseView; until then GET says leases are off and the POSTs answer 501, never a fake
- * success.
+ * GET /leases, POST /leases/demote, POST /leases/release. The lease manager (agent/lease) plugs
+ * in through LeaseView (main.ts always gives it); a server built without one (tests) says leases
+ * are off and the POSTs answer 501, never a fake success.
  */
 import { errorBody, sendJson, type HttpApp } from '../../common/http/index.js';
 
@@ -20,7 +20,7 @@ export interface LeaseView {
   releaseAll(): Promise<number>;
 }
 
-export const LEASES_OFF = 'leases are not implemented yet (issue 5)';
+export const LEASES_OFF = 'this server was built without a lease manager';
 
 export function addLeaseRoutes(http: HttpApp, leases: LeaseView | undefined): void {
   http.route('GET', '/leases', async (req, reply) => sendJson(req, reply, leases

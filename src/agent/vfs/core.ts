@@ -13,6 +13,7 @@ import type { CredSource, OpContext } from './creds.js';
 import type { PathCache } from './path-cache.js';
 import type { ExtentCache } from './extent-cache.js';
 import type { Handles } from './handles.js';
+import type { LeaseManager } from '../lease/index.js';
 
 export interface VfsSettings {
   readdirMaxEntries: number;
@@ -31,14 +32,24 @@ export interface Core {
   log: Logger;
   clock: Clock;
   settings: VfsSettings;
+  leases: LeaseManager;
+  /** Tells the kernel to drop its attributes and pages of the file at path; resolves when done, never rejects. */
+  invalidateKernel: (path: string) => Promise<unknown>;
   /** Server-side size of inodes with open handles, from the latest attributes seen. */
   serverSize: Map<Ino, number>;
+  /** The lease epoch under which serverSize of an inode was seen; a size without one (or of another epoch) is asked again. */
+  sizeEpoch: Map<Ino, number>;
+  /** The latest path each leased inode was reached by, for the kernel invalidation (advisory: renames elsewhere make it stale). */
+  inoPaths: Map<Ino, string>;
+  /** Inodes seen to be regular files (bounded; advisory: a wrong entry costs one refused Lease call). */
+  fileInos: Set<Ino>;
   /**
-   * Inodes known (until the time in ms) to have no security.capability xattr. The kernel asks
-   * for it before every write(2) (to drop file capabilities on modification); answering from
-   * here saves one RPC per write call. See docs/SEMANTICS.md.
+   * Inodes known to have no security.capability xattr: while the lease `epoch` is held (another
+   * agent's setxattr takes Exclusive and so revokes it), or, without a lease, until `untilMs`.
+   * The kernel asks for it before every write(2) (to drop file capabilities on modification);
+   * answering from here saves one RPC per write call. See docs/SEMANTICS.md.
    */
-  noCapability: Map<Ino, number>;
+  noCapability: Map<Ino, { untilMs: number; epoch?: number }>;
   /** Per inode, the tail of the queue of O_APPEND writes (each takes its offset in turn). */
   appendQueue: Map<Ino, Promise<unknown>>;
 }
@@ -67,22 +78,40 @@ export async function resolve(core: Core, cred: Cred, path: string): Promise<Ino
 
 /** Fresh attributes of the entry at path (one Lookup of its last component). */
 export async function lookupPath(core: Core, cred: Cred, path: string): Promise<Attr> {
-  if (path === '/' || path === '') return noteAttr(core, await core.client.call('GetAttr', { ino: ROOT_INO }));
+  return (await lookupLeased(core, cred, path)).attr;
+}
+
+/**
+ * lookupPath, and the lease epoch the attributes are valid under: the epoch of a lease held
+ * (on the inode the path cache named) from before the Lookup was sent until its answer.
+ */
+export async function lookupLeased(core: Core, cred: Cred, path: string): Promise<{ attr: Attr; epoch?: number }> {
+  if (path === '/' || path === '') return { attr: noteAttr(core, await core.client.call('GetAttr', { ino: ROOT_INO })) };
   const { parent, name } = splitPath(path);
   const parentIno = await resolve(core, cred, parent);
+  const known = core.paths.peek(path);
+  const before = known === undefined ? undefined : core.leases.heldEpoch(known);
   try {
     const attr = await core.client.call('Lookup', { cred, parent: parentIno, name });
     core.paths.set(path, attr.ino);
-    return noteAttr(core, attr);
+    const epoch = before !== undefined && attr.ino === known && core.leases.heldEpoch(known) === before ? before : undefined;
+    return { attr: noteAttr(core, attr, epoch), epoch };
   } catch (err) {
     if ((err as { code?: string }).code === 'ENOENT') core.paths.remove(path);
     throw err;
   }
 }
 
-/** Records what the server said about an inode and returns it with this agent's unflushed writes laid over. */
-export function noteAttr(core: Core, attr: Attr): Attr {
-  if (core.serverSize.has(attr.ino)) core.serverSize.set(attr.ino, attr.size);
+/**
+ * Records what the server said about an inode and returns it with this agent's unflushed writes
+ * laid over. epoch: the lease the attributes were fetched under (undefined: not known to be current).
+ */
+export function noteAttr(core: Core, attr: Attr, epoch?: number): Attr {
+  if (core.serverSize.has(attr.ino)) {
+    core.serverSize.set(attr.ino, attr.size);
+    if (epoch !== undefined) core.sizeEpoch.set(attr.ino, epoch);
+    else core.sizeEpoch.delete(attr.ino);
+  }
   return withLocalWrites(core, attr);
 }
 

@@ -1,25 +1,38 @@
 /**
  * File data operations: open/create/release, read (extent plan + read cache + overlay of
  * unflushed writes, read-ahead for sequential readers), write (into writeback), flush, fsync,
- * truncate. See docs/AGENT.md for the ordering rules.
+ * truncate. See docs/AGENT.md for the ordering rules. Leases (leased.ts): open and read run
+ * under Shared, write, truncate, O_TRUNC and flush/fsync of dirty data under Exclusive.
  */
 import { FsError, errorCode } from '../../common/errors/index.js';
-import { O_ACCMODE, O_APPEND, O_CREAT, O_RDONLY, O_RDWR, O_TRUNC, type Attr, type Ino } from '../../common/protocol/index.js';
+import { O_ACCMODE, O_APPEND, O_CREAT, O_RDONLY, O_RDWR, O_TRUNC, type Attr, type Cred, type Ino } from '../../common/protocol/index.js';
 import { credOf, localSize, noteAttr, resolve, splitPath, type Core } from './core.js';
 import type { OpContext } from './creds.js';
+import type { Handle } from './handles.js';
+import { checkLease, notePath, reopen, sizeUnder, withLease } from './leased.js';
 
-function track(core: Core, attr: Attr): void {
+function track(core: Core, attr: Attr, epoch: number | undefined): void {
   core.serverSize.set(attr.ino, attr.size);
+  if (epoch !== undefined) core.sizeEpoch.set(attr.ino, epoch);
+  else core.sizeEpoch.delete(attr.ino);
+}
+
+function addHandle(core: Core, ino: Ino, flags: number, cred: Cred): number {
+  return core.handles.add(ino, flags, { cred, generation: core.client.generation });
 }
 
 export async function openFile(core: Core, ctx: OpContext, path: string, flags: number): Promise<number> {
   const cred = await credOf(core, ctx);
   const ino = await resolve(core, cred, path);
-  if (flags & O_TRUNC) await flushIno(core, ino);
-  const attr = await core.client.call('Open', { cred, ino, flags });
-  core.extents.invalidate(ino); // close-to-open: another agent may have written since we cached
-  track(core, attr);
-  return core.handles.add(ino, flags);
+  notePath(core, ino, path);
+  // O_TRUNC changes the data: other agents' caches must go first (Exclusive revokes them).
+  return withLease(core, ino, flags & O_TRUNC ? 'exclusive' : 'shared', async (epoch) => {
+    if (flags & O_TRUNC) await flushIno(core, ino);
+    const attr = await core.client.call('Open', { cred, ino, flags });
+    core.extents.invalidate(ino); // close-to-open: another agent may have written since we cached
+    track(core, attr, epoch);
+    return addHandle(core, ino, flags, cred);
+  });
 }
 
 export async function createFile(core: Core, ctx: OpContext, path: string, mode: number, flags: number | null): Promise<number> {
@@ -29,9 +42,10 @@ export async function createFile(core: Core, ctx: OpContext, path: string, mode:
   const openFlags = flags ?? (O_CREAT | O_RDWR);
   const attr = await core.client.call('Create', { cred, parent: parentIno, name, mode: mode & 0o7777, umask: 0, flags: openFlags });
   core.paths.set(path, attr.ino);
+  notePath(core, attr.ino, path);
   core.extents.invalidate(attr.ino);
-  track(core, attr);
-  return core.handles.add(attr.ino, openFlags);
+  track(core, attr, undefined); // no lease yet: the first read or append asks for the size again
+  return addHandle(core, attr.ino, openFlags, cred);
 }
 
 export async function releaseFile(core: Core, fh: number): Promise<void> {
@@ -43,10 +57,16 @@ export async function releaseFile(core: Core, fh: number): Promise<void> {
   } catch (err) {
     flushError = err;
   }
-  await core.client.call('Release', { ino: h.ino }).catch((err) => {
-    core.log.warn({ ino: h.ino, code: errorCode(err) }, 'Release failed; the server drops the open reference when the mount goes');
-  });
-  if (core.handles.openCount(h.ino) === 0) core.serverSize.delete(h.ino);
+  // An open made under a mount since lost (evicted) went with it: nothing to release.
+  if (h.generation === core.client.generation) {
+    await core.client.call('Release', { ino: h.ino }).catch((err) => {
+      core.log.warn({ ino: h.ino, code: errorCode(err) }, 'Release failed; the server drops the open reference when the mount goes');
+    });
+  }
+  if (core.handles.openCount(h.ino) === 0) {
+    core.serverSize.delete(h.ino);
+    core.sizeEpoch.delete(h.ino);
+  }
   if (flushError) throw flushError;
 }
 
@@ -54,24 +74,58 @@ export async function flushIno(core: Core, ino: Ino): Promise<void> {
   await core.writeback.flush(ino);
 }
 
+/** close (FUSE flush) and fsync: buffered writes are reported under the Exclusive lease they were made under. */
+export async function flushFile(core: Core, fh: number): Promise<void> {
+  const ino = core.handles.get(fh).ino;
+  if (core.writeback.dirtyEnd(ino) > 0 || core.writeback.dirtyMtime(ino)) {
+    await withLease(core, ino, 'exclusive', () => flushIno(core, ino));
+  } else {
+    await flushIno(core, ino); // reports a failure of data already written back
+  }
+}
+
 export async function fgetattr(core: Core, fh: number): Promise<Attr> {
   const h = core.handles.get(fh);
-  return noteAttr(core, await core.client.call('GetAttr', { ino: h.ino }));
+  return withLease(core, h.ino, 'shared', async (epoch) => noteAttr(core, await core.client.call('GetAttr', { ino: h.ino }), epoch));
 }
 
 export async function truncateIno(core: Core, ctx: OpContext, ino: Ino, size: number): Promise<Attr> {
   const cred = await credOf(core, ctx);
-  await flushIno(core, ino);
-  const attr = await core.client.call('SetAttr', { cred, ino, size });
-  core.extents.invalidate(ino);
-  return noteAttr(core, attr);
+  return withLease(core, ino, 'exclusive', async (epoch) => {
+    await flushIno(core, ino);
+    const attr = await core.client.call('SetAttr', { cred, ino, size });
+    core.extents.invalidate(ino);
+    return noteAttr(core, attr, epoch);
+  });
+}
+
+export async function truncatePath(core: Core, ctx: OpContext, path: string, size: number): Promise<Attr> {
+  const ino = await resolve(core, await credOf(core, ctx), path);
+  notePath(core, ino, path);
+  return truncateIno(core, ctx, ino, size);
+}
+
+export async function ftruncateFile(core: Core, ctx: OpContext, fh: number, size: number): Promise<Attr> {
+  const h = core.handles.get(fh);
+  await reopen(core, h);
+  return truncateIno(core, ctx, h.ino, size);
 }
 
 /** Reads into dest (which may alias kernel memory until the reply); returns the byte count. */
 export async function readFile(core: Core, fh: number, offset: number, length: number, dest: Buffer): Promise<number> {
   const h = core.handles.get(fh);
   if ((h.flags & O_ACCMODE) !== O_RDONLY && (h.flags & O_ACCMODE) !== O_RDWR) throw new FsError('EBADF', 'file not open for reading');
+  await reopen(core, h);
+  return withLease(core, h.ino, 'shared', async (epoch) => {
+    await sizeUnder(core, h.ino, epoch);
+    return readLeased(core, h, offset, length, dest);
+  });
+}
+
+/** Under a Shared lease, with core.serverSize current. */
+async function readLeased(core: Core, h: Handle, offset: number, length: number, dest: Buffer): Promise<number> {
   const ino = h.ino;
+  // Synchronously from here to the extent-map fetch: pending and serverSize agree (onWrote updates both in one tick).
   const pending = core.writeback.pending(ino); // before the extent map: see docs/AGENT.md
   const serverSize = core.serverSize.get(ino) ?? 0;
   let size = Math.max(serverSize, core.writeback.dirtyEnd(ino));
@@ -134,14 +188,24 @@ function readAhead(core: Core, h: { lastReadEnd: number; readAheadUntil: number 
 export async function writeFile(core: Core, fh: number, offset: number, data: Buffer): Promise<number> {
   const h = core.handles.get(fh);
   if ((h.flags & O_ACCMODE) === O_RDONLY) throw new FsError('EBADF', 'file not open for writing');
+  await reopen(core, h);
   if (!(h.flags & O_APPEND)) {
-    await core.writeback.write(h.ino, offset, data);
+    await withLease(core, h.ino, 'exclusive', async (epoch) => {
+      checkLease(core, h.ino, epoch);
+      await core.writeback.write(h.ino, offset, data);
+    });
     return data.length;
   }
-  // O_APPEND: the offset is the end of the file as this agent sees it, one append at a time.
+  // O_APPEND: the offset is the end of the file, one append at a time; under Exclusive, so no
+  // other agent appends in between (the size is asked again when the lease is new).
+  // The guard is taken inside the queue step, never while waiting in the queue.
   const locks = core.appendQueue;
   const prev = locks.get(h.ino) ?? Promise.resolve();
-  const mine = prev.then(() => core.writeback.write(h.ino, localSize(core, h.ino), data));
+  const mine = prev.then(() => withLease(core, h.ino, 'exclusive', async (epoch) => {
+    await sizeUnder(core, h.ino, epoch);
+    checkLease(core, h.ino, epoch);
+    await core.writeback.write(h.ino, localSize(core, h.ino), data);
+  }));
   const tail = mine.catch(() => undefined);
   locks.set(h.ino, tail);
   try {
@@ -153,5 +217,5 @@ export async function writeFile(core: Core, fh: number, offset: number, data: Bu
 }
 
 export async function fsyncFile(core: Core, fh: number): Promise<void> {
-  await flushIno(core, core.handles.get(fh).ino);
+  await flushFile(core, fh);
 }

@@ -27,6 +27,8 @@ export interface ExtentCache {
   /** The pieces covering [offset, offset+length) of the file as the server knows it (length already clipped to its size). */
   plan(ino: Ino, offset: number, length: number): Promise<Piece[]>;
   invalidate(ino: Ino): void;
+  /** Drops every inode's maps (fetches in flight are not cached). */
+  clear(): void;
   entries(): number;
 }
 
@@ -114,6 +116,9 @@ export function createExtentCache(opts: { client: VolumeClient; fromCount: numbe
     invalidate(ino) {
       const m = maps.get(ino);
       if (m) drop(ino, m);
+    },
+    clear() {
+      for (const [ino, m] of [...maps]) drop(ino, m);
     },
     entries: () => total,
   };

@@ -2,28 +2,33 @@
  * agent/vfs: the POSIX behaviour of one mounted volume, over proxyfsd (metadata RPCs) and the
  * object store (file data through the read cache and writeback).
  * Parts: core.ts (shared state, path resolution, attribute overlay), names.ts (namespace ops),
- * data.ts (open/read/write/flush/truncate), path-cache.ts, extent-cache.ts, handles.ts, creds.ts.
+ * data.ts (open/read/write/flush/truncate), path-cache.ts, extent-cache.ts, handles.ts, creds.ts,
+ * locks.ts + lock-ranges.ts (fcntl and flock locks held by proxyfsd).
  * Invariants (docs/AGENT.md): reads see this agent's unflushed writes; close and fsync return
  * only when the file's data is reported to proxyfsd; the path cache mirrors every namespace
  * change this agent makes.
  */
-import type { Attr, DirEntry, StatVfs, Timespec } from '../../common/protocol/index.js';
+import type { Attr, DirEntry, Ino, LockConflict, StatVfs, Timespec } from '../../common/protocol/index.js';
 import { ROOT_INO } from '../../common/protocol/index.js';
 import type { Clock } from '../../common/clock/index.js';
 import type { Logger } from '../../common/rpc/index.js';
 import type { VolumeClient } from '../volume-client/index.js';
 import type { ReadCache } from '../readcache/index.js';
 import type { Writeback } from '../writeback/index.js';
+import type { LeaseManager } from '../lease/index.js';
 import { resolve, type Core, type VfsSettings } from './core.js';
 import { createCredSource, type OpContext } from './creds.js';
 import { createPathCache } from './path-cache.js';
 import { createExtentCache } from './extent-cache.js';
 import { createHandles } from './handles.js';
+import { createLocks, type SetLockRequest } from './locks.js';
 import * as names from './names.js';
 import * as data from './data.js';
+import { leaseDropped, mountLost } from './leased.js';
 
 export type { OpContext } from './creds.js';
 export type { VfsSettings } from './core.js';
+export { InterruptedError, type SetLockRequest } from './locks.js';
 
 export interface VfsOptions extends VfsSettings {
   client: VolumeClient;
@@ -35,6 +40,11 @@ export interface VfsOptions extends VfsSettings {
   fetchExtentsBefore: number;
   extentMapEntryLimit: number;
   pathCacheEntries: number;
+  /** Path-cache entries older than this are looked up again (EntryDuration; Infinity = never). */
+  pathCacheMaxAgeMs: number;
+  leases: LeaseManager;
+  /** Drops the kernel's attributes and pages of the file at path (the binding's invalidateInode); never rejects. */
+  invalidateKernel?: (path: string) => Promise<unknown>;
 }
 
 export interface Vfs {
@@ -69,8 +79,18 @@ export interface Vfs {
   getxattr(ctx: OpContext, path: string, name: string): Promise<Buffer>;
   listxattr(ctx: OpContext, path: string): Promise<string[]>;
   removexattr(ctx: OpContext, path: string, name: string): Promise<void>;
+  /** fcntl F_GETLK on an open file: another owner's conflicting lock (end -1 = to EOF), if any. */
+  getLock(fh: number, owner: string, q: { type: 'read' | 'write'; start: number; end: number }): Promise<LockConflict | undefined>;
+  /** fcntl F_SETLK / F_SETLKW (docs/LEASES.md §6): EAGAIN, EDEADLK, or InterruptedError (EINTR). */
+  setLock(fh: number, owner: string, req: SetLockRequest): Promise<void>;
+  /** flock(2); the range of req is ignored. EAGAIN (LOCK_NB) or InterruptedError (EINTR). */
+  flock(fh: number, owner: string, req: SetLockRequest): Promise<void>;
   /** Flushes every file's buffered writes. */
   flushAll(): Promise<void>;
+  /** LeaseCallbacks.dropped: the lease of ino is being released (caches go, the kernel is told; resolves when it is done). */
+  leaseDropped(ino: Ino): Promise<unknown>;
+  /** The mount was lost (evicted): every cache goes; handles are opened again on their next use. */
+  mountLost(): void;
   stats(): { openHandles: number; cachedPaths: number; cachedExtents: number };
 }
 
@@ -80,19 +100,41 @@ export function createVfs(opts: VfsOptions): Vfs {
     readCache: opts.readCache,
     writeback: opts.writeback,
     creds: createCredSource({ ttlMs: 2000, maxEntries: 4096, now: () => opts.clock.nowMs() }),
-    paths: createPathCache(ROOT_INO, opts.pathCacheEntries),
+    paths: createPathCache(ROOT_INO, { maxEntries: opts.pathCacheEntries, maxAgeMs: opts.pathCacheMaxAgeMs, nowMs: () => opts.clock.nowMs() }),
     extents: createExtentCache({ client: opts.client, fromCount: opts.fetchExtentsFrom, beforeCount: opts.fetchExtentsBefore, maxEntries: opts.extentMapEntryLimit }),
     handles: createHandles(),
     log: opts.log,
     clock: opts.clock,
     settings: { readdirMaxEntries: opts.readdirMaxEntries, readAheadBytes: opts.readAheadBytes, xattrEnabled: opts.xattrEnabled },
+    leases: opts.leases,
+    invalidateKernel: opts.invalidateKernel ?? (async () => undefined),
     serverSize: new Map(),
+    sizeEpoch: new Map(),
+    inoPaths: new Map(),
+    fileInos: new Set(),
     noCapability: new Map(),
     appendQueue: new Map(),
   };
+  const locks = createLocks({ client: opts.client, log: opts.log });
+  /** The inode a lock request is about; undefined for a close-time unlock of a handle already gone. */
+  const lockIno = (fh: number, closing: boolean): Ino | undefined => {
+    if (!closing) return core.handles.get(fh).ino;
+    try {
+      return core.handles.get(fh).ino;
+    } catch {
+      opts.log.warn({ fh }, 'close-time unlock for a handle already released: nothing to unlock by (the server drops the locks at unmount)');
+      return undefined;
+    }
+  };
   opts.writeback.onWrote((ino, attr) => {
     core.extents.invalidate(ino);
-    if (core.serverSize.has(ino)) core.serverSize.set(ino, attr.size);
+    // Our own Wrote: current under the Exclusive lease the data was buffered under.
+    if (core.serverSize.has(ino)) {
+      core.serverSize.set(ino, attr.size);
+      const epoch = core.leases.epoch(ino);
+      if (epoch !== undefined) core.sizeEpoch.set(ino, epoch);
+      else core.sizeEpoch.delete(ino);
+    }
   });
   return {
     getattr: (ctx, path) => names.getattr(core, ctx, path),
@@ -112,23 +154,31 @@ export function createVfs(opts: VfsOptions): Vfs {
     chmod: (ctx, path, mode) => names.chmod(core, ctx, path, mode),
     chown: (ctx, path, uid, gid) => names.chown(core, ctx, path, uid, gid),
     utimens: (ctx, path, atime, mtime) => names.utimens(core, ctx, path, atime, mtime),
-    async truncate(ctx, path, size) {
-      const cred = await core.creds.cred(ctx);
-      return data.truncateIno(core, ctx, await resolve(core, cred, path), size);
-    },
-    ftruncate: (ctx, fh, size) => data.truncateIno(core, ctx, core.handles.get(fh).ino, size),
+    truncate: (ctx, path, size) => data.truncatePath(core, ctx, path, size),
+    ftruncate: (ctx, fh, size) => data.ftruncateFile(core, ctx, fh, size),
     create: (ctx, path, mode, flags) => data.createFile(core, ctx, path, mode, flags),
     open: (ctx, path, flags) => data.openFile(core, ctx, path, flags),
     read: (fh, offset, length, dest) => data.readFile(core, fh, offset, length, dest),
     write: (fh, offset, buf) => data.writeFile(core, fh, offset, buf),
-    flush: (fh) => data.flushIno(core, core.handles.get(fh).ino),
+    flush: (fh) => data.flushFile(core, fh),
     fsync: (fh) => data.fsyncFile(core, fh),
     release: (fh) => data.releaseFile(core, fh),
     setxattr: (ctx, path, name, value, flags) => names.setxattr(core, ctx, path, name, value, flags),
     getxattr: (ctx, path, name) => names.getxattr(core, ctx, path, name),
     listxattr: (ctx, path) => names.listxattr(core, ctx, path),
     removexattr: (ctx, path, name) => names.removexattr(core, ctx, path, name),
+    getLock: (fh, owner, q) => locks.getLock(lockIno(fh, false)!, owner, q),
+    async setLock(fh, owner, req) {
+      const ino = lockIno(fh, req.closing);
+      if (ino !== undefined) await locks.posix(ino, owner, req);
+    },
+    async flock(fh, owner, req) {
+      const ino = lockIno(fh, req.closing);
+      if (ino !== undefined) await locks.flock(ino, owner, req);
+    },
     flushAll: () => opts.writeback.flushAll(),
+    leaseDropped: (ino) => leaseDropped(core, ino),
+    mountLost: () => mountLost(core),
     stats: () => ({ openHandles: core.handles.size(), cachedPaths: core.paths.size(), cachedExtents: core.extents.entries() }),
   };
 }

@@ -3,9 +3,10 @@
  * lookups), calls the volume server, then keeps the cache exact.
  */
 import { FsError } from '../../common/errors/index.js';
-import { type Attr, type DirEntry, type StatVfs, type Timespec } from '../../common/protocol/index.js';
-import { CAPABILITY_XATTR, NO_CAPABILITY_TTL_MS, credOf, lookupPath, noteAttr, resolve, splitPath, type Core } from './core.js';
+import { type Attr, type Cred, type DirEntry, type StatVfs, type Timespec } from '../../common/protocol/index.js';
+import { CAPABILITY_XATTR, NO_CAPABILITY_TTL_MS, credOf, lookupLeased, lookupPath, noteAttr, resolve, splitPath, type Core } from './core.js';
 import type { OpContext } from './creds.js';
+import { isRegular, noteFile, notePath, withLease } from './leased.js';
 
 async function parentOf(core: Core, ctx: OpContext, path: string) {
   const cred = await credOf(core, ctx);
@@ -13,16 +14,61 @@ async function parentOf(core: Core, ctx: OpContext, path: string) {
   return { cred, parent: await resolve(core, cred, parent), name };
 }
 
-/** Writes still buffered for an inode about to lose a name are flushed first, so they are not reported for a destroyed inode. */
+/**
+ * Writes still buffered for an inode about to lose a name are flushed first, so they are not
+ * reported for a destroyed inode. peek: an entry too old to resolve by still names the inode
+ * this agent wrote through that name (flushing another inode's writes early is harmless).
+ */
 async function settle(core: Core, path: string): Promise<void> {
-  const ino = core.paths.get(path);
+  const ino = core.paths.peek(path);
   if (ino !== undefined && core.writeback.dirtyEnd(ino) > 0 && core.handles.openCount(ino) === 0) {
     await core.writeback.flush(ino).catch(() => undefined);
   }
 }
 
+/**
+ * A regular file's attributes are valid under a Shared lease: when the Lookup was not answered
+ * under the lease held now, they are asked again under it (after another agent holding it
+ * Exclusive has written its buffered data back).
+ */
 export async function getattr(core: Core, ctx: OpContext, path: string): Promise<Attr> {
-  return lookupPath(core, await credOf(core, ctx), path);
+  const cred = await credOf(core, ctx);
+  const known = core.paths.peek(path);
+  if (known !== undefined && core.fileInos.has(known) && core.leases.heldEpoch(known) === undefined) {
+    // A file seen before whose lease was given up: lease first, then the Lookup answer is
+    // current as it is (no GetAttr after it), unless the name now leads elsewhere.
+    const r = await withLease(core, known, 'shared', async (held) => {
+      const { attr, epoch } = await lookupLeased(core, cred, path);
+      return { attr, current: held === undefined || !isRegular(attr) || (attr.ino === known && epoch === held) };
+    }).catch((err) => {
+      // The inode is gone (another agent replaced or removed the file): look the name up afresh.
+      if ((err as { code?: string }).code !== 'ENOENT') throw err;
+      core.fileInos.delete(known);
+      return { attr: undefined, current: false };
+    });
+    if (r.current && r.attr) return r.attr;
+  }
+  const { attr, epoch } = await lookupLeased(core, cred, path);
+  if (!isRegular(attr)) return attr;
+  noteFile(core, attr.ino);
+  notePath(core, attr.ino, path);
+  // Answered under a lease being released right now: current, and no guard to wait for (the
+  // kernel's invalidation of this file resolves the path, and waits for this answer).
+  if (epoch !== undefined && core.leases.epoch(attr.ino) !== epoch) return attr;
+  return withLease(core, attr.ino, 'shared', async (held) => {
+    if (held === undefined || held === epoch) return attr;
+    return noteAttr(core, await core.client.call('GetAttr', { ino: attr.ino }), held);
+  });
+}
+
+/**
+ * Runs a change of a regular file's attributes or xattrs under Exclusive (revoking other
+ * agents' leases, so their caches go and their buffered writes land first). Known regular
+ * files only (the lease manager knows them: the kernel's lookup before the call took a Shared
+ * lease); anything else runs without a lease.
+ */
+function exclusiveIfFile<T>(core: Core, ino: number, fn: (epoch: number | undefined) => Promise<T>): Promise<T> {
+  return core.leases.known(ino) ? withLease(core, ino, 'exclusive', fn) : fn(undefined);
 }
 
 export async function access(core: Core, ctx: OpContext, path: string, mask: number): Promise<void> {
@@ -91,11 +137,14 @@ export async function link(core: Core, ctx: OpContext, from: string, to: string)
 export async function unlink(core: Core, ctx: OpContext, path: string): Promise<void> {
   const { cred, parent, name } = await parentOf(core, ctx, path);
   await settle(core, path);
+  const ino = core.paths.peek(path);
   try {
     await core.client.call('Unlink', { cred, parent, name });
   } finally {
     core.paths.remove(path);
   }
+  // Likely gone: its lease would only take a place under the lease limits (rm -rf of a big tree).
+  if (ino !== undefined && core.handles.openCount(ino) === 0) core.leases.drop(ino);
 }
 
 export async function rmdir(core: Core, ctx: OpContext, path: string): Promise<void> {
@@ -121,10 +170,12 @@ export async function rename(core: Core, ctx: OpContext, from: string, to: strin
 async function setattr(core: Core, ctx: OpContext, path: string, changes: { mode?: number; uid?: number; gid?: number; atime?: Timespec | 'now'; mtime?: Timespec | 'now' }): Promise<Attr> {
   const cred = await credOf(core, ctx);
   const ino = await resolve(core, cred, path);
-  // Buffered writes go first: their Wrote would otherwise land after this change and undo it
-  // (a later mtime, set-id bits cleared after a chmod).
-  if (core.writeback.dirtyEnd(ino) > 0 || core.writeback.dirtyMtime(ino)) await core.writeback.flush(ino);
-  return noteAttr(core, await core.client.call('SetAttr', { cred, ino, ...changes }));
+  return exclusiveIfFile(core, ino, async (epoch) => {
+    // Buffered writes go first: their Wrote would otherwise land after this change and undo it
+    // (a later mtime, set-id bits cleared after a chmod).
+    if (core.writeback.dirtyEnd(ino) > 0 || core.writeback.dirtyMtime(ino)) await core.writeback.flush(ino);
+    return noteAttr(core, await core.client.call('SetAttr', { cred, ino, ...changes }), epoch);
+  });
 }
 
 export function chmod(core: Core, ctx: OpContext, path: string, mode: number): Promise<Attr> {
@@ -145,8 +196,10 @@ export async function setxattr(core: Core, ctx: OpContext, path: string, name: s
   xattrsOn(core);
   const cred = await credOf(core, ctx);
   const ino = await resolve(core, cred, path);
-  core.noCapability.delete(ino);
-  await core.client.call('SetXattr', { cred, ino, name, value: value.toString('base64'), flags });
+  await exclusiveIfFile(core, ino, async () => {
+    core.noCapability.delete(ino);
+    await core.client.call('SetXattr', { cred, ino, name, value: value.toString('base64'), flags });
+  });
 }
 
 export async function getxattr(core: Core, ctx: OpContext, path: string, name: string): Promise<Buffer> {
@@ -154,17 +207,29 @@ export async function getxattr(core: Core, ctx: OpContext, path: string, name: s
   const cred = await credOf(core, ctx);
   const ino = await resolve(core, cred, path);
   const capability = name === CAPABILITY_XATTR;
-  if (capability && (core.noCapability.get(ino) ?? 0) > core.clock.nowMs()) throw new FsError('ENODATA', `${name} of inode ${ino}`);
-  try {
-    const r = await core.client.call('GetXattr', { cred, ino, name });
-    return Buffer.from(r.value, 'base64');
-  } catch (err) {
-    if (capability && (err as { code?: string }).code === 'ENODATA') {
-      if (core.noCapability.size >= 100_000) core.noCapability.clear();
-      core.noCapability.set(ino, core.clock.nowMs() + NO_CAPABILITY_TTL_MS);
-    }
-    throw err;
+  if (!capability) return getxattrOf(core, cred, ino, name);
+  const known = core.noCapability.get(ino);
+  if (known && (known.epoch !== undefined ? core.leases.epoch(ino) === known.epoch : known.untilMs > core.clock.nowMs())) {
+    throw new FsError('ENODATA', `${name} of inode ${ino}`);
   }
+  const ask = async (epoch: number | undefined) => {
+    try {
+      return await getxattrOf(core, cred, ino, name);
+    } catch (err) {
+      if ((err as { code?: string }).code === 'ENODATA') {
+        if (core.noCapability.size >= 100_000) core.noCapability.clear();
+        core.noCapability.set(ino, { untilMs: core.clock.nowMs() + NO_CAPABILITY_TTL_MS, epoch });
+      }
+      throw err;
+    }
+  };
+  // Under a lease the answer holds until it is revoked (a setxattr elsewhere takes Exclusive).
+  return core.leases.known(ino) ? withLease(core, ino, 'shared', ask) : ask(undefined);
+}
+
+async function getxattrOf(core: Core, cred: Cred, ino: number, name: string): Promise<Buffer> {
+  const r = await core.client.call('GetXattr', { cred, ino, name });
+  return Buffer.from(r.value, 'base64');
 }
 
 export async function listxattr(core: Core, ctx: OpContext, path: string): Promise<string[]> {
@@ -177,8 +242,10 @@ export async function removexattr(core: Core, ctx: OpContext, path: string, name
   xattrsOn(core);
   const cred = await credOf(core, ctx);
   const ino = await resolve(core, cred, path);
-  core.noCapability.delete(ino);
-  await core.client.call('RemoveXattr', { cred, ino, name });
+  await exclusiveIfFile(core, ino, async () => {
+    core.noCapability.delete(ino);
+    await core.client.call('RemoveXattr', { cred, ino, name });
+  });
 }
 
 function xattrsOn(core: Core): void {

@@ -4,21 +4,35 @@
  * by this agent's own unlink, rmdir and rename (a renamed directory carries its cached
  * descendants along, in O(depth)). Bounded: past maxEntries the whole cache is dropped and
  * refills from lookups.
+ *
+ * Other agents change names too (docs/LEASES.md §5): an entry not confirmed for maxAgeMs
+ * (EntryDuration) is not used: get() misses when any component of the path is that old, the
+ * caller looks the path up again, and set() confirms the entry (keeping what is cached below
+ * it when the inode is the same, dropping it when the name now leads elsewhere). A Lookup that
+ * answers ENOENT removes the entry. This agent's own changes keep the cache exact as before.
  */
 import type { Ino } from '../../common/protocol/index.js';
 
 interface Node {
   ino: Ino;
+  /** When this name was last confirmed (looked up, created or renamed here), in clock ms. */
+  seenMs: number;
   children?: Map<string, Node>;
 }
 
 export interface PathCache {
+  /** The inode at path, unless it (or a component above it) is older than maxAgeMs or unknown. */
   get(path: string): Ino | undefined;
+  /** The inode last known at path, however old (for decisions where a stale answer is harmless). */
+  peek(path: string): Ino | undefined;
+  /** Records (or confirms) path → ino; ignored when the parent is not cached. */
   set(path: string, ino: Ino): void;
   /** Forgets path and everything below it. */
   remove(path: string): void;
   /** Moves path and everything below it to newPath (whatever was at newPath is forgotten). */
   rename(path: string, newPath: string): void;
+  /** Forgets everything (the mount was replaced after an eviction). */
+  clear(): void;
   size(): number;
 }
 
@@ -26,8 +40,16 @@ function split(path: string): string[] {
   return path.split('/').filter((c) => c.length > 0);
 }
 
-export function createPathCache(rootIno: Ino, maxEntries: number): PathCache {
-  let root: Node = { ino: rootIno };
+export interface PathCacheOptions {
+  maxEntries: number;
+  /** Entries older than this are looked up again before use; Infinity = never. */
+  maxAgeMs: number;
+  nowMs: () => number;
+}
+
+export function createPathCache(rootIno: Ino, opts: PathCacheOptions): PathCache {
+  const { maxEntries, maxAgeMs, nowMs } = opts;
+  let root: Node = { ino: rootIno, seenMs: Infinity };
   let count = 0;
 
   const countNodes = (n: Node): number => {
@@ -56,6 +78,15 @@ export function createPathCache(rootIno: Ino, maxEntries: number): PathCache {
 
   return {
     get(path) {
+      const oldest = nowMs() - maxAgeMs;
+      let node: Node | undefined = root;
+      for (const part of split(path)) {
+        node = node.children?.get(part);
+        if (!node || node.seenMs < oldest) return undefined;
+      }
+      return node.ino;
+    },
+    peek(path) {
       return find(split(path))?.ino;
     },
     set(path, ino) {
@@ -66,11 +97,14 @@ export function createPathCache(rootIno: Ino, maxEntries: number): PathCache {
       if (!parent) return; // parent unknown (e.g. dropped): nothing to hang it on
       parent.children ??= new Map();
       const existing = parent.children.get(name);
-      if (existing && existing.ino === ino) return;
+      if (existing && existing.ino === ino) {
+        existing.seenMs = nowMs();
+        return;
+      }
       if (existing) count -= countNodes(existing);
-      parent.children.set(name, { ino });
+      parent.children.set(name, { ino, seenMs: nowMs() });
       if (++count > maxEntries) {
-        root = { ino: rootIno };
+        root = { ino: rootIno, seenMs: Infinity };
         count = 0;
       }
     },
@@ -91,7 +125,12 @@ export function createPathCache(rootIno: Ino, maxEntries: number): PathCache {
         return;
       }
       parent.children ??= new Map();
+      moving.seenMs = nowMs();
       parent.children.set(name, moving);
+    },
+    clear() {
+      root = { ino: rootIno, seenMs: Infinity };
+      count = 0;
     },
     size: () => count,
   };

@@ -28,6 +28,10 @@
  *   EIO (ENOSPC when the store was full) once and clears the mark, as Linux reports writeback
  *   errors on fsync. Later segments of
  *   the inode are still written.
+ * - failAll() (the mount was evicted, docs/LEASES.md §3) marks every inode with buffered or
+ *   in-flight data failed and bumps the epoch: segments and writes of an older epoch are never
+ *   reported with Wrote (they fail like a failed PUT), so no data buffered under a lost mount
+ *   reaches the volume under a new one.
  */
 import { FsError, PfsError, errorCode } from '../../common/errors/index.js';
 import type { Attr, Ino } from '../../common/protocol/index.js';
@@ -42,6 +46,7 @@ export { pooledProvision } from './object-pool.js';
 
 interface LiveSegment {
   seg: Segment;
+  epoch: number;
   object: Promise<SegmentObject>;
   timer?: ReturnType<typeof setTimeout>;
   done: Promise<void>;
@@ -75,6 +80,9 @@ export function createWriteback(opts: WritebackOptions): Writeback {
   const s: WritebackStats = { dirtyBytes: 0, segmentsInFlight: 0, segmentsWritten: 0, bytesWritten: 0, segmentsOpen: 0, segmentsFailed: 0, putRetries: 0, slotWaits: 0 };
   const deps = { store, server, log, checksumBlockSizeBytes: opts.checksumBlockSizeBytes, retry: opts.retry ?? DEFAULT_RETRY, onPutRetry: () => { s.putRetries++; } };
   let closed = false;
+  /** Bumped by failAll(): older segments and writes are discarded. */
+  let epoch = 0;
+  const discarded = (what: string): Error => new FsError('EIO', `${what} was discarded: the mount was evicted before it was written back`);
 
   function stateOf(ino: Ino): InodeState {
     let st = inodes.get(ino);
@@ -100,7 +108,7 @@ export function createWriteback(opts: WritebackOptions): Writeback {
     const done = new Promise<void>((resolve) => { markDone = resolve; });
     const object = provisionOne(server);
     object.catch(() => {}); // awaited by the upload; a failure is reported there
-    const live: LiveSegment = { seg: new Segment(st.ino, opts.maxFlushSizeBytes), object, done, markDone };
+    const live: LiveSegment = { seg: new Segment(st.ino, opts.maxFlushSizeBytes), epoch, object, done, markDone };
     st.open = live;
     openSegs.set(live, st);
     s.segmentsOpen++;
@@ -138,8 +146,10 @@ export function createWriteback(opts: WritebackOptions): Writeback {
   async function complete(st: InodeState, live: LiveSegment, before: Promise<void>): Promise<void> {
     let object: SegmentObject | undefined;
     try {
+      if (live.epoch !== epoch) throw discarded('a log segment');
       object = await live.object;
-      const attr = await uploadSegment(deps, live.seg, object, before);
+      const stillCurrent = () => { if (live.epoch !== epoch) throw discarded('a log segment'); };
+      const attr = await uploadSegment(deps, live.seg, object, before, stillCurrent);
       s.segmentsWritten++;
       s.bytesWritten += live.seg.sizeBytes;
       retire(st, live);
@@ -172,7 +182,8 @@ export function createWriteback(opts: WritebackOptions): Writeback {
     s.dirtyBytes -= live.seg.sizeBytes;
   }
 
-  async function writeInto(st: InodeState, offset: number, data: Buffer): Promise<void> {
+  async function writeInto(st: InodeState, offset: number, data: Buffer, writeEpoch: number): Promise<void> {
+    if (writeEpoch !== epoch) throw discarded('a write');
     let done = 0;
     while (done < data.length) {
       let live = st.open;
@@ -233,7 +244,8 @@ export function createWriteback(opts: WritebackOptions): Writeback {
       if (data.length === 0) return;
       const st = stateOf(ino);
       st.writers++;
-      const run = st.chain.then(() => writeInto(st, offset, data));
+      const writeEpoch = epoch;
+      const run = st.chain.then(() => writeInto(st, offset, data, writeEpoch));
       st.chain = run.catch(() => {});
       try {
         await run;
@@ -244,6 +256,23 @@ export function createWriteback(opts: WritebackOptions): Writeback {
     },
     flush,
     flushAll,
+    async settle(ino) {
+      const st = inodes.get(ino);
+      if (!st) return;
+      if (st.open) closeSegment(st, st.open);
+      await Promise.all(st.closed.map((l) => l.done));
+    },
+    failAll(message) {
+      epoch++;
+      const failed: Ino[] = [];
+      for (const st of inodes.values()) {
+        if (!st.open && st.closed.length === 0 && st.writers === 0) continue;
+        failed.push(st.ino);
+        st.failed ??= { full: false, message: `inode ${st.ino}: ${message}` };
+        if (st.open) closeSegment(st, st.open); // its upload sees the old epoch and fails
+      }
+      return failed;
+    },
     pending(ino) {
       return segmentsOf(ino).flatMap((seg) => seg.pieces.map((p) => ({ fileOffset: p.fileOffset, data: p.data })));
     },

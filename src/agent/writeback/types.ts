@@ -41,6 +41,15 @@ export interface Writeback {
   flush(ino: Ino): Promise<void>;
   /** flush of every inode; rejects (EIO) if any inode had a failure. */
   flushAll(): Promise<void>;
+  /** As flush, but never rejects and leaves a failure mark for the next flush (the application's
+   *  fsync/close reports it): the lease manager's flush before a demote or release. */
+  settle(ino: Ino): Promise<void>;
+  /**
+   * The mount was evicted: every inode with buffered or in-flight writes is marked failed (its
+   * next flush rejects with EIO) and that data is never reported with Wrote, nor are writes
+   * already waiting. Returns the inodes marked.
+   */
+  failAll(message: string): Ino[];
   /** Unflushed and in-flight writes of ino, oldest first, as immutable pieces to lay over bytes
    *  read from objects. Take the snapshot BEFORE fetching the extent map. */
   pending(ino: Ino): { fileOffset: number; data: Buffer }[];

@@ -51,9 +51,10 @@ export async function provisionOne(server: SegmentServer): Promise<SegmentObject
 
 /**
  * PUTs seg as object, waits for `before` (the previous segment of the inode; never rejects),
- * then sends Wrote. Rejects with the PUT's last error or Wrote's error.
+ * then sends Wrote unless `check` throws (the segment was discarded meanwhile). Rejects with
+ * the PUT's last error, check's or Wrote's error.
  */
-export async function uploadSegment(deps: UploadDeps, seg: Segment, object: SegmentObject, before: Promise<void>): Promise<Attr> {
+export async function uploadSegment(deps: UploadDeps, seg: Segment, object: SegmentObject, before: Promise<void>, check: () => void = () => {}): Promise<Attr> {
   const body = seg.seal();
   const sizeBytes = seg.sizeBytes;
   const crcs = blockCrc32s(body, deps.checksumBlockSizeBytes);
@@ -70,6 +71,7 @@ export async function uploadSegment(deps: UploadDeps, seg: Segment, object: Segm
   });
   const extents = seg.extents(object.objectId);
   await before;
+  check();
   return deps.server.wrote({
     ino: seg.ino,
     object: { objectId: object.objectId, sizeBytes, blockSizeBytes: deps.checksumBlockSizeBytes, crc32: crcs },

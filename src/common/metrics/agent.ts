@@ -2,8 +2,7 @@
  * pfsagentd's metrics: one Registry, typed handles, and the observer objects main.ts hands to
  * components (FUSE op table, RPC client, object-store wrapper). Figures that components keep
  * themselves (read cache, writeback, auth plug-in) are read at scrape time from attach()ed
- * sources. Leases are not implemented yet (issue 5): no lease metrics are exported rather than
- * zeros that would look like real readings (docs/OBSERVABILITY.md).
+ * sources, the lease manager's too (docs/OBSERVABILITY.md).
  */
 import { Counter, Gauge, Histogram } from 'prom-client';
 import type { RpcClientHooks } from '../rpc/index.js';
@@ -25,6 +24,11 @@ export interface WritebackFigures {
   bytesWritten: number; segmentsFailed: number; putRetries: number;
 }
 export interface CredentialFigures { renewals: number; pluginStarts: number; pluginFailures: number }
+/** What agent/lease's stats() gives (LeaseStats has this shape). */
+export interface LeaseFigures {
+  shared: number; exclusive: number; transitions: number; interruptsDemote: number; interruptsRelease: number;
+  denials: number; limitRevocations: number; retries: number; evictions: number;
+}
 
 /** Components whose own counters are read at scrape time. */
 export interface AgentSources {
@@ -32,6 +36,7 @@ export interface AgentSources {
   writeback?: { stats(): WritebackFigures };
   /** The auth CredentialSource (common/auth): its `stats` are read, nothing else. */
   credentials?: { readonly stats: CredentialFigures };
+  leases?: { stats(): LeaseFigures };
 }
 
 export interface AgentStats {
@@ -50,6 +55,7 @@ export interface AgentStats {
   readCache?: ReadCacheFigures;
   writeback?: WritebackFigures;
   auth?: CredentialFigures;
+  leases?: LeaseFigures;
 }
 
 export interface AgentMetrics extends MetricsSource {
@@ -105,6 +111,15 @@ export function createAgentMetrics(): AgentMetrics {
   new Counter({ name: `${P}_writeback_segments_written_total`, help: 'Log segments uploaded and reported with Wrote.', registers, collect() { this.reset(); setCounter(this, wb()?.segmentsWritten ?? 0); } });
   new Counter({ name: `${P}_writeback_segments_failed_total`, help: 'Log segments that failed for good (their writes were lost; the next fsync/close returned EIO).', registers, collect() { this.reset(); setCounter(this, wb()?.segmentsFailed ?? 0); } });
   new Counter({ name: `${P}_writeback_put_retries_total`, help: 'Log-segment PUTs retried by writeback.', registers, collect() { this.reset(); setCounter(this, wb()?.putRetries ?? 0); } });
+
+  const ls = (): LeaseFigures | undefined => src.leases?.stats();
+  new Gauge({ name: `${P}_leases_held`, help: 'Leases this mount holds, by type (shared, exclusive).', labelNames: ['type'], registers, collect() { const l = ls(); this.set({ type: 'shared' }, l?.shared ?? 0); this.set({ type: 'exclusive' }, l?.exclusive ?? 0); } });
+  new Gauge({ name: `${P}_lease_transitions`, help: 'Inodes with a lease call to the volume server in progress (requesting, promoting, demoting, releasing).', registers, collect() { this.set(ls()?.transitions ?? 0); } });
+  new Counter({ name: `${P}_lease_interrupts_total`, help: 'LeaseInterrupt upcalls received (revocations: another mount needs the lease), by action (demote, release); re-sent ones included.', labelNames: ['action'], registers, collect() { this.reset(); const l = ls(); setCounter(this, l?.interruptsDemote ?? 0, { action: 'demote' }); setCounter(this, l?.interruptsRelease ?? 0, { action: 'release' }); } });
+  new Counter({ name: `${P}_lease_limit_revocations_total`, help: 'Leases demoted or released because SharedLeaseLimit or ExclusiveLeaseLimit was exceeded.', registers, collect() { this.reset(); setCounter(this, ls()?.limitRevocations ?? 0); } });
+  new Counter({ name: `${P}_lease_denials_total`, help: 'Lease promotions the volume server denied (PFS_ERR_LEASE_DENIED; the lease was released and Exclusive asked for).', registers, collect() { this.reset(); setCounter(this, ls()?.denials ?? 0); } });
+  new Counter({ name: `${P}_lease_retries_total`, help: 'Lease requests asked again (per the LeaseRetry* keys).', registers, collect() { this.reset(); setCounter(this, ls()?.retries ?? 0); } });
+  new Counter({ name: `${P}_mount_evictions_total`, help: 'Times the volume server evicted this mount (a lease interrupt went unanswered) and the agent mounted again.', registers, collect() { this.reset(); setCounter(this, ls()?.evictions ?? 0); } });
 
   return {
     contentType: registry.contentType,
@@ -166,6 +181,8 @@ export function createAgentMetrics(): AgentMetrics {
           bytesWritten: w.bytesWritten, segmentsFailed: w.segmentsFailed, putRetries: w.putRetries,
         };
       }
+      const l = ls();
+      if (l) out.leases = { ...l };
       if (src.credentials) {
         out.auth = { renewals: await total(authRenewals), pluginStarts: await total(authStarts), pluginFailures: await total(authFailures) };
       }

@@ -82,6 +82,20 @@ test('agent: read cache, writeback and auth figures are read at scrape time', as
   assert.equal(sampleValue(parseExposition(await agent.metrics()), 'pfsagent_readcache_hits_total'), 10);
 });
 
+test('agent: lease figures (held by type, interrupts by action, evictions) are read at scrape time', async () => {
+  const l = { shared: 4, exclusive: 2, transitions: 1, interruptsDemote: 5, interruptsRelease: 3, denials: 1, limitRevocations: 7, retries: 0, evictions: 1 };
+  agent.attach({ leases: { stats: () => l } });
+  l.exclusive = 1;
+  const fams = parseExposition(await agent.metrics());
+  assert.equal(sampleValue(fams, 'pfsagent_leases_held', { type: 'shared' }), 4);
+  assert.equal(sampleValue(fams, 'pfsagent_leases_held', { type: 'exclusive' }), 1);
+  assert.equal(sampleValue(fams, 'pfsagent_lease_interrupts_total', { action: 'demote' }), 5);
+  assert.equal(sampleValue(fams, 'pfsagent_lease_interrupts_total', { action: 'release' }), 3);
+  assert.equal(sampleValue(fams, 'pfsagent_lease_limit_revocations_total'), 7);
+  assert.equal(sampleValue(fams, 'pfsagent_mount_evictions_total'), 1);
+  assert.deepEqual((await agent.stats()).leases, l);
+});
+
 test('volume: dispatch observer, sources and GC counters', async () => {
   volume.dispatch.onCall('Mount', 0.001, undefined);
   volume.dispatch.onCall('Lookup', 0.0005, 'ENOENT');

@@ -1,0 +1,102 @@
+/**
+ * How the VFS uses leases (docs/LEASES.md §1, docs/AGENT.md): operations run under a guard of
+ * the inode (withLease); what they cache is tagged with the lease's epoch and trusted only
+ * while the same lease is held (sizeUnder); when a lease is released the inode's caches go and
+ * the kernel is told (leaseDropped); when the mount is lost everything goes (mountLost) and
+ * handles are opened again on their next use (reopen).
+ */
+import { errorCode, FsError } from '../../common/errors/index.js';
+import { O_CREAT, O_EXCL, O_TRUNC, S_IFMT, S_IFREG, type Attr, type Ino } from '../../common/protocol/index.js';
+import type { LeaseMode } from '../lease/index.js';
+import { noteAttr, type Core } from './core.js';
+import type { Handle } from './handles.js';
+
+const INO_PATHS_MAX = 100_000;
+
+export function isRegular(attr: Attr): boolean {
+  return (attr.mode & S_IFMT) === S_IFREG;
+}
+
+/**
+ * Runs fn under a guard of ino; fn gets the lease's epoch. An inode the server does not lease
+ * (EINVAL: not a regular file) runs without one (epoch undefined).
+ */
+export async function withLease<T>(core: Core, ino: Ino, mode: LeaseMode, fn: (epoch: number | undefined) => Promise<T>): Promise<T> {
+  let guard;
+  try {
+    guard = mode === 'shared' ? await core.leases.acquireShared(ino) : await core.leases.acquireExclusive(ino);
+  } catch (err) {
+    if (errorCode(err) !== 'EINVAL') throw err;
+    return fn(undefined);
+  }
+  try {
+    return await fn(guard.epoch);
+  } finally {
+    guard.release();
+  }
+}
+
+/** Throws EIO when the lease the operation runs under was lost (the mount was evicted meanwhile). */
+export function checkLease(core: Core, ino: Ino, epoch: number | undefined): void {
+  if (epoch !== undefined && core.leases.epoch(ino) !== epoch) {
+    throw new FsError('EIO', `inode ${ino}: the lease was lost (the mount was evicted)`);
+  }
+}
+
+/** Makes core.serverSize of ino (an open file) valid under the lease `epoch`: kept, or asked again. */
+export async function sizeUnder(core: Core, ino: Ino, epoch: number | undefined): Promise<void> {
+  if (epoch === undefined || core.sizeEpoch.get(ino) === epoch) return;
+  noteAttr(core, await core.client.call('GetAttr', { ino }), epoch);
+}
+
+/** Remembers that ino is a regular file (a lease can be asked for before looking it up again). */
+export function noteFile(core: Core, ino: Ino): void {
+  if (core.fileInos.size >= INO_PATHS_MAX) core.fileInos.clear();
+  core.fileInos.add(ino);
+}
+
+/** Remembers a path of ino, so the kernel can be told when its lease goes. */
+export function notePath(core: Core, ino: Ino, path: string): void {
+  core.inoPaths.delete(ino);
+  core.inoPaths.set(ino, path);
+  if (core.inoPaths.size > INO_PATHS_MAX) core.inoPaths.delete(core.inoPaths.keys().next().value!);
+}
+
+/**
+ * The lease of ino is being released: its caches go, and the kernel's pages and attributes of
+ * a file open here (the kernel drops the pages of a file that is not open at its next open: the
+ * mount does not use kernel_cache; attributes it keeps at most AttrDuration). Resolves when the
+ * kernel is done (the lease manager bounds its wait, and never waits while an operation on the
+ * inode does: docs/FUSE-BINDING.md §6.4).
+ */
+export function leaseDropped(core: Core, ino: Ino): Promise<unknown> {
+  core.extents.invalidate(ino);
+  core.sizeEpoch.delete(ino);
+  core.noCapability.delete(ino);
+  const path = core.inoPaths.get(ino);
+  if (path === undefined || core.handles.openCount(ino) === 0) return Promise.resolve();
+  return core.invalidateKernel(path);
+}
+
+/** The mount was lost (evicted): every cache goes, the kernel's too. Handles re-open lazily. */
+export function mountLost(core: Core): void {
+  core.extents.clear();
+  core.paths.clear();
+  core.sizeEpoch.clear();
+  core.noCapability.clear();
+  core.fileInos.clear();
+  for (const path of core.inoPaths.values()) void core.invalidateKernel(path);
+  void core.invalidateKernel('/');
+}
+
+/** A handle opened under an older mount is opened again under the current one (without O_TRUNC/O_CREAT/O_EXCL). */
+export async function reopen(core: Core, h: Handle): Promise<void> {
+  if (h.generation === core.client.generation) return;
+  h.reopening ??= (async () => {
+    const generation = core.client.generation;
+    const attr = await core.client.call('Open', { cred: h.cred, ino: h.ino, flags: h.flags & ~(O_TRUNC | O_CREAT | O_EXCL) });
+    h.generation = generation;
+    noteAttr(core, attr);
+  })().finally(() => { h.reopening = undefined; });
+  await h.reopening;
+}

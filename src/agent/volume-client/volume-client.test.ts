@@ -1,0 +1,61 @@
+/** The volume client's mount swap after an eviction: single-flight, resend rules. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { PfsError } from '../../common/errors/index.js';
+import type { RpcClient } from '../../common/rpc/index.js';
+import { createVolumeClient } from './index.js';
+
+function fakeRpc(evicted: Set<string>) {
+  const sent: { method: string; mountId: string }[] = [];
+  const rpc: RpcClient = {
+    clientId: 'c',
+    async call(method, params) {
+      const mountId = (params as { mountId: string }).mountId;
+      sent.push({ method, mountId });
+      await new Promise((r) => setImmediate(r));
+      if (evicted.has(mountId)) throw new PfsError('PFS_ERR_MOUNT_EVICTED', `mount ${mountId} was evicted`);
+      return { ok: method };
+    },
+    onUpcall() {},
+    connected: async () => {},
+    close: async () => {},
+  };
+  return { rpc, sent };
+}
+
+test('calls refused for an evicted mount wait for one re-mount and are resent, except those tied to the old mount', async () => {
+  const evicted = new Set(['m1']);
+  const { rpc, sent } = fakeRpc(evicted);
+  let lost = 0;
+  const client = createVolumeClient(rpc, 'm1', {
+    onMountLost: async (id) => {
+      lost++;
+      assert.equal(id, 'm1');
+      await new Promise((r) => setTimeout(r, 10));
+      return 'm2';
+    },
+  });
+  const results = await Promise.allSettled([
+    client.call('GetAttr', { ino: 1 }),
+    client.call('Lookup', { cred: { uid: 0, gid: 0, groups: [] }, parent: 1, name: 'x' }),
+    client.call('Wrote', { ino: 1, object: { objectId: 1, sizeBytes: 1, blockSizeBytes: 1, crc32: [0] }, extents: [], mtime: { sec: 0, nsec: 0 } }),
+    client.call('Lease', { ino: 1, request: 'shared' }),
+  ]);
+  assert.equal(lost, 1, 'one re-mount for every refused call');
+  assert.equal(client.mountId, 'm2');
+  assert.equal(client.generation, 1);
+  assert.deepEqual(results.map((r) => r.status), ['fulfilled', 'fulfilled', 'rejected', 'rejected']);
+  for (const r of results.slice(2)) assert.equal((r as PromiseRejectedResult).reason.code, 'PFS_ERR_MOUNT_EVICTED');
+  assert.deepEqual(sent.filter((s) => s.mountId === 'm2').map((s) => s.method).sort(), ['GetAttr', 'Lookup']);
+  // A call refused for a mount already replaced does not re-mount again.
+  evicted.add('m2');
+  await assert.rejects(client.call('Unmount', {}), { code: 'PFS_ERR_MOUNT_EVICTED' }, 'Unmount never re-mounts');
+  await assert.rejects(client.call('GetAttr', { ino: 1 }), { code: 'PFS_ERR_MOUNT_EVICTED' }, 'nor does anything after it (shutdown)');
+  assert.equal(lost, 1);
+});
+
+test('without onMountLost the refusal is passed on', async () => {
+  const { rpc } = fakeRpc(new Set(['m1']));
+  const client = createVolumeClient(rpc, 'm1');
+  await assert.rejects(client.call('GetAttr', { ino: 1 }), { code: 'PFS_ERR_MOUNT_EVICTED' });
+});
