@@ -112,7 +112,11 @@ test('agent and proxyfsd HTTP servers on a real mount', { timeout: 180_000 }, as
     for (const path of ['/', '/config', '/stats', '/metrics', '/leases', '/version', '/health']) {
       assert.equal((await (await fetch(`${base}${path}`)).text()).includes(MARKER), false, path);
     }
-    assert.equal((await fetch(`${base}/leases/demote`, { method: 'POST' })).status, 501);
+    const demoted = await fetch(`${base}/leases/demote`, { method: 'POST' });
+    assert.equal(demoted.status, 200);
+    assert.equal(typeof ((await demoted.json()) as { demoted: number }).demoted, 'number');
+    const held = await (await fetch(`${base}/leases`)).json() as { enabled: boolean; exclusive: string[] };
+    assert.deepEqual([held.enabled, held.exclusive], [true, []], 'every Exclusive lease demoted');
     assert.equal((await fetch(`${base}/metrics`, { method: 'POST' })).status, 405);
 
     // Trace lines, and SIGHUP reopening the log file after rotation.
