@@ -27,7 +27,7 @@ import { unmountWithRetry } from './fuse/unmount.js';
 import { createAgentMetrics } from '../common/metrics/index.js';
 import { versionInfo } from '../common/http/index.js';
 import { startHttpServer, type HttpServerHandle } from './http/index.js';
-import { createLeaseManager, createMountRecovery, inoHex, systemTimers } from './lease/index.js';
+import { createLeaseManager, createMountRecovery, createReclaimer, inoHex, systemTimers } from './lease/index.js';
 
 /** A start-up failure that is not the config's fault: exit code 1. */
 class StartupError extends Error {}
@@ -112,14 +112,15 @@ async function main(argv: string[]): Promise<number> {
     retry: { retries: 0, minTimeoutMs: 0, factor: 1 },
   });
   const timers = systemTimers();
+  const leaseRetry = {
+    limit: a.LeaseRetryLimit as number, delayMs: a.LeaseRetryDelay as number,
+    delayVariancePercent: a.LeaseRetryDelayVariance as number, expBackoff: a.LeaseRetryExpBackoff as number,
+  };
   const leases = createLeaseManager({
     server: { lease: async (ino, request) => (await client.call('Lease', { ino, request })).granted },
     callbacks: { flush: (ino) => writeback.settle(ino), dropped: (ino) => vfs.leaseDropped(ino) },
     log, timers,
-    retry: {
-      limit: a.LeaseRetryLimit as number, delayMs: a.LeaseRetryDelay as number,
-      delayVariancePercent: a.LeaseRetryDelayVariance as number, expBackoff: a.LeaseRetryExpBackoff as number,
-    },
+    retry: leaseRetry,
     sharedLimit: a.SharedLeaseLimit as number,
     exclusiveLimit: a.ExclusiveLeaseLimit as number,
   });
@@ -159,6 +160,12 @@ async function main(argv: string[]): Promise<number> {
     pathCacheMaxAgeMs: (a.EntryDuration as number) > 0 ? a.EntryDuration as number : Infinity,
   });
   metrics.attach({ readCache, writeback, credentials: connected.credentials, leases });
+  // proxyfsd restarted (docs/LEASES.md §8): claim what this mount holds before anything resent.
+  const reclaimer = createReclaimer({
+    log, timers, retry: leaseRetry, leases, locks: () => vfs.lockClaims(),
+    send: (params) => client.call('Reclaim', params),
+  });
+  rpc.onServerChange(() => reclaimer.reclaim());
   let fuseRef: { callerContext(): { uid: number; gid: number; pid: number; umask: number } | null } | undefined;
   const { ops } = createOps({ vfs, log, trace: a.TraceEnabled as boolean, blockSizeBytes: a.AttrBlockSize as number, callerContext: () => fuseRef?.callerContext() ?? null, observer: metrics.fuse });
   const maxWrite = a.FUSEMaxWrite as number;

@@ -137,6 +137,15 @@ export const volumeServerSchema: Schema = {
             '`MinLeaseDuration + LeaseInterruptLimit × LeaseInterruptInterval` exceeds it. Agents\' ' +
             '`RetryRPCDeadlineIO` must exceed it too.',
         },
+        ReclaimPeriod: {
+          type: 'duration', default: '10s',
+          doc: 'After proxyfsd starts, how long the mounts of before the start may claim the leases and locks they ' +
+            'held (leases and locks live in memory) while every other lease and lock request waits. It ends early ' +
+            'once every such mount has claimed. A mount that claims later keeps what nobody was granted meanwhile ' +
+            'and is evicted otherwise. Must exceed the agents\' reconnect time (their reconnect delay is at most 2 s). ' +
+            '`0s` accepts no claims: after a restart every agent that held a lease or lock is evicted at its first ' +
+            'claim (its buffered writes fail with EIO), which is safe but loses their buffered data.',
+        },
       },
     },
     {

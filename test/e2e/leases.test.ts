@@ -206,7 +206,38 @@ test('lease limits: an agent with SharedLeaseLimit 20 and ExclusiveLeaseLimit 5 
     assert.match(metrics, /pfsagent_leases_held\{type="exclusive"\} [0-5]\n/);
     assert.deepEqual(await (await fetch(`http://127.0.0.1:${port}/leases/release`, { method: 'POST' })).json(), { released: l.shared.length + l.exclusive.length });
     assert.deepEqual((await leases()).shared, []);
+    await c.stop(); // unmounts: a mount left behind would make the restart test below wait out the reclaim period
   } finally {
     await c.cleanup();
   }
+});
+
+test('proxyfsd killed (-9) and restarted while A buffers writes under Exclusive: A claims its leases back, so B reads A\'s data, not the stale file', { timeout: 120_000 }, async () => {
+  const h = holder();
+  const name = 'across-restart';
+  const fd = await h.ok<number>({ op: 'open', path: join(a.mnt, name), flags: ['O_RDWR', 'O_CREAT'] });
+  await h.ok({ op: 'pwrite', fd, off: 0, data: 'v1' });
+  await h.ok({ op: 'fsync', fd });
+  assert.equal(await onB(`cat ${q(join(b.mnt, name))}`), 'v1');
+  await h.ok({ op: 'pwrite', fd, off: 0, data: 'v2, buffered on A across the restart' });
+  const count = (what: string) => a.stderr().split('\n').filter((l) => l.includes(what)).length;
+  const claimedBefore = count('leases and locks claimed');
+  const evictionsBefore = count('mount evicted by the volume server');
+  await srv.crash();
+  await srv.restart();
+  const until = Date.now() + 30_000;
+  while (count('leases and locks claimed') === claimedBefore) {
+    assert.ok(Date.now() < until, `A did not claim its leases within 30 s:\n${a.stderr().slice(-3000)}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  const started = Date.now();
+  assert.equal(await onB(`cat ${q(join(b.mnt, name))}`), 'v2, buffered on A across the restart',
+    'the new proxyfsd knew A held the file exclusively: B\'s read waited for A to write back');
+  const ms = Date.now() - started;
+  const reclaimLog = srv.stderr().split('\n').filter((l) => l.includes('reclaim') || l.includes('claimed')).join('\n');
+  assert.ok(ms < 8000, `B's read took ${ms} ms: the reclaim period ended early (both agents claimed), not after its 10 s\n${reclaimLog}`);
+  assert.deepEqual(await h.cmd({ op: 'fsync', fd }), { ok: null }, 'A\'s application sees no error');
+  await h.ok({ op: 'close', fd });
+  assert.equal(count('mount evicted by the volume server'), evictionsBefore, 'A was not evicted');
+  assert.match(srv.stderr(), /every mount has claimed its leases and locks/);
 });

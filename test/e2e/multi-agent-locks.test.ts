@@ -206,6 +206,27 @@ test('a lock holder\'s agent killed with SIGKILL: B\'s blocking lock proceeds on
   }
 });
 
+test('proxyfsd killed (-9) and restarted while A holds flock and fcntl locks: A claims them back, and B stays locked out until A lets go', { timeout: 120_000 }, async () => {
+  const f = await sharedFile('restart');
+  const holder = await hold(f.onA, 'flock ex', 'lock w 0 100 nb');
+  const claimed = () => a.stderr().split('\n').filter((l) => l.includes('leases and locks claimed')).length;
+  const before = claimed();
+  await server.crash();
+  await server.restart();
+  const until = Date.now() + 30_000;
+  while (claimed() === before) {
+    assert.ok(Date.now() < until, `A did not claim its locks within 30 s:\n${a.stderr().slice(-3000)}`);
+    await sleep(50);
+  }
+  assert.equal((await sh(`flock -n ${q(f.onB)} true`, { allowFail: true })).code, 1, 'flock -n on B fails: A\'s flock lock survived the restart');
+  assert.equal(result(await locktool(f.onB, ['lock w 50 10 nb']), 'lock w 50 10 nb'), 'EAGAIN', 'A\'s fcntl range survived the restart');
+  assert.equal(result(await locktool(f.onB, ['getlk w 0 0']), 'getlk w 0 0'), `w 0 100 ${holder.pid}`, 'F_GETLK on B names A\'s lock and process');
+  assert.equal(result(await locktool(f.onB, ['lock w 100 10 nb']), 'lock w 100 10 nb'), 'ok', 'beyond A\'s range');
+  await holder.release();
+  assert.equal((await sh(`flock -n ${q(f.onB)} true`, { allowFail: true })).code, 0, 'free once A\'s holder exits');
+  assert.equal(result(await locktool(f.onB, ['lock w 0 0 nb']), 'lock w 0 0 nb'), 'ok');
+});
+
 /** Polls `probe` (a shell command on B) until it prints `want`; resolves with the ms it took. */
 async function seenWithin(probe: string, want: string, limitMs: number): Promise<number> {
   const started = Date.now();

@@ -10,12 +10,13 @@
  * Parts: lease-manager.ts (per-inode state machine and FIFO, guards, interrupts, transitions),
  * entry.ts (the per-inode record), limits.ts (which leases SharedLeaseLimit/ExclusiveLeaseLimit
  * push out), retry.ts (LeaseRetry* keys), eviction.ts (what the agent does when the server says
- * its mount was evicted), types.ts.
+ * its mount was evicted), reclaim.ts (what it claims after a proxyfsd restart), types.ts.
  * Invariants: see lease-manager.ts. The manager knows nothing of writeback or caches: it
  * reaches them through LeaseCallbacks (flush, dropped) that main.ts wires.
  */
 export { createLeaseManager } from './lease-manager.js';
 export { createMountRecovery, type MountRecovery, type MountRecoveryOptions } from './eviction.js';
+export { createReclaimer, type Reclaimer, type ReclaimerOptions } from './reclaim.js';
 export type {
   LeaseCallbacks, LeaseGuard, LeaseManager, LeaseManagerOptions, LeaseMode, LeaseRetry, LeaseServer, LeaseSnapshot,
   LeaseState, LeaseStats, LeaseTransition, Timers,

@@ -342,6 +342,11 @@ export function createLeaseManager(opts: LeaseManagerOptions): LeaseManager {
       for (const list of Object.values(out) as Ino[][]) list.sort((a, b) => a - b);
       return out;
     },
+    claims() {
+      const out: { ino: Ino; mode: LeaseMode }[] = [];
+      for (const e of entries.values()) if (e.serverHeld && e.state !== 'none') out.push({ ino: e.ino, mode: e.state });
+      return out;
+    },
     demoteAll: () => revokeAll('demote', (e) => e.state === 'exclusive'),
     releaseAll: () => revokeAll('release', (e) => e.state !== 'none'),
     reset() {

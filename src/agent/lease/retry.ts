@@ -23,6 +23,12 @@ export interface RetryDeps {
   onRetry(): void;
 }
 
+/** The delay before retry number n (1-based) per the LeaseRetry* keys. */
+export function retryDelayMs(retry: LeaseRetry, n: number, random: () => number): number {
+  const jitter = 1 + ((random() * 2 - 1) * retry.delayVariancePercent) / 100;
+  return Math.max(0, retry.delayMs * retry.expBackoff ** (n - 1) * jitter);
+}
+
 export async function askWithRetry(d: RetryDeps, ino: Ino, request: LeaseRequest): Promise<LeaseGrant> {
   let delayMs = d.retry.delayMs;
   for (let attempt = 0; ; attempt++) {

@@ -113,6 +113,8 @@ export interface LeaseManager {
   /** A LeaseInterrupt upcall: do what the action requires, then answer with Lease demote/release. */
   interrupt(ino: Ino, action: LeaseInterruptAction): void;
   snapshot(): LeaseSnapshot;
+  /** The leases the server counts as this mount's (held, release call not yet sent): what a Reclaim claims after a proxyfsd restart. */
+  claims(): { ino: Ino; mode: LeaseMode }[];
   /** Demotes every Exclusive lease (flushing first); resolves with how many. */
   demoteAll(): Promise<number>;
   /** Releases every lease (flushing first); resolves with how many. */

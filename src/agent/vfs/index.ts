@@ -8,7 +8,7 @@
  * only when the file's data is reported to proxyfsd; the path cache mirrors every namespace
  * change this agent makes.
  */
-import type { Attr, DirEntry, Ino, LockConflict, StatVfs, Timespec } from '../../common/protocol/index.js';
+import type { Attr, DirEntry, Ino, LockConflict, ReclaimedLock, StatVfs, Timespec } from '../../common/protocol/index.js';
 import { ROOT_INO } from '../../common/protocol/index.js';
 import type { Clock } from '../../common/clock/index.js';
 import type { Logger } from '../../common/rpc/index.js';
@@ -91,6 +91,8 @@ export interface Vfs {
   leaseDropped(ino: Ino): Promise<unknown>;
   /** The mount was lost (evicted): every cache goes; handles are opened again on their next use. */
   mountLost(): void;
+  /** The locks this agent holds, for a Reclaim after a proxyfsd restart. */
+  lockClaims(): ReclaimedLock[];
   stats(): { openHandles: number; cachedPaths: number; cachedExtents: number };
 }
 
@@ -178,7 +180,11 @@ export function createVfs(opts: VfsOptions): Vfs {
     },
     flushAll: () => opts.writeback.flushAll(),
     leaseDropped: (ino) => leaseDropped(core, ino),
-    mountLost: () => mountLost(core),
+    mountLost: () => {
+      locks.reset();
+      mountLost(core);
+    },
+    lockClaims: () => locks.claims(),
     stats: () => ({ openHandles: core.handles.size(), cachedPaths: core.paths.size(), cachedExtents: core.extents.entries() }),
   };
 }

@@ -27,7 +27,7 @@
  *   shared owner can leave the copy behind the server's order (the copy is used only to undo).
  */
 import { FsError } from '../../common/errors/index.js';
-import type { Ino, LockConflict, LockParams, LockResult } from '../../common/protocol/index.js';
+import type { Ino, LockConflict, LockParams, LockResult, ReclaimedLock } from '../../common/protocol/index.js';
 import type { Logger } from '../../common/rpc/index.js';
 import type { VolumeClient } from '../volume-client/index.js';
 import { applyRange, overlaps, piecesOf, type HeldRange, type HeldType } from './lock-ranges.js';
@@ -54,6 +54,10 @@ export interface Locks {
   posix(ino: Ino, owner: string, req: SetLockRequest): Promise<void>;
   /** flock(2): start and end are ignored. A refused LOCK_NB throws EAGAIN (EWOULDBLOCK). */
   flock(ino: Ino, owner: string, req: SetLockRequest): Promise<void>;
+  /** Every lock this agent knows it holds: what a Reclaim claims after a proxyfsd restart. */
+  claims(): ReclaimedLock[];
+  /** The mount was lost (evicted or dropped): the server freed its locks, so the copies go. */
+  reset(): void;
   stats(): LockStats;
 }
 
@@ -104,6 +108,8 @@ interface Lane {
   readonly abandoned: Set<Abandoned>;
   /** Requests running on the lane (it is forgotten only when none is and it holds nothing). */
   users: number;
+  /** The process of the last grant (a Reclaim reports it; F_GETLK on other agents shows it). */
+  pid: number;
 }
 
 const WHOLE: Span = { start: 0, end: Infinity };
@@ -123,7 +129,7 @@ export function createLocks(opts: LocksOptions): Locks {
   function enter(ino: Ino, owner: string, kind: Lane['kind']): Lane {
     const key = `${kind}/${ino}/${owner}`;
     let lane = lanes.get(key);
-    if (!lane) lanes.set(key, (lane = { key, ino, owner, kind, held: [], inflight: new Set(), abandoned: new Set(), users: 0 }));
+    if (!lane) lanes.set(key, (lane = { key, ino, owner, kind, held: [], inflight: new Set(), abandoned: new Set(), users: 0, pid: 0 }));
     lane.users++;
     return lane;
   }
@@ -230,6 +236,7 @@ export function createLocks(opts: LocksOptions): Locks {
       }
       if (r.granted) {
         lane.held = applyRange(lane.held, type, span.start, span.end);
+        lane.pid = req.pid;
         return;
       }
       if (!req.wait) throw new FsError('EAGAIN', `${lane.kind} ${type} lock on inode ${lane.ino} is held by another owner`);
@@ -269,6 +276,19 @@ export function createLocks(opts: LocksOptions): Locks {
     },
     flock(ino, owner, req) {
       return setLock(ino, owner, 'flock', WHOLE, req);
+    },
+    claims() {
+      const out: ReclaimedLock[] = [];
+      for (const lane of lanes.values()) {
+        for (const r of lane.held) out.push({ ino: lane.ino, owner: lane.owner, kind: lane.kind, type: r.type, start: r.start, end: wireEnd(r.end), pid: lane.pid });
+      }
+      return out;
+    },
+    reset() {
+      for (const lane of [...lanes.values()]) {
+        lane.held = [];
+        if (lane.users === 0 && lane.abandoned.size === 0 && lane.inflight.size === 0) lanes.delete(lane.key);
+      }
     },
     stats() {
       let abandoned = 0;

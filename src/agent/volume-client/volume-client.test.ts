@@ -17,6 +17,7 @@ function fakeRpc(evicted: Set<string>) {
       return { ok: method };
     },
     onUpcall() {},
+    onServerChange() {},
     connected: async () => {},
     close: async () => {},
   };

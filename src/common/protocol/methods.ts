@@ -3,8 +3,9 @@
  * `MUTATING` lists the methods whose replies the server makes durable with the change itself,
  * so a resent request is answered from the reply table and never executed twice, even
  * across a server restart. `BLOCKING` lists the methods the server may hold (Lease until
- * granted, Lock with wait: true up to LOCK_WAIT_CAP_MS); they are answered outside the batch
- * transaction and are idempotent instead of durable. `UpcallMap` lists the server -> agent
+ * granted, Lock with wait: true up to LOCK_WAIT_CAP_MS, GetLock too during the reclaim period
+ * after a restart; Reclaim, whose eviction must outlive its failure); they are answered outside
+ * the batch transaction and are idempotent instead of durable. `UpcallMap` lists the server -> agent
  * upcalls (best effort, re-sent by the server).
  */
 import type {
@@ -53,7 +54,34 @@ export interface MethodMap {
   /** wait: true is held by the server until granted or LOCK_WAIT_CAP_MS passed (then granted: false; ask again). */
   Lock: { params: LockParams; result: LockResult };
   GetLock: { params: GetLockParams; result: { conflict?: LockConflict } };
+  /**
+   * After proxyfsd restarted (a new serverId in HELLO_OK), the mount claims the leases and locks
+   * it held (docs/LEASES.md §8); `done` on the last call of the claim. A claim that cannot be
+   * granted safely evicts the mount (PFS_ERR_MOUNT_EVICTED).
+   */
+  Reclaim: { params: ReclaimParams; result: Record<string, never> };
 }
+
+export interface ReclaimParams {
+  mountId: string;
+  leases: { ino: Ino; mode: 'shared' | 'exclusive' }[];
+  locks: ReclaimedLock[];
+  done: boolean;
+}
+
+/** A lock the mount held (LockParams without mountId and wait; type read or write). */
+export interface ReclaimedLock {
+  ino: Ino;
+  owner: string;
+  kind: LockKind;
+  type: 'read' | 'write';
+  start: number;
+  end: number;
+  pid: number;
+}
+
+/** Most leases or locks one Reclaim call carries (the agent splits a larger claim). */
+export const RECLAIM_BATCH_MAX = 4096;
 
 export interface LockParams {
   mountId: string;
@@ -141,7 +169,7 @@ export const METHODS: readonly Method[] = [
   'Ping', 'Mount', 'Unmount', 'Lookup', 'GetAttr', 'SetAttr', 'Access', 'Create', 'Mknod', 'Mkdir',
   'Symlink', 'Readlink', 'Link', 'Unlink', 'Rmdir', 'Rename', 'Open', 'Release', 'ReadDir', 'StatVfs',
   'SetXattr', 'GetXattr', 'ListXattr', 'RemoveXattr', 'FetchExtentMapChunk', 'ProvisionObject', 'Wrote',
-  'Lease', 'Lock', 'GetLock',
+  'Lease', 'Lock', 'GetLock', 'Reclaim',
 ];
 
 export const MUTATING: ReadonlySet<Method> = new Set<Method>([
@@ -149,7 +177,7 @@ export const MUTATING: ReadonlySet<Method> = new Set<Method>([
   'Rename', 'Open', 'Release', 'SetXattr', 'RemoveXattr', 'ProvisionObject', 'Wrote',
 ]);
 
-export const BLOCKING: ReadonlySet<Method> = new Set<Method>(['Lease', 'Lock']);
+export const BLOCKING: ReadonlySet<Method> = new Set<Method>(['Lease', 'Lock', 'GetLock', 'Reclaim']);
 
 export function isMethod(name: unknown): name is Method {
   return typeof name === 'string' && (METHODS as readonly string[]).includes(name);

@@ -4,7 +4,7 @@
  * with PFS_ERR_BAD_REQUEST instead of reaching SQL or arithmetic.
  */
 import { PfsError } from '../errors/index.js';
-import type { Method, Params, Upcall, UpcallParams } from './methods.js';
+import { RECLAIM_BATCH_MAX, type Method, type Params, type Upcall, type UpcallParams } from './methods.js';
 import { LOCK_OWNER_MAX } from './types.js';
 
 type Check = (v: unknown, path: string) => void;
@@ -98,6 +98,12 @@ const SHAPES: { [M in Method]: Check } = {
     start: uint, end: rangeEnd, wait: bool, pid: u32,
   })),
   GetLock: withRange(object({ mountId, ino, owner, kind: oneOf('posix'), type: oneOf('read', 'write'), start: uint, end: rangeEnd })),
+  Reclaim: object({
+    mountId,
+    leases: arrayOf(object({ ino, mode: oneOf('shared', 'exclusive') }), RECLAIM_BATCH_MAX),
+    locks: arrayOf(withRange(object({ ino, owner, kind: oneOf('posix', 'flock'), type: oneOf('read', 'write'), start: uint, end: rangeEnd, pid: u32 })), RECLAIM_BATCH_MAX),
+    done: bool,
+  }),
 };
 
 const UPCALL_SHAPES: { [U in Upcall]: Check } = {

@@ -45,6 +45,8 @@ class Client implements RpcClient {
   private readonly outstanding = new Map<number, Outstanding>();
   private readonly acks = new AckTracker();
   private readonly upcallHandlers: ((method: string, params: unknown) => void)[] = [];
+  private readonly serverChangeHandlers: ((serverId: string) => void)[] = [];
+  private serverId: string | undefined;
   private readonly waiters = new Set<Waiter>();
   private conn: FramedConnection | undefined;
   private ready = false;
@@ -89,6 +91,10 @@ class Client implements RpcClient {
 
   onUpcall(handler: (method: string, params: unknown) => void): void {
     this.upcallHandlers.push(handler);
+  }
+
+  onServerChange(handler: (serverId: string) => void): void {
+    this.serverChangeHandlers.push(handler);
   }
 
   connected(deadlineMs = this.opts.deadlineMs): Promise<void> {
@@ -193,7 +199,19 @@ class Client implements RpcClient {
     if (this.greeted) this.opts.hooks?.onReconnect?.();
     this.greeted = true;
     this.opts.log.info({ clientId: this.clientId, serverId, server: this.target, resent: this.outstanding.size }, 'rpc connected');
-    for (const req of this.outstanding.values()) this.sendRequest(req);
+    const resend = [...this.outstanding.values()];
+    const previous = this.serverId;
+    this.serverId = serverId;
+    if (previous !== undefined && previous !== serverId) {
+      for (const h of this.serverChangeHandlers) {
+        try {
+          h(serverId);
+        } catch (err) {
+          this.opts.log.error({ err: (err as Error).message }, 'server-change handler failed');
+        }
+      }
+    }
+    for (const req of resend) this.sendRequest(req);
     for (const w of this.waiters) w.resolve();
     this.waiters.clear();
   }

@@ -94,6 +94,12 @@ export interface RpcClient {
   /** Sends once, resends after reconnects, resolves with the result or rejects with the typed error. */
   call(method: string, params: unknown, opts?: { deadlineMs?: number }): Promise<unknown>;
   onUpcall(handler: (method: string, params: unknown) => void): void;
+  /**
+   * The client reconnected to a different server instance (a new serverId in HELLO_OK: the
+   * server restarted). Called synchronously before the outstanding requests are resent, so a
+   * call made in the handler reaches the new server ahead of them.
+   */
+  onServerChange(handler: (serverId: string) => void): void;
   /** Resolves once connected and greeted (or rejects after deadlineMs). */
   connected(deadlineMs?: number): Promise<void>;
   /** Fails outstanding calls with PFS_ERR_RPC_CLOSED after waiting up to drainMs for them. */

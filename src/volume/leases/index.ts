@@ -5,11 +5,11 @@
  * Parts: lease-manager.ts (per-volume state machine: grants, FIFO waiters, promotions,
  * eviction, MaxLeases LRU revocation), interrupts.ts (an interrupt's timers: MinLeaseDuration,
  * re-sends every LeaseInterruptInterval, LeaseInterruptLimit), scheduler.ts (timers a test
- * can drive with a manual clock).
+ * can drive with a manual clock), reclaim.ts (the reclaim period after a restart).
  * The manager knows nothing of RPC or SQL: it reaches agents and fences mounts through the
  * LeaseHooks the server gives it (volume/server wires them to upcalls and the mount table).
- * Invariants: see lease-manager.ts; all state is in memory and lost on restart (agents lose
- * their mounts' leases with it: a restarted proxyfsd has granted nothing).
+ * Invariants: see lease-manager.ts; all state is in memory: after a restart the mounts claim
+ * what they held during the reclaim period (reclaim.ts, docs/LEASES.md §8).
  */
 export {
   createLeaseManager,
@@ -20,3 +20,4 @@ export {
   type LeaseStats,
 } from './lease-manager.js';
 export { manualScheduler, timerScheduler, type Cancel, type ManualScheduler, type Scheduler } from './scheduler.js';
+export { createReclaimGate, type ReclaimGate, type ReclaimGateOptions } from './reclaim.js';

@@ -59,6 +59,11 @@ export interface LeaseStats {
 export interface LeaseManager {
   /** Answers at once (a value, or PFS_ERR_LEASE_DENIED thrown) or with a promise that settles when granted. */
   request(mountId: string, ino: Ino, request: LeaseRequest): LeaseGrant | Promise<LeaseGrant>;
+  /**
+   * A lease the mount held before a restart (Reclaim, docs/LEASES.md §8): held as `mode` from
+   * now on unless another mount's lease conflicts (then false, nothing changes).
+   */
+  claim(mountId: string, ino: Ino, mode: Mode): boolean;
   /** Drops every lease of the mount; its waiting requests fail with `reason`. Returns the leases dropped. */
   dropMount(mountId: string, reason: Error): number;
   held(mountId: string): { shared: Ino[]; exclusive: Ino[] };
@@ -289,6 +294,25 @@ export function createLeaseManager(opts: LeaseManagerOptions): LeaseManager {
           return immediate(mountId, ino, want) ?? acquire(mountId, ino, want, h !== undefined);
         }
       }
+    },
+    claim(mountId, ino, mode) {
+      if (closed) throw new PfsError('PFS_ERR_RPC_CLOSED', 'the lease manager is closed');
+      const st = inodeState(ino);
+      if (conflicting(st, mountId, mode).length > 0) {
+        forgetIfEmpty(st);
+        return false;
+      }
+      let h = st.holders.get(mountId);
+      if (!h) {
+        h = { mountId, ino, mode, grantedMs: clock.nowMs() };
+        st.holders.set(mountId, h);
+        track(mountId, ino);
+      } else if (mode === 'exclusive') {
+        h.mode = 'exclusive';
+      }
+      touch(h);
+      enforceLimit();
+      return true;
     },
     dropMount,
     held(mountId) {

@@ -1,34 +1,84 @@
 /**
  * The RPC methods of leases and locks: thin adapters from validated parameters to the volume's
- * lease manager and lock table. Lease and Lock may wait, so they are "blocking" handlers: the
- * dispatcher runs their synchronous part (checks) inside the batch and answers their promise
- * after it, without holding the batch. They change no metadata and write no reply rows: a
- * resent request is idempotent instead (asking for what one holds answers at once).
+ * lease manager and lock table. Lease, Lock and GetLock may wait, so they are "blocking"
+ * handlers: the dispatcher runs their synchronous part (checks) inside the batch and answers
+ * their promise after it, without holding the batch. They change no metadata and write no
+ * reply rows: a resent request is idempotent instead (asking for what one holds answers at
+ * once).
+ * During the reclaim period after a start (docs/LEASES.md §8) acquisitions wait for its end;
+ * releases, demotions and unlocks go through at once, and Reclaim puts back what a mount held.
  */
-import { FsError } from '../../common/errors/index.js';
+import { FsError, PfsError } from '../../common/errors/index.js';
 import { S_IFMT, S_IFREG, type Params, type Result } from '../../common/protocol/index.js';
 import type { CallContext } from './handlers.js';
 
-export type BlockingMethod = 'Lease' | 'Lock';
+export type BlockingMethod = 'Lease' | 'Lock' | 'GetLock' | 'Reclaim';
 type BlockingHandler<M extends BlockingMethod> = (p: Params<M>, ctx: CallContext) => Result<M> | Promise<Result<M>>;
+
+/** Runs `fn` now, or once the reclaim period is over; `ino` is recorded as granted after it. */
+function afterReclaim<T>(ctx: CallContext, ino: number, fn: () => T | Promise<T>): T | Promise<T> {
+  const ended = ctx.volume.reclaim.ended();
+  if (!ended) {
+    ctx.volume.reclaim.acquiring(ino);
+    return fn();
+  }
+  return ended.then(() => {
+    ctx.volume.reclaim.acquiring(ino);
+    return fn();
+  });
+}
+
+function regularFile(ctx: CallContext, ino: number): void {
+  const attr = ctx.volume.ns.getattr(ino);
+  if ((attr.mode & S_IFMT) !== S_IFREG) throw new FsError('EINVAL', `inode ${ino} is not a regular file: only regular files are leased`);
+}
 
 export const blockingHandlers: { [M in BlockingMethod]: BlockingHandler<M> } = {
   Lease: (p, ctx) => {
-    if (p.request !== 'release' && p.request !== 'demote') {
-      const attr = ctx.volume.ns.getattr(p.ino);
-      if ((attr.mode & S_IFMT) !== S_IFREG) throw new FsError('EINVAL', `inode ${p.ino} is not a regular file: only regular files are leased`);
-    }
-    const granted = ctx.volume.leases.request(p.mountId, p.ino, p.request);
-    return granted instanceof Promise ? granted.then((g) => ({ granted: g })) : { granted };
+    const ask = () => {
+      const granted = ctx.volume.leases.request(p.mountId, p.ino, p.request);
+      return granted instanceof Promise ? granted.then((g) => ({ granted: g })) : { granted };
+    };
+    if (p.request === 'release' || p.request === 'demote') return ask();
+    regularFile(ctx, p.ino);
+    return afterReclaim(ctx, p.ino, ask);
   },
   Lock: ({ mountId, ...req }, ctx) => {
-    if (req.type !== 'unlock') ctx.volume.ns.getattr(req.ino); // ENOENT for a missing inode
-    return ctx.volume.locks.lock(mountId, req);
+    if (req.type === 'unlock') return ctx.volume.locks.lock(mountId, req);
+    ctx.volume.ns.getattr(req.ino); // ENOENT for a missing inode
+    return afterReclaim(ctx, req.ino, () => ctx.volume.locks.lock(mountId, req));
   },
+  GetLock: ({ mountId, ...q }, ctx) => {
+    ctx.volume.ns.getattr(q.ino);
+    const ended = ctx.volume.reclaim.ended();
+    return ended ? ended.then(() => ctx.volume.locks.getLock(mountId, q)) : ctx.volume.locks.getLock(mountId, q);
+  },
+  Reclaim: (p, ctx) => reclaim(p, ctx),
 };
 
-export function getLock(p: Params<'GetLock'>, ctx: CallContext): Result<'GetLock'> {
-  const { mountId, ...q } = p;
-  ctx.volume.ns.getattr(q.ino);
-  return ctx.volume.locks.getLock(mountId, q);
+/**
+ * Reclaim: puts back the leases and locks the mount held before the restart. Every claim is
+ * checked before any is applied; when one cannot be granted (docs/LEASES.md §8) the mount is
+ * evicted, which fences the requests it sends after this one (resent Wrote calls among them).
+ * Blocking only so that it runs outside a per-call savepoint: the eviction must stay when the
+ * call fails.
+ */
+function reclaim(p: Params<'Reclaim'>, ctx: CallContext): Result<'Reclaim'> {
+  const { volume, mounts } = ctx;
+  const refuse = (ino: number, what: string): never => {
+    mounts.evict(p.mountId, ino, `its claim of ${what} on inode ${ino} after a proxyfsd restart could not be granted`);
+    mounts.fence(p.mountId);
+    throw new PfsError('PFS_ERR_INTERNAL', 'unreachable: an evicted mount passed the fence');
+  };
+  for (const l of p.leases) if (!volume.reclaim.mayClaim(p.mountId, l.ino)) refuse(l.ino, `a ${l.mode} lease`);
+  for (const l of p.locks) if (!volume.reclaim.mayClaim(p.mountId, l.ino)) refuse(l.ino, `a ${l.kind} lock`);
+  for (const l of p.leases) {
+    if (!volume.leases.claim(p.mountId, l.ino, l.mode)) refuse(l.ino, `a ${l.mode} lease (another mount holds a conflicting one)`);
+  }
+  for (const { ino, owner, kind, type, start, end, pid } of p.locks) {
+    const r = volume.locks.lock(p.mountId, { ino, owner, kind, type, start, end, pid, wait: false });
+    if (r instanceof Promise || !r.granted) refuse(ino, `a ${kind} ${type} lock (another owner holds a conflicting one)`);
+  }
+  if (p.done) volume.reclaim.finished(p.mountId);
+  return {};
 }

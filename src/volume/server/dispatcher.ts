@@ -9,7 +9,7 @@
  * from rpc_replies instead of running again.
  *
  * Before anything else, a request naming an evicted mount is refused (PFS_ERR_MOUNT_EVICTED):
- * the fence of docs/LEASES.md §3. Blocking methods (Lease, Lock: protocol BLOCKING) run their
+ * the fence of docs/LEASES.md §3. Blocking methods (Lease, Lock, GetLock: protocol BLOCKING) run their
  * checks in the batch like any call, but their answer may be a promise: the batch commits and
  * the next one runs while they wait (a deferred reply, see common/rpc DispatchReply). They
  * change no metadata and store no reply row; a grant made during a batch reaches its client

@@ -7,7 +7,7 @@ import { FsError } from '../../common/errors/index.js';
 import { ROOT_INO, S_IFMT, S_IFREG, type Method, type Params, type Result } from '../../common/protocol/index.js';
 import type { Clock } from '../../common/clock/index.js';
 import type { Mounts } from './mounts.js';
-import { getLock, type BlockingMethod } from './coordination.js';
+import type { BlockingMethod } from './coordination.js';
 import type { Volume } from './volume.js';
 
 export interface CallContext {
@@ -77,5 +77,4 @@ export const handlers: Handlers = {
     return ctx.volume.ns.noteWrite(p.ino, end, p.mtime);
   },
 
-  GetLock: getLock,
 };

@@ -60,6 +60,7 @@ export async function startVolumeServer(opts: VolumeServerOptions): Promise<Volu
     settings: opts.leases ?? DEFAULT_LEASE_SETTINGS,
     scheduler: opts.scheduler ?? timerScheduler(),
     lockWaitCapMs: opts.lockWaitCapMs,
+    reclaimPeriodMs: (opts.leases ?? DEFAULT_LEASE_SETTINGS).reclaimPeriodMs,
     hooks: {
       interrupt(mountId: string, ino: number, action: UpcallParams<'LeaseInterrupt'>['action']): boolean {
         const clientId = mounts?.clientOf(mountId);

@@ -42,10 +42,11 @@ export interface Mounts {
   /** The RPC client of a live mount. */
   clientOf(mountId: string): string | undefined;
   /**
-   * Evicts a mount (its agent left the lease interrupt for `ino` unanswered): marks it evicted
-   * durably, releases its opens, leases and locks, logs one line. Runs its own transaction.
+   * Evicts a mount (its agent left the lease interrupt for `ino` unanswered, or `why`: its
+   * claim after a restart could not be granted): marks it evicted durably, releases its opens,
+   * leases and locks, logs one line. Runs its own transaction (a savepoint inside a batch).
    */
-  evict(mountId: string, ino: Ino): void;
+  evict(mountId: string, ino: Ino, why?: string): void;
   onClientConnection(clientId: string, connected: boolean): void;
   list(): MountInfo[];
   /** Files the mount holds open: distinct inodes and open references (read-only; admin server). */
@@ -57,12 +58,13 @@ export function createMounts(volumes: Iterable<Volume>, clock: Clock, log: Logge
   const table = new Map<string, MountEntry>();
 
   const evictedError = (mountId: string): PfsError =>
-    new PfsError('PFS_ERR_MOUNT_EVICTED', `mount ${mountId} was evicted (it left a lease interrupt unanswered); mount again`);
+    new PfsError('PFS_ERR_MOUNT_EVICTED', `mount ${mountId} was evicted (a lease interrupt went unanswered, or its claim after a proxyfsd restart could not be granted); mount again`);
 
   /** Releases the mount's leases and locks (memory only); their waiting requests fail with `reason`. */
   const dropCoordination = (mountId: string, entry: MountEntry, reason: Error): void => {
     entry.volume.leases.dropMount(mountId, reason);
     entry.volume.locks.dropMount(mountId, reason);
+    entry.volume.reclaim.forget(mountId);
   };
 
   const dropAfterGrace = (mountId: string, entry: MountEntry): void => {
@@ -109,14 +111,14 @@ export function createMounts(volumes: Iterable<Volume>, clock: Clock, log: Logge
       const entry = table.get(mountId);
       return entry && !entry.evicted ? entry.clientId : undefined;
     },
-    evict(mountId, ino) {
+    evict(mountId, ino, why = 'it left a lease interrupt unanswered') {
       const entry = table.get(mountId);
       if (!entry || entry.evicted) return;
       entry.evicted = true;
       clearTimeout(entry.graceTimer);
       entry.graceTimer = undefined;
       const { volume } = entry;
-      log.warn({ volume: volume.name, mountId, clientId: entry.clientId, ino }, 'mount evicted: it left a lease interrupt unanswered; its leases, locks and opens are released and its requests refused');
+      log.warn({ volume: volume.name, mountId, clientId: entry.clientId, ino }, `mount evicted: ${why}; its leases, locks and opens are released and its requests refused`);
       dropCoordination(mountId, entry, evictedError(mountId));
       try {
         volume.md.transaction(() => {

@@ -49,11 +49,14 @@ export function rpcServerSettingsFromConfig(config: Config): RpcServerSettings {
 export interface LeaseServerSettings extends LeaseSettings {
   /** The longest a Lease request may wait; the start-up check below keeps the worst case under it. */
   maxLeaseWaitMs: number;
+  /** After a start, how long mounts from before it may claim their leases and locks (docs/LEASES.md §8). */
+  reclaimPeriodMs: number;
 }
 
 /** The documented defaults (tests that start a server without a config). */
 export const DEFAULT_LEASE_SETTINGS: LeaseServerSettings = {
   minLeaseDurationMs: 250, interruptIntervalMs: 250, interruptLimit: 20, maxLeases: 100_000, maxLeaseWaitMs: 30_000,
+  reclaimPeriodMs: 10_000,
 };
 
 /** The longest a Lease request can wait: MinLeaseDuration, then LeaseInterruptLimit sends and one more interval. */
@@ -70,6 +73,7 @@ export function leaseSettingsFromConfig(config: Config): LeaseServerSettings {
     interruptLimit: (k.LeaseInterruptLimit as number | undefined) ?? DEFAULT_LEASE_SETTINGS.interruptLimit,
     maxLeases: (k.MaxLeases as number | undefined) ?? DEFAULT_LEASE_SETTINGS.maxLeases,
     maxLeaseWaitMs: (k.MaxLeaseWait as number | undefined) ?? DEFAULT_LEASE_SETTINGS.maxLeaseWaitMs,
+    reclaimPeriodMs: (k.ReclaimPeriod as number | undefined) ?? DEFAULT_LEASE_SETTINGS.reclaimPeriodMs,
   };
   const bound = leaseWaitBoundMs(s);
   if (bound > s.maxLeaseWaitMs) {

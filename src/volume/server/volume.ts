@@ -11,7 +11,9 @@ import { openMetadata, type Metadata } from '../metadata/index.js';
 import { createNamespace, type Namespace } from '../namespace/index.js';
 import { createExtentMaps, type ExtentMaps } from '../extents/index.js';
 import { startGc, type Gc, type GcSettings } from '../gc/index.js';
-import { createLeaseManager, type LeaseHooks, type LeaseManager, type LeaseSettings, type Scheduler } from '../leases/index.js';
+import {
+  createLeaseManager, createReclaimGate, type LeaseHooks, type LeaseManager, type LeaseSettings, type ReclaimGate, type Scheduler,
+} from '../leases/index.js';
 import { createLockTable, type LockTable } from '../locks/index.js';
 
 /** What the lease manager and lock table of each volume need from the server. */
@@ -21,6 +23,8 @@ export interface Coordination {
   hooks: LeaseHooks;
   /** Longest hold of a blocking Lock; default LOCK_WAIT_CAP_MS. */
   lockWaitCapMs?: number;
+  /** [Leases] ReclaimPeriod; default 0 (no reclaim period). */
+  reclaimPeriodMs?: number;
 }
 
 export interface VolumeSettings extends GcSettings {
@@ -42,6 +46,8 @@ export interface Volume {
   readonly gc: Gc;
   readonly leases: LeaseManager;
   readonly locks: LockTable;
+  /** The reclaim period after the start (docs/LEASES.md §8). */
+  readonly reclaim: ReclaimGate;
   close(): Promise<void>;
 }
 
@@ -74,9 +80,22 @@ export async function openVolume(settings: VolumeSettings, clock: Clock, log: Lo
   gcRef = gc;
   const leases = createLeaseManager({ clock, scheduler: coordination.scheduler, settings: coordination.settings, hooks: coordination.hooks });
   const locks = createLockTable({ scheduler: coordination.scheduler, maxWaitMs: coordination.lockWaitCapMs });
+  const before = (md.db.prepare('SELECT mount_id FROM mounts WHERE evicted_ns IS NULL').all() as { mount_id: string }[]).map((r) => r.mount_id);
+  const reclaim = createReclaimGate({
+    expected: before,
+    periodMs: coordination.reclaimPeriodMs ?? 0,
+    scheduler: coordination.scheduler,
+    onEnd: (late) => {
+      const fields = { volume: settings.name, mounts: before.length, late: late.length };
+      if (late.length > 0) log.warn({ ...fields, lateMounts: late }, 'reclaim period ended before every mount claimed its leases and locks: a late claim is granted only where nobody was granted anything since');
+      else log.info(fields, 'every mount has claimed its leases and locks: reclaim period over');
+    },
+  });
+  if (reclaim.reclaiming) log.info({ volume: settings.name, mounts: before.length, periodMs: coordination.reclaimPeriodMs }, 'reclaim period: mounts from before the start claim their leases and locks; other lease and lock requests wait');
   return {
-    name: settings.name, settings, md, ns, extents, store, gc, leases, locks,
+    name: settings.name, settings, md, ns, extents, store, gc, leases, locks, reclaim,
     async close() {
+      reclaim.close();
       leases.close();
       locks.close();
       await gc.close();
