@@ -6,32 +6,15 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createRpcClient, type RpcClient } from '../../src/common/rpc/index.js';
-import { ROOT_INO, O_RDWR, type Cred, type Method, type Params, type Result, type UpcallParams } from '../../src/common/protocol/index.js';
-import { freePort, startProxyfsd, quietLog } from '../support/proxyfsd.js';
+import { ROOT_INO, O_RDWR, type Cred, type Params, type UpcallParams } from '../../src/common/protocol/index.js';
+import { freePort, startProxyfsd } from '../support/proxyfsd.js';
+import { call, interrupts, rpcClient, within } from '../support/rpc-agent.js';
 
 const root: Cred = { uid: 0, gid: 0, groups: [] };
 /** Eviction after 50 ms + 5 × 100 ms without an answer. */
 const LEASES = '\n[Leases]\nMinLeaseDuration: 50ms\nLeaseInterruptInterval: 100ms\nLeaseInterruptLimit: 5\n';
 
-function client(port: number): RpcClient {
-  return createRpcClient({ host: '127.0.0.1', port, deadlineMs: 20000, keepAliveMs: 5000, reconnectDelayMs: 50, reconnectDelayCapMs: 500, maxFrameBytes: 16 << 20, log: quietLog });
-}
-function call<M extends Method>(c: RpcClient, m: M, p: Params<M>): Promise<Result<M>> {
-  return c.call(m, p) as Promise<Result<M>>;
-}
-function interrupts(c: RpcClient): UpcallParams<'LeaseInterrupt'>[] {
-  const got: UpcallParams<'LeaseInterrupt'>[] = [];
-  c.onUpcall((method, params) => { if (method === 'LeaseInterrupt') got.push(params as UpcallParams<'LeaseInterrupt'>); });
-  return got;
-}
-/** Resolves to 'pending' when p has not settled within ms. */
-async function within<T>(p: Promise<T>, ms: number): Promise<T | 'pending'> {
-  let timer: NodeJS.Timeout | undefined;
-  const out = await Promise.race([p, new Promise<'pending'>((r) => { timer = setTimeout(() => r('pending'), ms); })]);
-  clearTimeout(timer);
-  return out;
-}
+const client = rpcClient;
 
 test('an agent that ignores interrupts is evicted after LeaseInterruptLimit; the waiter is granted; its Wrote is fenced, also after a restart', { timeout: 60000 }, async () => {
   const srv = await startProxyfsd({ extraConf: LEASES, mountGracePeriod: '2s' });

@@ -8,24 +8,15 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createRpcClient, type RpcClient } from '../../src/common/rpc/index.js';
-import { ROOT_INO, O_RDWR, type Cred, type Method, type Params, type Result, type UpcallParams } from '../../src/common/protocol/index.js';
-import { startProxyfsd, quietLog } from '../support/proxyfsd.js';
+import type { RpcClient } from '../../src/common/rpc/index.js';
+import { ROOT_INO, O_RDWR, type Cred, type Params } from '../../src/common/protocol/index.js';
+import { startProxyfsd } from '../support/proxyfsd.js';
+import { call, interrupts, rpcClient } from '../support/rpc-agent.js';
 
 const root: Cred = { uid: 0, gid: 0, groups: [] };
 const leases = (reclaimPeriod: string) => `\n[Leases]\nMinLeaseDuration: 50ms\nLeaseInterruptInterval: 100ms\nLeaseInterruptLimit: 5\nReclaimPeriod: ${reclaimPeriod}\n`;
 
-function client(port: number): RpcClient {
-  return createRpcClient({ host: '127.0.0.1', port, deadlineMs: 20000, keepAliveMs: 5000, reconnectDelayMs: 50, reconnectDelayCapMs: 200, maxFrameBytes: 16 << 20, log: quietLog });
-}
-function call<M extends Method>(c: RpcClient, m: M, p: Params<M>): Promise<Result<M>> {
-  return c.call(m, p) as Promise<Result<M>>;
-}
-function interrupts(c: RpcClient): UpcallParams<'LeaseInterrupt'>[] {
-  const got: UpcallParams<'LeaseInterrupt'>[] = [];
-  c.onUpcall((method, params) => { if (method === 'LeaseInterrupt') got.push(params as UpcallParams<'LeaseInterrupt'>); });
-  return got;
-}
+const client = rpcClient;
 function serverChanged(c: RpcClient): Promise<void> {
   return new Promise((resolve) => c.onServerChange(() => resolve()));
 }
