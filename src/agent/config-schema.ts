@@ -10,7 +10,8 @@ const leaseKeys: Record<string, KeySpec> = {
   LeaseRetryLimit: {
     type: 'int', default: '10', min: 0,
     doc: 'Retries of a lease request the volume server could not answer: its RPC deadline passed ' +
-      '(`RetryRPCDeadlineIO`), or the mount was replaced meanwhile (eviction). Then the operation fails with EIO.',
+      '(`RetryRPCDeadlineIO`), or the mount was replaced meanwhile (eviction). Then the operation fails with EIO. ' +
+      'The claim of leases and locks after a proxyfsd restart (Reclaim) is retried the same way.',
   },
   LeaseRetryDelay: { type: 'duration', default: '1s', doc: 'Delay before the first lease retry (none after an eviction: the new mount asks at once).' },
   LeaseRetryDelayVariance: {
