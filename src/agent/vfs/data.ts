@@ -126,12 +126,11 @@ export async function readFile(core: Core, fh: number, offset: number, length: n
 async function readLeased(core: Core, h: Handle, offset: number, length: number, dest: Buffer): Promise<number> {
   const ino = h.ino;
   // Synchronously from here to the extent-map fetch: pending and serverSize agree (onWrote updates both in one tick).
-  const pending = core.writeback.pending(ino); // before the extent map: see docs/AGENT.md
   const serverSize = core.serverSize.get(ino) ?? 0;
-  let size = Math.max(serverSize, core.writeback.dirtyEnd(ino));
-  for (const p of pending) size = Math.max(size, p.fileOffset + p.data.length);
+  const size = Math.max(serverSize, core.writeback.dirtyEnd(ino));
   if (offset >= size || length <= 0) return 0;
   const len = Math.min(length, size - offset, dest.length);
+  const pending = core.writeback.pending(ino, offset, len); // copies, before the extent map: see docs/AGENT.md
   const fromServer = Math.max(0, Math.min(len, serverSize - offset));
   if (fromServer > 0) await readObjects(core, ino, dest, offset, fromServer);
   if (fromServer < len) dest.fill(0, fromServer, len);

@@ -3,15 +3,17 @@
  * inode; each segment becomes one object (ProvisionObject, PUT) and is reported with Wrote.
  *
  * Parts: index.ts (per-inode segments, slots, timers, flush), types.ts (the API), segment.ts
- * (a segment's bytes and pieces; resolving overlapping pieces into extents), upload.ts (seal,
- * CRC32, PUT with retry, Wrote), slots.ts (FIFO counting semaphore).
+ * (a segment's bytes, pieces and block CRC32s; resolving overlapping pieces into extents),
+ * chunk-pool.ts (segment buffers used again), upload.ts (seal, PUT with retry, Wrote),
+ * slots.ts (FIFO counting semaphore).
  *
  * Invariants:
  * - An inode has at most one open segment (taking writes) and a FIFO of closed ones in flight.
  *   Writes of one inode are applied one at a time in call order.
  * - Opening a segment takes one of dirtySegmentLimit slots; the slot is released when the
  *   segment's Wrote completed or it failed for good, so segment memory is at most
- *   dirtySegmentLimit x maxFlushSizeBytes. Writers wait for slots FIFO; while more writers wait
+ *   dirtySegmentLimit x maxFlushSizeBytes (buffers kept for reuse add nothing to it:
+ *   chunk-pool.ts). Writers wait for slots FIFO; while more writers wait
  *   than segments are in flight, open segments are closed (oldest first), so every waiter is
  *   owed a slot by an upload and none waits for a timer.
  * - A segment closes when full (a write that does not fit is split), maxFlushTimeMs after its
@@ -20,9 +22,15 @@
  * - Its object id is provisioned when it opens (overlapping the RPC with the writes). PUTs of
  *   closed segments run concurrently; Wrote calls of one inode go strictly in segment order.
  *   Extents sent with one Wrote never overlap: a later write within a segment wins.
- * - pending(): pieces of the open and in-flight segments, oldest first; their bytes are views
- *   that never change (segment.ts). A segment leaves pending() in the same tick its Wrote's
- *   listeners run, so a reader invalidating on onWrote never misses a piece.
+ * - pending(): copies of the pieces of the open and in-flight segments within the range asked
+ *   for, oldest first (a reader copies them over bytes read from objects later, by which time
+ *   the segment's buffers may hold another segment's bytes). A segment leaves pending() in the
+ *   same tick its Wrote's listeners run, so a reader invalidating on onWrote never misses a
+ *   piece.
+ * - A write that needs no slot is copied in within the call (no queue, no microtask hop):
+ *   FUSE writes arrive one at a time, and every microsecond before the reply is on the path.
+ * - Block CRC32s are computed as each write is copied in (segment.ts), never over a whole
+ *   segment at once on the path of the write that closes it.
  * - A segment whose PUT (after retries) or Wrote fails is logged with inode, object and code,
  *   its data is dropped, and the inode is marked: the next flush(ino) (or flushAll) rejects with
  *   EIO (ENOSPC when the store was full) once and clears the mark, as Linux reports writeback
@@ -35,6 +43,7 @@
  */
 import { FsError, PfsError, errorCode } from '../../common/errors/index.js';
 import type { Attr, Ino } from '../../common/protocol/index.js';
+import { ChunkPool } from './chunk-pool.js';
 import { Segment } from './segment.js';
 import { Slots } from './slots.js';
 import type { Writeback, WritebackOptions, WritebackStats } from './types.js';
@@ -65,6 +74,12 @@ interface InodeState {
 }
 
 const DEFAULT_RETRY: RetryOptions = { retries: 5, minTimeoutMs: 100, factor: 2 };
+/** Segment buffer size (ChunkPool); a segment smaller than this is one chunk. */
+const CHUNK_BYTES = 1024 * 1024;
+/** Segments' worth of buffers kept for reuse: a sequential writer on a local store has 2-4 in flight. */
+const KEEP_SEGMENTS = 8;
+/** The pool is emptied once no segment has been open or in flight for this long. */
+const POOL_IDLE_MS = 1000;
 
 export function createWriteback(opts: WritebackOptions): Writeback {
   const { store, server, clock, log } = opts;
@@ -72,6 +87,11 @@ export function createWriteback(opts: WritebackOptions): Writeback {
     if (!Number.isSafeInteger(opts[k]) || opts[k] < 1) throw new PfsError('PFS_ERR_CONFIG', `writeback: ${k} ${opts[k]} is not a positive integer`);
   }
   const slots = new Slots(opts.dirtySegmentLimit);
+  // Reused segment buffers: at most 8 segments' worth kept, none once idle for POOL_IDLE_MS.
+  const chunkBytes = Math.min(CHUNK_BYTES, opts.maxFlushSizeBytes);
+  const chunksPerSegment = Math.ceil(opts.maxFlushSizeBytes / chunkBytes);
+  const pool = new ChunkPool(chunkBytes, Math.min(opts.dirtySegmentLimit, KEEP_SEGMENTS) * chunksPerSegment);
+  let poolTrim: ReturnType<typeof setTimeout> | undefined;
   const dirtyFileLimit = opts.dirtyFileLimit ?? Infinity;
   const inodes = new Map<Ino, InodeState>();
   /** Open segments, oldest first. */
@@ -108,7 +128,8 @@ export function createWriteback(opts: WritebackOptions): Writeback {
     const done = new Promise<void>((resolve) => { markDone = resolve; });
     const object = provisionOne(server);
     object.catch(() => {}); // awaited by the upload; a failure is reported there
-    const live: LiveSegment = { seg: new Segment(st.ino, opts.maxFlushSizeBytes), epoch, object, done, markDone };
+    const seg = new Segment(st.ino, opts.maxFlushSizeBytes, { pool, checksumBlockSizeBytes: opts.checksumBlockSizeBytes });
+    const live: LiveSegment = { seg, epoch, object, done, markDone };
     st.open = live;
     openSegs.set(live, st);
     s.segmentsOpen++;
@@ -174,21 +195,35 @@ export function createWriteback(opts: WritebackOptions): Writeback {
     }
   }
 
-  /** Drops a finished segment from the inode's list (and so from pending()). */
+  /**
+   * Drops a finished segment from the inode's list (and so from pending()); its buffers go back
+   * to the pool. Also after a failure: a failed request still sending them can only garble
+   * bytes of an object that is never reported.
+   */
   function retire(st: InodeState, live: LiveSegment): void {
     const i = st.closed.indexOf(live);
     if (i >= 0) st.closed.splice(i, 1);
     s.segmentsInFlight--;
     s.dirtyBytes -= live.seg.sizeBytes;
+    live.seg.release(pool);
+    if (openSegs.size === 0 && s.segmentsInFlight === 0 && !poolTrim) {
+      poolTrim = setTimeout(() => {
+        poolTrim = undefined;
+        if (openSegs.size === 0 && s.segmentsInFlight === 0) pool.clear();
+      }, POOL_IDLE_MS);
+      poolTrim.unref?.();
+    }
   }
 
-  async function writeInto(st: InodeState, offset: number, data: Buffer, writeEpoch: number): Promise<void> {
-    if (writeEpoch !== epoch) throw discarded('a write');
-    let done = 0;
+  /**
+   * Appends data[done..] (written at offset) as far as it goes without waiting: into the open
+   * segment, or a new one while a slot is free. Returns how many bytes of data are in.
+   */
+  function appendSome(st: InodeState, offset: number, data: Buffer, done: number): number {
     while (done < data.length) {
       let live = st.open;
       if (!live) {
-        if (!slots.tryAcquire()) await waitForSlot();
+        if (!slots.tryAcquire()) return done;
         live = newSegment(st);
       }
       const n = Math.min(live.seg.roomBytes, data.length - done);
@@ -204,6 +239,22 @@ export function createWriteback(opts: WritebackOptions): Writeback {
         ensureProgress();
       }
       if (live.seg.roomBytes === 0) closeSegment(st, live);
+    }
+    return done;
+  }
+
+  /** The rest of a write from data[done..], waiting for slots as needed (in the inode's write queue). */
+  async function writeInto(st: InodeState, offset: number, data: Buffer, writeEpoch: number, done: number): Promise<void> {
+    for (;;) {
+      if (writeEpoch !== epoch) throw discarded('a write');
+      done = appendSome(st, offset, data, done);
+      if (done === data.length) return;
+      await waitForSlot();
+      if (writeEpoch !== epoch || st.open) {
+        slots.release(); // evicted meanwhile (or, defensively, a segment appeared): not ours to use
+        continue;
+      }
+      newSegment(st);
     }
   }
 
@@ -243,9 +294,13 @@ export function createWriteback(opts: WritebackOptions): Writeback {
       }
       if (data.length === 0) return;
       const st = stateOf(ino);
-      st.writers++;
       const writeEpoch = epoch;
-      const run = st.chain.then(() => writeInto(st, offset, data, writeEpoch));
+      // No write of this inode queued or running: copy in now, in this tick (the common case);
+      // only a write that must wait for a slot goes through the queue.
+      const done = st.writers === 0 ? appendSome(st, offset, data, 0) : 0;
+      if (done === data.length) return;
+      st.writers++;
+      const run = st.chain.then(() => writeInto(st, offset, data, writeEpoch, done));
       st.chain = run.catch(() => {});
       try {
         await run;
@@ -273,8 +328,17 @@ export function createWriteback(opts: WritebackOptions): Writeback {
       }
       return failed;
     },
-    pending(ino) {
-      return segmentsOf(ino).flatMap((seg) => seg.pieces.map((p) => ({ fileOffset: p.fileOffset, data: p.data })));
+    pending(ino, offset = 0, length = Infinity) {
+      const end = offset + length;
+      const out: { fileOffset: number; data: Buffer }[] = [];
+      for (const seg of segmentsOf(ino)) {
+        for (const p of seg.pieces) {
+          const from = Math.max(offset, p.fileOffset);
+          const to = Math.min(end, p.fileOffset + p.length);
+          if (from < to) out.push({ fileOffset: from, data: Buffer.from(p.data.subarray(from - p.fileOffset, to - p.fileOffset)) });
+        }
+      }
+      return out;
     },
     dirtyEnd(ino) {
       return segmentsOf(ino).reduce((end, seg) => Math.max(end, seg.endOffset), 0);
@@ -296,6 +360,8 @@ export function createWriteback(opts: WritebackOptions): Writeback {
         await flushAll();
       } finally {
         for (const live of openSegs.keys()) clearTimeout(live.timer);
+        clearTimeout(poolTrim);
+        pool.clear();
       }
     },
   };

@@ -1,6 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
+import { crc32 } from 'node:zlib';
+import { blockCrc32s } from '../../common/checksum/index.js';
+import { ChunkPool, freshChunks } from './chunk-pool.js';
 import { resolveExtents, Segment } from './segment.js';
 
 const T = { sec: 1, nsec: 0 };
@@ -48,13 +51,13 @@ describe('resolveExtents', () => {
 
 describe('Segment', () => {
   it('keeps piece views unchanged while appending and after sealing', () => {
-    const seg = new Segment(7, 300_000);
+    const seg = new Segment(7, 300_000, { pool: freshChunks(65_536) });
     seg.append(0, Buffer.alloc(70_000, 1), T);          // spans the first 64 KiB chunk
     const snap = seg.pieces.map((p) => Buffer.from(p.data));
     const views = seg.pieces.map((p) => p.data);
     seg.append(0, Buffer.alloc(70_000, 2), T);
     assert.deepEqual(views, snap);
-    assert.equal(seg.pieces.length, 3);                  // 64 KiB | 4464 B in chunk 2 | 70000 B in chunk 2 (not contiguous in the file)
+    assert.equal(seg.pieces.length, 4);                  // 64 KiB | 4464 B in chunk 2 | 61072 B in chunk 2 (not contiguous in the file) | 8928 B in chunk 3
     const body = Buffer.concat(seg.seal());
     assert.equal(body.length, 140_000);
     assert.deepEqual(views, snap);
@@ -71,5 +74,51 @@ describe('Segment', () => {
     assert.equal(seg.endOffset, 10_000);
     assert.throws(() => seg.append(0, Buffer.alloc(seg.roomBytes + 1), T), RangeError);
   });
+
+  it('computes the block CRC32s of its body as bytes go in, whatever the chunk and block sizes', () => {
+    fc.assert(fc.property(
+      fc.constantFrom(1000, 4096, 65_536), fc.constantFrom(700, 4096, 10_000), fc.array(fc.record({ off: fc.nat(50_000), len: fc.integer({ min: 1, max: 9000 }) }), { maxLength: 20 }),
+      (block, chunk, writes) => {
+        const seg = new Segment(7, 60_000, { pool: freshChunks(chunk), checksumBlockSizeBytes: block });
+        for (const [i, wr] of writes.entries()) {
+          const n = Math.min(wr.len, seg.roomBytes);
+          if (n === 0) break;
+          seg.append(wr.off, Buffer.alloc(n, i + 1), T);
+        }
+        const body = Buffer.concat(seg.seal());
+        assert.deepEqual(seg.crc32s(block), blockCrc32s(body, block));
+        assert.deepEqual(seg.crc32s(block * 2), blockCrc32s(body, block * 2)); // another block size: computed from the body
+      },
+    ), { numRuns: 200 });
+  });
+
+  it('gives its chunks back once released and is not used again', () => {
+    const pool = new ChunkPool(4096, 10);
+    const seg = new Segment(7, 10_000, { pool, checksumBlockSizeBytes: 4096 });
+    seg.append(0, Buffer.alloc(9000, 1), T);
+    assert.deepEqual(seg.seal().map((b) => b.length), [4096, 4096, 808]);
+    assert.deepEqual(seg.crc32s(4096), [crc32(Buffer.alloc(4096, 1)), crc32(Buffer.alloc(4096, 1)), crc32(Buffer.alloc(808, 1))]);
+    seg.release(pool);
+    assert.equal(pool.keptChunks, 3);
+    assert.throws(() => seg.seal());
+    const next = new Segment(8, 10_000, { pool });
+    next.append(0, Buffer.alloc(5000, 2), T);
+    assert.equal(pool.keptChunks, 1, 'the second segment filled two of the kept chunks');
+  });
 });
 
+describe('ChunkPool', () => {
+  it('allocates only when nothing is kept, keeps at most keepChunks, and empties on clear', () => {
+    const pool = new ChunkPool(1024, 2);
+    const a = pool.take();
+    const b = pool.take();
+    const c = pool.take();
+    assert.equal(a.length, 1024);
+    pool.give([a, b, c]);
+    assert.equal(pool.keptChunks, 2);
+    assert.equal(pool.take(), b, 'the most recently given back first');
+    assert.throws(() => pool.give([Buffer.alloc(10)]), RangeError);
+    pool.clear();
+    assert.equal(pool.keptChunks, 0);
+  });
+});

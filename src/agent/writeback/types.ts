@@ -50,9 +50,10 @@ export interface Writeback {
    * already waiting. Returns the inodes marked.
    */
   failAll(message: string): Ino[];
-  /** Unflushed and in-flight writes of ino, oldest first, as immutable pieces to lay over bytes
-   *  read from objects. Take the snapshot BEFORE fetching the extent map. */
-  pending(ino: Ino): { fileOffset: number; data: Buffer }[];
+  /** Unflushed and in-flight writes of ino within [offset, offset + length) (default: all),
+   *  oldest first, as copies to lay over bytes read from objects. Take the snapshot BEFORE
+   *  fetching the extent map. */
+  pending(ino: Ino, offset?: number, length?: number): { fileOffset: number; data: Buffer }[];
   /** Highest fileOffset+length among unflushed/in-flight writes, or 0. */
   dirtyEnd(ino: Ino): number;
   /** mtime of the latest buffered write, if the inode has unreported writes. */

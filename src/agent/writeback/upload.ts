@@ -1,10 +1,10 @@
 /**
  * The upload of one closed segment: seal its bytes, PUT them (retried with exponential backoff),
  * then, once every earlier segment of the inode is done, report them with Wrote. The CRC32 list
- * follows the volume server's convention (volume/extents/checksums.ts): zlib.crc32 of every
- * blockSizeBytes block of the object, the last block short.
+ * (computed as the segment filled: segment.ts) follows the volume server's convention
+ * (volume/extents/checksums.ts): zlib.crc32 of every blockSizeBytes block of the object, the
+ * last block short.
  */
-import { blockCrc32s } from '../../common/checksum/index.js';
 import pRetry from 'p-retry';
 import { isRetryable } from '../../common/objectstore/retry.js';
 import { PfsError, errorCode } from '../../common/errors/index.js';
@@ -57,7 +57,7 @@ export async function provisionOne(server: SegmentServer): Promise<SegmentObject
 export async function uploadSegment(deps: UploadDeps, seg: Segment, object: SegmentObject, before: Promise<void>, check: () => void = () => {}): Promise<Attr> {
   const body = seg.seal();
   const sizeBytes = seg.sizeBytes;
-  const crcs = blockCrc32s(body, deps.checksumBlockSizeBytes);
+  const crcs = seg.crc32s(deps.checksumBlockSizeBytes); // computed as the segment filled
   await pRetry(() => deps.store.put(object.key, body), {
     retries: deps.retry.retries,
     minTimeout: deps.retry.minTimeoutMs,

@@ -147,6 +147,35 @@ describe('writeback', () => {
     assert.deepEqual(all.map((p) => [p.fileOffset, p.data[0], p.data.length]), expected);
   });
 
+  it('pending(ino, offset, length) copies only the bytes in range, and copies stay put when buffers are reused', async () => {
+    const w = make();
+    await w.write(9, 0, Buffer.alloc(3000, 1));
+    await w.write(9, 1000, Buffer.alloc(500, 2));
+    assert.deepEqual(w.pending(9, 900, 200).map((p) => [p.fileOffset, p.data.length, p.data[0]]), [[900, 200, 1], [1000, 100, 2]]);
+    assert.deepEqual(w.pending(9, 3000, 10), []);
+    const snap = w.pending(9);
+    await w.flush(9);
+    // The next segments fill the chunks the flushed one gave back.
+    await w.write(9, 0, Buffer.alloc(4096 * 3, 7));
+    await w.flush(9);
+    assert.deepEqual(snap.map((p) => [p.fileOffset, p.data.length, p.data.every((b) => b === p.data[0]), p.data[0]]), [[0, 3000, true, 1], [1000, 500, true, 2]]);
+    assert.deepEqual((await replay(store, server.calls, 9)).bytes, Buffer.alloc(4096 * 3, 7));
+  });
+
+  it('reuses segment buffers across segments without mixing their bytes', async () => {
+    const w = make({ maxFlushSizeBytes: 8192, dirtySegmentLimit: 2 });
+    const expected = new FileModel();
+    for (let i = 0; i < 40; i++) {
+      const data = randomBytes(1000 + ((i * 997) % 5000));
+      const off = (i * 3001) % 20_000;
+      await w.write(11, off, data);
+      expected.write(off, data);
+      if (i % 7 === 0) await w.flush(11);
+    }
+    await w.flush(11);
+    assert.deepEqual((await replay(store, server.calls, 11)).bytes, expected.bytes);
+  });
+
   it('bounds open plus in-flight segments by dirtySegmentLimit; writers wait in order', async () => {
     const gate = gatedStore(store);
     const w = make({ store: gate, dirtySegmentLimit: 2 });

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { crc32 } from 'node:zlib';
-import { badBlocks, blockCrc32s } from './index.js';
+import { BlockCrc32, badBlocks, blockCrc32s } from './index.js';
 
 test('block CRC32s of a list of parts equal those of the joined bytes, however the parts are cut', () => {
   const data = randomBytes(300_001);
@@ -26,4 +26,18 @@ test('badBlocks names exactly the corrupted blocks', () => {
   bad[70_000]! ^= 1;
   assert.deepEqual(badBlocks(bad, 0, 65_536, crcs), [1]);
   assert.deepEqual(badBlocks(bad.subarray(65_536, 131_072), 1, 65_536, crcs), [1]);
+});
+
+test('BlockCrc32 fed in pieces lists the CRC32s of the bytes so far, the last block short', () => {
+  const data = randomBytes(200_000);
+  const acc = new BlockCrc32(65_536);
+  assert.deepEqual(acc.list(), []);
+  let at = 0;
+  for (const n of [1, 65_535, 70_000, 3, 64_461]) {
+    acc.update(data.subarray(at, at + n));
+    at += n;
+    assert.deepEqual(acc.list(), blockCrc32s(data.subarray(0, at), 65_536), `after ${at} bytes`);
+  }
+  assert.equal(acc.sizeBytes, at);
+  assert.throws(() => new BlockCrc32(0), RangeError);
 });

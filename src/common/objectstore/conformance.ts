@@ -48,6 +48,20 @@ export function runConformance(name: string, makeStore: () => Promise<StoreUnder
       assert.equal(info.sizeBytes, body.length);
     });
 
+    test('a list of buffers is one object, its bytes in order (empty parts too, views of larger buffers)', async (store) => {
+      const big = randomBytes(3 << 20);
+      const parts = [big.subarray(5, 1 << 20), Buffer.alloc(0), randomBytes(1), big.subarray(2 << 20), Buffer.alloc(0), randomBytes(70_000)];
+      const whole = Buffer.concat(parts);
+      await store.put('parts', parts);
+      assert.equal((await store.head('parts')).sizeBytes, whole.length);
+      assert.ok((await store.get('parts')).equals(whole));
+      assert.ok((await store.get('parts', { offset: (1 << 20) - 10, length: 20 })).equals(whole.subarray((1 << 20) - 10, (1 << 20) + 10)));
+      await store.put('one-of-many', [Buffer.alloc(0), Buffer.from('x'), Buffer.alloc(0)]);
+      assert.deepEqual(await store.get('one-of-many'), Buffer.from('x'));
+      await store.put('none', []);
+      assert.equal((await store.head('none')).sizeBytes, 0);
+    });
+
     test('an empty object exists and reads as empty', async (store) => {
       await store.put('empty', Buffer.alloc(0));
       assert.equal((await store.get('empty')).length, 0);

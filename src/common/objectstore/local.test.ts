@@ -34,6 +34,19 @@ describe('local object store', () => {
     }
   });
 
+  it('puts a body of more buffers than one writev takes (IOV_MAX), in order', async () => {
+    const dir = await tempDir();
+    const store = openObjectStore(pathToFileURL(dir).href);
+    try {
+      const parts = Array.from({ length: 2500 }, (_, i) => Buffer.from(`${i},`));
+      await store.put('many', parts);
+      assert.equal((await store.get('many')).toString(), parts.map((p) => p.toString()).join(''));
+    } finally {
+      await store.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
   it('does not list temp files or subdirectories', async () => {
     const dir = await tempDir();
     const store = openObjectStore(pathToFileURL(dir).href);

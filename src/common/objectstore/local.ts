@@ -6,19 +6,21 @@
  * '..', and leaves names starting with '.' to the store's temp files). Anything else is refused
  * with PFS_ERR_OBJECT_STORE. Log-segment keys (16 hex digits) always qualify.
  *
- * put writes a temp file in the same directory, fsyncs it, renames it over the key and fsyncs
- * the directory: when put resolves the object is durable, and a reader sees either the whole
- * old object, the whole new one, or none. delete also fsyncs the directory, so a deleted object
- * does not come back after a crash. Temp files left by a crash are not listed and not removed.
+ * put writes a temp file in the same directory (one writev of the body's buffers), fsyncs it,
+ * renames it over the key and fsyncs the directory: when put resolves the object is durable,
+ * and a reader sees either the whole old object, the whole new one, or none. delete also fsyncs
+ * the directory, so a deleted object does not come back after a crash. Temp files left by a crash are not listed and not removed.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, statSync } from 'node:fs';
-import { open, readdir, rename, stat, unlink } from 'node:fs/promises';
+import { open, readdir, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PfsError } from '../errors/index.js';
 import type { ByteRange, CallOpts, ObjectInfo, ObjectStore } from './types.js';
 
 const TEMP_PREFIX = '.pfs-tmp-';
+/** Buffers per writev (Linux's IOV_MAX is 1024). */
+const IOV_MAX = 1024;
 const MAX_KEY_BYTES = 255;
 
 export function openLocalStore(dir: string, opts: { create?: boolean } = {}): ObjectStore {
@@ -95,9 +97,7 @@ export function openLocalStore(dir: string, opts: { create?: boolean } = {}): Ob
       try {
         const fh = await open(tmp, 'wx', 0o644);
         try {
-          for (const part of parts) {
-            for (let off = 0; off < part.length;) off += (await fh.write(part, off, part.length - off)).bytesWritten;
-          }
+          await writeAll(fh, parts);
           await fh.sync();
         } finally {
           await fh.close();
@@ -167,6 +167,22 @@ export function openLocalStore(dir: string, opts: { create?: boolean } = {}): Ob
       await Promise.allSettled([...inflight]);
     },
   };
+}
+
+/** Writes the parts in order from the file's start: one writev (one thread-pool job) per IOV_MAX parts, short writes continued. */
+async function writeAll(fh: FileHandle, parts: readonly Buffer[]): Promise<void> {
+  let rest = parts.filter((p) => p.length > 0);
+  let position = 0;
+  while (rest.length > 0) {
+    const batch = rest.slice(0, IOV_MAX);
+    let n = (await fh.writev(batch, position)).bytesWritten;
+    if (n === 0) throw new Error('writev wrote nothing');
+    position += n;
+    // Drop what was written; a part written in part continues from where it stopped.
+    let i = 0;
+    while (i < batch.length && n >= batch[i]!.length) n -= batch[i++]!.length;
+    rest = i < batch.length ? [batch[i]!.subarray(n), ...batch.slice(i + 1), ...rest.slice(batch.length)] : rest.slice(batch.length);
+  }
 }
 
 function checkKey(key: string): void {

@@ -1,17 +1,28 @@
 // Sequential dd throughput through a do-nothing FUSE mount (writes discarded,
-// reads answer zeros), for a few option sets. Root only; prints MB/s.
+// reads answer zeros), for a few option sets; then, with pfs's options, writes
+// that are copied into reused 1 MiB buffers, and copied and hashed (zlib.crc32
+// of the copied bytes), as the agent's writeback does before it replies: what a
+// write handler's per-byte work costs on the round trip. Root only; prints MB/s.
 // Run: node --import tsx src/agent/fuse/binding/throughput.bench.ts [sizeMiB]
 
 import { execFile } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { crc32 } from 'node:zlib';
 
 import { createFuseMount, forceUnmount, type CreateFuseMountOptions, type FuseOps } from './index.js';
 
 const sizeMiB = Number(process.argv[2] ?? 1024);
 
-function discardFs(writeSizes: number[], readSizes: number[]): FuseOps {
+type WriteWork = 'none' | 'copy' | 'copy+crc32';
+
+/** 80 reused 1 MiB buffers, as the writeback's pool keeps 8 segments' worth. */
+const buffers = Array.from({ length: 80 }, () => Buffer.alloc(1 << 20));
+let bufferAt = 0;
+let usedInBuffer = 0;
+
+function discardFs(writeSizes: number[], readSizes: number[], work: WriteWork = 'none'): FuseOps {
   const now = new Date();
   return {
     getattr(path, reply) {
@@ -23,8 +34,18 @@ function discardFs(writeSizes: number[], readSizes: number[]): FuseOps {
     },
     open: (_p, _f, reply) => reply(0, 1),
     truncate: (_p, _s, done) => done(0),
-    write(_p, _fd, _buf, len, _pos, reply) {
+    write(_p, _fd, buf, len, _pos, reply) {
       writeSizes.push(len);
+      if (work !== 'none') {
+        if (usedInBuffer + len > buffers[bufferAt]!.length) {
+          bufferAt = (bufferAt + 1) % buffers.length;
+          usedInBuffer = 0;
+        }
+        const dest = buffers[bufferAt]!;
+        buf.copy(dest, usedInBuffer, 0, len);
+        if (work === 'copy+crc32') crc32(dest.subarray(usedInBuffer, usedInBuffer + len));
+        usedInBuffer += len;
+      }
       reply(len);
     },
     read(_p, _fd, buf, len, _pos, reply) {
@@ -42,11 +63,11 @@ function dd(args: string[]): Promise<string> {
   return new Promise((ok, fail) => execFile('dd', args, (err, _o, stderr) => (err ? fail(new Error(stderr)) : ok(stderr.trim().split('\n').at(-1)!))));
 }
 
-async function run(label: string, options: CreateFuseMountOptions): Promise<void> {
+async function run(label: string, options: CreateFuseMountOptions, work: WriteWork = 'none'): Promise<void> {
   const mnt = await mkdtemp(join(tmpdir(), 'pfs-bench-'));
   const writes: number[] = [];
   const reads: number[] = [];
-  const fuse = createFuseMount(mnt, discardFs(writes, reads), options);
+  const fuse = createFuseMount(mnt, discardFs(writes, reads, work), options);
   try {
     await fuse.mount();
     const w = await dd(['if=/dev/zero', `of=${join(mnt, 'w')}`, 'bs=1M', `count=${sizeMiB}`, 'conv=fsync']);
@@ -63,3 +84,5 @@ async function run(label: string, options: CreateFuseMountOptions): Promise<void
 await run('fuse-native defaults (no big_writes)', { bigWrites: false, maxWriteBytes: undefined, autoUnmount: false });
 await run('pfs defaults (big_writes, max_write=131072, auto_unmount)', {});
 await run('pfs defaults + max_read/max_readahead 128 KiB, max_background 64', { maxReadBytes: 131072, maxReadaheadBytes: 131072, maxBackground: 64, congestionThreshold: 48 });
+await run('pfs defaults; each write copied into reused 1 MiB buffers', {}, 'copy');
+await run('pfs defaults; each write copied, then zlib.crc32 of the copy', {}, 'copy+crc32');
