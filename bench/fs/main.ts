@@ -16,7 +16,8 @@
  * target there is pfs >= 80% of raw.
  *
  * Usage: make build && node dist/bench/fs/main.js [--size-mib N] [--files N] [--rand-ops N]
- *        [--targets pfs,ext4,raw] [--dir DIR] [--backend local|swift|s3]   (see bench/fs/README.md)
+ *        [--targets pfs,ext4,raw] [--workloads seq,rand,small,untar] [--dir DIR]
+ *        [--backend local|swift|s3]   (see bench/fs/README.md)
  */
 import { randomBytes, randomInt } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -43,6 +44,7 @@ const { values: args } = parseArgs({
     dir: { type: 'string', default: tmpdir() },
     'tar-source': { type: 'string', default: '/usr/include' },
     backend: { type: 'string', default: 'local' },
+    workloads: { type: 'string', default: 'seq,rand,small,untar' },
   },
 });
 process.env.PFS_TEST_BACKEND = args.backend;
@@ -52,6 +54,8 @@ const RAND_MIB = Number(args['rand-mib']);
 const RAND_OPS = Number(args['rand-ops']);
 const FILES = Number(args.files);
 const TARGETS = new Set(args.targets.split(','));
+const WORKLOADS = new Set(args.workloads.split(','));
+for (const w of WORKLOADS) if (!['seq', 'rand', 'small', 'untar'].includes(w)) throw new Error(`--workloads: unknown workload ${w} (seq, rand, small, untar)`);
 
 type Target = 'pfs' | 'ext4' | 'raw';
 interface Figure { value: number; unit: 'MB/s' | 'ops/s'; note?: string }
@@ -99,27 +103,38 @@ async function runFs(t: FsTarget, tarball: string, tarBytes: number, tarFiles: n
   console.error(`${t.name}: ${t.dir}`);
   const o = { cwd: t.dir, timeoutMs: 3_600_000 };
   const seqBytes = SIZE_MIB * MiB;
-  let ms = await timed(() => sh(`dd if=/dev/zero of=seq bs=1M count=${SIZE_MIB} conv=fsync status=none`, o));
-  record(`seq write ${SIZE_MIB} MiB, 1 MiB blocks`, t.name, mbps(seqBytes, ms));
-  await t.cold('seq write');
-  ms = await timed(() => sh('dd if=seq of=/dev/null bs=1M status=none', o));
-  record(`seq read ${SIZE_MIB} MiB, 1 MiB blocks`, t.name, mbps(seqBytes, ms));
-  await sh('rm -f seq', o);
+  if (WORKLOADS.has('seq')) {
+    let ms = await timed(() => sh(`dd if=/dev/zero of=seq bs=1M count=${SIZE_MIB} conv=fsync status=none`, o));
+    record(`seq write ${SIZE_MIB} MiB, 1 MiB blocks`, t.name, mbps(seqBytes, ms));
+    await t.cold('seq write');
+    ms = await timed(() => sh('dd if=seq of=/dev/null bs=1M status=none', o));
+    record(`seq read ${SIZE_MIB} MiB, 1 MiB blocks`, t.name, mbps(seqBytes, ms));
+    await sh('rm -f seq', o);
+  }
 
-  await sh(`dd if=/dev/urandom of=rand bs=1M count=${RAND_MIB} conv=fsync status=none`, o);
-  await t.cold('seq read, writing the random-read file');
-  const rr = JSON.parse((await sh(`python3 ${FSOPS} randread rand ${RAND_OPS} 1`, o)).stdout) as { ops: number; seconds: number };
-  record(`rand read 4 KiB, ${RAND_MIB} MiB file`, t.name, opsps(rr.ops, rr.seconds * 1000));
-  await sh('rm -f rand', o);
+  if (WORKLOADS.has('rand')) {
+    await sh(`dd if=/dev/urandom of=rand bs=1M count=${RAND_MIB} conv=fsync status=none`, o);
+    await t.cold(WORKLOADS.has('seq') ? 'seq read, writing the random-read file' : 'writing the random-read file');
+    const rr = JSON.parse((await sh(`python3 ${FSOPS} randread rand ${RAND_OPS} 1`, o)).stdout) as { ops: number; seconds: number };
+    record(`rand read 4 KiB, ${RAND_MIB} MiB file`, t.name, opsps(rr.ops, rr.seconds * 1000));
+    await sh('rm -f rand', o);
+  }
 
+  if (WORKLOADS.has('small')) await smallFiles(t, o);
+  if (WORKLOADS.has('untar')) await untar(t, o, tarball, tarBytes, tarFiles);
+}
+
+async function smallFiles(t: FsTarget, o: { cwd: string; timeoutMs: number }): Promise<void> {
   const sf = JSON.parse((await sh(`python3 ${FSOPS} smallfiles small ${FILES}`, o)).stdout) as { n: number; create: number; stat: number; unlink: number };
   record(`${FILES} files: create+write 4 KiB+close`, t.name, opsps(sf.n, sf.create * 1000));
   record(`${FILES} files: stat`, t.name, opsps(sf.n, sf.stat * 1000));
   record(`${FILES} files: unlink`, t.name, opsps(sf.n, sf.unlink * 1000));
   await sh('rmdir small', o);
+}
 
+async function untar(t: FsTarget, o: { cwd: string; timeoutMs: number }, tarball: string, tarBytes: number, tarFiles: number): Promise<void> {
   await sh('mkdir untar', o);
-  ms = await timed(() => sh(`tar -C untar -xf ${q(tarball)} && sync`, o));
+  const ms = await timed(() => sh(`tar -C untar -xf ${q(tarball)} && sync`, o));
   record(`untar ${args['tar-source']} (tar -x; sync)`, t.name, { ...mbps(tarBytes, ms), note: `${(tarFiles / (ms / 1000)).toFixed(0)} files/s` });
   await sh('rm -rf untar', o);
 }
@@ -140,42 +155,53 @@ async function runRaw(dir: string): Promise<void> {
   console.error(`raw: ${BACKEND === 'local' ? `file://${dir}` : `${BACKEND} backend of the test Swift`}`);
   try {
     const OBJ = 10 * MiB;
-    const body = randomBytes(OBJ);
-    const seqObjects = Math.ceil((SIZE_MIB * MiB) / OBJ);
-    let ms = await timed(async () => {
-      for (let i = 0; i < seqObjects; i++) await store.put(`seq-${i}`, body);
-    });
-    record(`seq write ${SIZE_MIB} MiB, 1 MiB blocks`, 'raw', { ...mbps(seqObjects * OBJ, ms), note: '10 MiB PUTs' });
-    await dropCaches();
-    ms = await timed(async () => {
-      for (let i = 0; i < seqObjects; i++) {
-        for (let off = 0; off < OBJ; off += MiB) await store.get(`seq-${i}`, { offset: off, length: MiB });
-      }
-    });
-    record(`seq read ${SIZE_MIB} MiB, 1 MiB blocks`, 'raw', { ...mbps(seqObjects * OBJ, ms), note: '1 MiB ranged GETs' });
-    for (let i = 0; i < seqObjects; i++) await store.delete(`seq-${i}`);
-
-    const randObjects = Math.ceil((RAND_MIB * MiB) / OBJ);
-    for (let i = 0; i < randObjects; i++) await store.put(`rand-${i}`, randomBytes(OBJ));
-    await dropCaches();
-    ms = await timed(async () => {
-      for (let i = 0; i < RAND_OPS; i++) {
-        await store.get(`rand-${randomInt(randObjects)}`, { offset: randomInt(OBJ / 4096) * 4096, length: 4096 });
-      }
-    });
-    record(`rand read 4 KiB, ${RAND_MIB} MiB file`, 'raw', { ...opsps(RAND_OPS, ms), note: '4 KiB ranged GETs' });
-    for (let i = 0; i < randObjects; i++) await store.delete(`rand-${i}`);
-
-    const small = randomBytes(4096);
-    ms = await timed(async () => { for (let i = 0; i < FILES; i++) await store.put(`small-${i}`, small); });
-    record(`${FILES} files: create+write 4 KiB+close`, 'raw', { ...opsps(FILES, ms), note: 'PUT' });
-    ms = await timed(async () => { for (let i = 0; i < FILES; i++) await store.head(`small-${i}`); });
-    record(`${FILES} files: stat`, 'raw', { ...opsps(FILES, ms), note: 'HEAD' });
-    ms = await timed(async () => { for (let i = 0; i < FILES; i++) await store.delete(`small-${i}`); });
-    record(`${FILES} files: unlink`, 'raw', { ...opsps(FILES, ms), note: 'DELETE' });
+    if (WORKLOADS.has('seq')) await rawSeq(store, OBJ);
+    if (WORKLOADS.has('rand')) await rawRand(store, OBJ);
+    if (WORKLOADS.has('small')) await rawSmall(store);
   } finally {
     await store.close();
   }
+}
+
+/** One PUT at a time, as a single writer streaming one object after another. */
+async function rawSeq(store: ObjectStore, OBJ: number): Promise<void> {
+  const body = randomBytes(OBJ);
+  const seqObjects = Math.ceil((SIZE_MIB * MiB) / OBJ);
+  let ms = await timed(async () => {
+    for (let i = 0; i < seqObjects; i++) await store.put(`seq-${i}`, body);
+  });
+  record(`seq write ${SIZE_MIB} MiB, 1 MiB blocks`, 'raw', { ...mbps(seqObjects * OBJ, ms), note: '10 MiB PUTs' });
+  await dropCaches();
+  ms = await timed(async () => {
+    for (let i = 0; i < seqObjects; i++) {
+      for (let off = 0; off < OBJ; off += MiB) await store.get(`seq-${i}`, { offset: off, length: MiB });
+    }
+  });
+  record(`seq read ${SIZE_MIB} MiB, 1 MiB blocks`, 'raw', { ...mbps(seqObjects * OBJ, ms), note: '1 MiB ranged GETs' });
+  for (let i = 0; i < seqObjects; i++) await store.delete(`seq-${i}`);
+}
+
+async function rawRand(store: ObjectStore, OBJ: number): Promise<void> {
+  const randObjects = Math.ceil((RAND_MIB * MiB) / OBJ);
+  for (let i = 0; i < randObjects; i++) await store.put(`rand-${i}`, randomBytes(OBJ));
+  await dropCaches();
+  const ms = await timed(async () => {
+    for (let i = 0; i < RAND_OPS; i++) {
+      await store.get(`rand-${randomInt(randObjects)}`, { offset: randomInt(OBJ / 4096) * 4096, length: 4096 });
+    }
+  });
+  record(`rand read 4 KiB, ${RAND_MIB} MiB file`, 'raw', { ...opsps(RAND_OPS, ms), note: '4 KiB ranged GETs' });
+  for (let i = 0; i < randObjects; i++) await store.delete(`rand-${i}`);
+}
+
+async function rawSmall(store: ObjectStore): Promise<void> {
+  const small = randomBytes(4096);
+  let ms = await timed(async () => { for (let i = 0; i < FILES; i++) await store.put(`small-${i}`, small); });
+  record(`${FILES} files: create+write 4 KiB+close`, 'raw', { ...opsps(FILES, ms), note: 'PUT' });
+  ms = await timed(async () => { for (let i = 0; i < FILES; i++) await store.head(`small-${i}`); });
+  record(`${FILES} files: stat`, 'raw', { ...opsps(FILES, ms), note: 'HEAD' });
+  ms = await timed(async () => { for (let i = 0; i < FILES; i++) await store.delete(`small-${i}`); });
+  record(`${FILES} files: unlink`, 'raw', { ...opsps(FILES, ms), note: 'DELETE' });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -203,9 +229,13 @@ async function main(): Promise<void> {
   const work = mkdtempSync(join(args.dir, 'pfs-bench-fs-'));
   const fsType = (await sh(`df --output=fstype,source ${q(work)} | tail -1`)).stdout.trim().split(/\s+/);
   const tarball = join(work, 'source.tar');
-  await sh(`tar -C ${q(join(args['tar-source'], '..'))} -cf ${q(tarball)} ${q(args['tar-source'].split('/').filter(Boolean).at(-1)!)}`, { timeoutMs: 600_000 });
-  const tarBytes = Number((await sh(`tar -tvf ${q(tarball)} | awk '{s += $3} END {print s}'`)).stdout.trim());
-  const tarFiles = Number((await sh(`tar -tf ${q(tarball)} | wc -l`)).stdout.trim());
+  let tarBytes = 0;
+  let tarFiles = 0;
+  if (WORKLOADS.has('untar')) {
+    await sh(`tar -C ${q(join(args['tar-source'], '..'))} -cf ${q(tarball)} ${q(args['tar-source'].split('/').filter(Boolean).at(-1)!)}`, { timeoutMs: 600_000 });
+    tarBytes = Number((await sh(`tar -tvf ${q(tarball)} | awk '{s += $3} END {print s}'`)).stdout.trim());
+    tarFiles = Number((await sh(`tar -tf ${q(tarball)} | wc -l`)).stdout.trim());
+  }
 
   let m: MountHandle | undefined;
   let peakKiB = 0;
@@ -239,7 +269,8 @@ async function main(): Promise<void> {
       await sh(`mkdir ${q(join(m.mnt, 'bench'))}`);
       await runFs({ name: 'pfs', dir: join(m.mnt, 'bench'), cold }, tarball, tarBytes, tarFiles);
       const kib = await vmHwmKiB(m.agent.pid);
-      peaks.push(`${(kib / 1024).toFixed(0)} MiB (rand read, small files, untar)`);
+      const last = [...WORKLOADS].filter((w) => w !== 'seq').map((w) => ({ rand: 'rand read', small: 'small files', untar: 'untar' })[w]);
+      peaks.push(`${(kib / 1024).toFixed(0)} MiB (${last.length > 0 ? last.join(', ') : 'seq read'})`);
       peakKiB = Math.max(peakKiB, kib);
       await m.stop();
     }
@@ -249,7 +280,13 @@ async function main(): Promise<void> {
   }
 
   const line = '-'.repeat(104);
-  console.log(`bench/fs: ${SIZE_MIB} MiB sequential, ${RAND_OPS} random 4 KiB reads on ${RAND_MIB} MiB, ${FILES} small files, untar of ${args['tar-source']} (${(tarBytes / 1e6).toFixed(0)} MB, ${tarFiles} entries)`);
+  const what = [
+    WORKLOADS.has('seq') && `${SIZE_MIB} MiB sequential`,
+    WORKLOADS.has('rand') && `${RAND_OPS} random 4 KiB reads on ${RAND_MIB} MiB`,
+    WORKLOADS.has('small') && `${FILES} small files`,
+    WORKLOADS.has('untar') && `untar of ${args['tar-source']} (${(tarBytes / 1e6).toFixed(0)} MB, ${tarFiles} entries)`,
+  ].filter(Boolean);
+  console.log(`bench/fs: ${what.join(', ')}`);
   console.log(`plain directory: ${args.dir} on ${fsType[0]} (${fsType[1]})${fsType[0] === 'overlay' ? ' -- OVERLAYFS, not a plain ext4 disk: the ext4 column is not a fair baseline' : ''}`);
   console.log(BACKEND === 'local'
     ? 'pfs: proxyfsd with a local-directory volume (file:// object store) on the same disk, pfsagentd with the test defaults'

@@ -12,7 +12,9 @@
  * - maxAttempts 1: retries belong to the retry wrapper around every store. The only retry here
  *   is the one after credentials.renew(), because only this edge knows which credentials failed.
  * - at most 1000 parts per multipart upload, at least 5 MiB per part but the last.
- * Integrity of puts: SigV4 signs x-amz-content-sha256 over the body and s3api checks it.
+ * Integrity of puts: bodies of PutObject and UploadPart are sent UNSIGNED-PAYLOAD (see
+ * unsignedPayload) as one Buffer or a stream of views of the caller's buffers (bodyOf), never
+ * joined into a copy; the agent's per-block CRC32s, checked on every read, cover them end to end.
  *
  * Timeouts: connecting, and waiting for the response headers, may take timeoutMs each (plus
  * 1 ms per KiB of request body, so a large part on a slow link is not cut off); a socket idle
@@ -31,6 +33,7 @@
 import { createHash } from 'node:crypto';
 import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
+import { Readable } from 'node:stream';
 import {
   AbortMultipartUploadCommand, CompleteMultipartUploadCommand, CreateBucketCommand, CreateMultipartUploadCommand,
   DeleteObjectCommand, DeleteObjectsCommand, GetObjectCommand, HeadBucketCommand, HeadObjectCommand,
@@ -197,9 +200,8 @@ export async function openS3Store(opts: S3StoreOptions): Promise<S3Store> {
     if (!Array.isArray(pieces) || !pieces.every((b) => Buffer.isBuffer(b))) throw new PfsError('PFS_ERR_INTERNAL', `s3 put ${bucket}/${key}: body must be a Buffer or a list of Buffers`);
     const total = pieces.reduce((n, b) => n + b.length, 0);
     if (total > thresholdBytes) return track(putMultipart(key, pieces, total, opts?.signal));
-    const whole = pieces.length === 1 ? pieces[0]! : Buffer.concat(pieces, total);
     return track(call('put', key, opts?.signal, total, async (client, send) => {
-      await client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: whole, ContentLength: total }), send);
+      await client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: bodyOf(pieces, 0, total), ContentLength: total }), send);
     }));
   }
 
@@ -217,10 +219,11 @@ export async function openS3Store(opts: S3StoreOptions): Promise<S3Store> {
     const worker = async (): Promise<void> => {
       while (!failed && next < partCount) {
         const i = next++;
-        const part = slice(pieces, i * partSize, Math.min(total, (i + 1) * partSize));
+        const start = i * partSize;
+        const end = Math.min(total, (i + 1) * partSize);
         try {
-          const out = await call('put', key, signal, part.length, (client, send) => client.send(new UploadPartCommand({
-            Bucket: bucket, Key: key, UploadId, PartNumber: i + 1, Body: part, ContentLength: part.length,
+          const out = await call('put', key, signal, end - start, (client, send) => client.send(new UploadPartCommand({
+            Bucket: bucket, Key: key, UploadId, PartNumber: i + 1, Body: bodyOf(pieces, start, end), ContentLength: end - start,
           }), send));
           if (!out.ETag) throw new PfsError('PFS_ERR_OBJECT_STORE', `s3 put ${bucket}/${key}: UploadPart ${i + 1} returned no ETag`);
           etags[i] = out.ETag;
@@ -410,8 +413,13 @@ async function readBody(body: unknown, contentLength: number | undefined, what: 
   return out;
 }
 
-/** Bytes [start, end) of the concatenation of pieces; copies only when the range spans pieces. */
-function slice(pieces: readonly Buffer[], start: number, end: number): Buffer {
+/**
+ * Bytes [start, end) of the concatenation of pieces as a request body: the piece itself when
+ * the range lies in one, else a stream of views of the pieces, never a joined copy (a 10 MiB
+ * Buffer.concat cost the agent's main thread a page fault per 4 KiB and the copy, for every
+ * segment). Made anew for every attempt: a stream is read once.
+ */
+function bodyOf(pieces: readonly Buffer[], start: number, end: number): Buffer | Readable {
   const parts: Buffer[] = [];
   let base = 0;
   for (const p of pieces) {
@@ -421,7 +429,8 @@ function slice(pieces: readonly Buffer[], start: number, end: number): Buffer {
     base += p.length;
     if (base >= end) break;
   }
-  return parts.length === 1 ? parts[0]! : Buffer.concat(parts, end - start);
+  if (parts.length === 0) return Buffer.alloc(0);
+  return parts.length === 1 ? parts[0]! : Readable.from(parts, { objectMode: false });
 }
 
 /**
