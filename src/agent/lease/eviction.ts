@@ -36,7 +36,7 @@ export function createMountRecovery(opts: MountRecoveryOptions): MountRecovery {
       recoveries++;
       const code = errorCode(err);
       opts.log.error({ mountId: lostMountId, code }, code === 'PFS_ERR_MOUNT_EVICTED'
-        ? 'mount evicted by the volume server (a lease interrupt went unanswered): buffered writes fail (EIO at fsync/close), caches and leases dropped; mounting again'
+        ? 'mount evicted by the volume server (a lease interrupt went unanswered, or its claim after a proxyfsd restart was refused): buffered writes fail (EIO at fsync/close), caches and leases dropped; mounting again'
         : 'mount unknown to the volume server (dropped after MountGracePeriod): buffered writes fail (EIO at fsync/close), caches and leases dropped; mounting again');
       opts.onLost(lostMountId);
       for (let attempt = 1; ; attempt++) {

@@ -119,7 +119,7 @@ export function createAgentMetrics(): AgentMetrics {
   new Counter({ name: `${P}_lease_limit_revocations_total`, help: 'Leases demoted or released because SharedLeaseLimit or ExclusiveLeaseLimit was exceeded.', registers, collect() { this.reset(); setCounter(this, ls()?.limitRevocations ?? 0); } });
   new Counter({ name: `${P}_lease_denials_total`, help: 'Lease promotions the volume server denied (PFS_ERR_LEASE_DENIED; the lease was released and Exclusive asked for).', registers, collect() { this.reset(); setCounter(this, ls()?.denials ?? 0); } });
   new Counter({ name: `${P}_lease_retries_total`, help: 'Lease requests asked again (per the LeaseRetry* keys).', registers, collect() { this.reset(); setCounter(this, ls()?.retries ?? 0); } });
-  new Counter({ name: `${P}_mount_evictions_total`, help: 'Times the volume server evicted this mount (a lease interrupt went unanswered) and the agent mounted again.', registers, collect() { this.reset(); setCounter(this, ls()?.evictions ?? 0); } });
+  new Counter({ name: `${P}_mount_evictions_total`, help: 'Times the volume server evicted this mount (a lease interrupt went unanswered, or its claim after a proxyfsd restart was refused) and the agent mounted again.', registers, collect() { this.reset(); setCounter(this, ls()?.evictions ?? 0); } });
 
   return {
     contentType: registry.contentType,
