@@ -7,21 +7,16 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ROOT_INO, O_RDWR, type Cred, type Params, type UpcallParams } from '../../src/common/protocol/index.js';
-import { freePort, startProxyfsd } from '../support/proxyfsd.js';
-import { call, interrupts, rpcClient, within } from '../support/rpc-agent.js';
+import { freePort } from '../support/proxyfsd.js';
+import { call, interrupts, within, tenByteWrote, withTwoClients } from '../support/rpc-agent.js';
 
 const root: Cred = { uid: 0, gid: 0, groups: [] };
 /** Eviction after 50 ms + 5 × 100 ms without an answer. */
 const LEASES = '\n[Leases]\nMinLeaseDuration: 50ms\nLeaseInterruptInterval: 100ms\nLeaseInterruptLimit: 5\n';
 
-const client = rpcClient;
-
 test('an agent that ignores interrupts is evicted after LeaseInterruptLimit; the waiter is granted; its Wrote is fenced, also after a restart', { timeout: 60000 }, async () => {
-  const srv = await startProxyfsd({ extraConf: LEASES, mountGracePeriod: '2s' });
-  const a = client(srv.port);
-  const b = client(srv.port);
-  const toA = interrupts(a);
-  try {
+  await withTwoClients({ extraConf: LEASES, mountGracePeriod: '2s' }, async (srv, a, b) => {
+    const toA = interrupts(a);
     const ma = (await call(a, 'Mount', { volume: srv.volume })).mountId;
     const mb = (await call(b, 'Mount', { volume: srv.volume })).mountId;
     const f = await call(a, 'Create', { mountId: ma, cred: root, parent: ROOT_INO, name: 'contended', mode: 0o644, umask: 0, flags: O_RDWR });
@@ -36,11 +31,7 @@ test('an agent that ignores interrupts is evicted after LeaseInterruptLimit; the
     assert.ok(waitedMs >= 500 && waitedMs < 5000, `waited ${waitedMs} ms (expected about 50 + 5 × 100 + 100)`);
     assert.deepEqual(toA, Array.from({ length: 5 }, () => ({ ino: f.ino, action: 'demote' })), 'exactly LeaseInterruptLimit interrupts');
 
-    const wrote: Params<'Wrote'> = {
-      mountId: ma, ino: f.ino, mtime: { sec: 1, nsec: 0 },
-      object: { objectId: obj!.objectId, sizeBytes: 10, blockSizeBytes: 65536, crc32: [0] },
-      extents: [{ fileOffset: 0, length: 10, objectId: obj!.objectId, objectOffset: 0 }],
-    };
+    const wrote = tenByteWrote(ma, f.ino, obj!.objectId);
     await assert.rejects(call(a, 'Wrote', wrote), { code: 'PFS_ERR_MOUNT_EVICTED' });
     await assert.rejects(call(a, 'GetAttr', { mountId: ma, ino: f.ino }), { code: 'PFS_ERR_MOUNT_EVICTED' });
     await assert.rejects(call(a, 'Lease', { mountId: ma, ino: f.ino, request: 'release' }), { code: 'PFS_ERR_MOUNT_EVICTED' });
@@ -57,20 +48,12 @@ test('an agent that ignores interrupts is evicted after LeaseInterruptLimit; the
     assert.equal((await call(b, 'GetAttr', { mountId: mb, ino: f.ino })).ino, f.ino, 'B keeps its mount');
     const again = (await call(a, 'Mount', { volume: srv.volume })).mountId;
     assert.equal((await call(a, 'GetAttr', { mountId: again, ino: f.ino })).ino, f.ino, 'a new mount works');
-  } finally {
-    await a.close(0);
-    await b.close(0);
-    await srv.stop();
-    await srv.cleanup();
-  }
+  });
 });
 
 test('an agent that answers the interrupt with a demote: the other gets Shared promptly; HTTP /leases shows both', { timeout: 60000 }, async () => {
   const httpPort = await freePort();
-  const srv = await startProxyfsd({ extraConf: `${LEASES}\n[HTTPServer]\nTCPPort: ${httpPort}\n` });
-  const a = client(srv.port);
-  const b = client(srv.port);
-  try {
+  await withTwoClients({ extraConf: `${LEASES}\n[HTTPServer]\nTCPPort: ${httpPort}\n` }, async (srv, a, b) => {
     const ma = (await call(a, 'Mount', { volume: srv.volume })).mountId;
     const mb = (await call(b, 'Mount', { volume: srv.volume })).mountId;
     const toA: UpcallParams<'LeaseInterrupt'>[] = [];
@@ -98,19 +81,11 @@ test('an agent that answers the interrupt with a demote: the other gets Shared p
     assert.equal(leases.volumes[srv.volume]!.leases.interruptsSent, 1);
     const hex = f.ino.toString(16).toUpperCase().padStart(16, '0');
     for (const m of [ma, mb]) assert.deepEqual(leases.mounts.find((x) => x.mountId === m)?.shared, [hex]);
-  } finally {
-    await a.close(0);
-    await b.close(0);
-    await srv.stop();
-    await srv.cleanup();
-  }
+  });
 });
 
 test('lock contention: a blocking Lock waits without holding up other calls, is granted on unlock, and on the holder\'s drop after MountGracePeriod', { timeout: 60000 }, async () => {
-  const srv = await startProxyfsd({ extraConf: LEASES, mountGracePeriod: '2s' });
-  const a = client(srv.port);
-  const b = client(srv.port);
-  try {
+  await withTwoClients({ extraConf: LEASES, mountGracePeriod: '2s' }, async (srv, a, b) => {
     const ma = (await call(a, 'Mount', { volume: srv.volume })).mountId;
     const mb = (await call(b, 'Mount', { volume: srv.volume })).mountId;
     const f = await call(a, 'Create', { mountId: ma, cred: root, parent: ROOT_INO, name: 'locked', mode: 0o644, umask: 0, flags: O_RDWR });
@@ -136,10 +111,5 @@ test('lock contention: a blocking Lock waits without holding up other calls, is 
     assert.deepEqual(await aWaits, { granted: true });
     const afterMs = Date.now() - dropped;
     assert.ok(afterMs >= 1500 && afterMs < 8000, `granted ${afterMs} ms after B's connection dropped (MountGracePeriod 2 s)`);
-  } finally {
-    await a.close(0);
-    await b.close(0);
-    await srv.stop();
-    await srv.cleanup();
-  }
+  });
 });

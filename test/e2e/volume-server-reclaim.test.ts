@@ -9,25 +9,20 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { RpcClient } from '../../src/common/rpc/index.js';
-import { ROOT_INO, O_RDWR, type Cred, type Params } from '../../src/common/protocol/index.js';
-import { startProxyfsd } from '../support/proxyfsd.js';
-import { call, interrupts, rpcClient } from '../support/rpc-agent.js';
+import { ROOT_INO, O_RDWR, type Cred } from '../../src/common/protocol/index.js';
+import { call, interrupts, tenByteWrote, withTwoClients } from '../support/rpc-agent.js';
 
 const root: Cred = { uid: 0, gid: 0, groups: [] };
 const leases = (reclaimPeriod: string) => `\n[Leases]\nMinLeaseDuration: 50ms\nLeaseInterruptInterval: 100ms\nLeaseInterruptLimit: 5\nReclaimPeriod: ${reclaimPeriod}\n`;
 
-const client = rpcClient;
 function serverChanged(c: RpcClient): Promise<void> {
   return new Promise((resolve) => c.onServerChange(() => resolve()));
 }
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 test('after a kill -9 and restart, claimed leases and locks hold again: B waits for the period, then for A\'s demote; A\'s lock still excludes B', { timeout: 60000 }, async () => {
-  const srv = await startProxyfsd({ extraConf: leases('3s') });
-  const a = client(srv.port);
-  const b = client(srv.port);
-  const toA = interrupts(a);
-  try {
+  await withTwoClients({ extraConf: leases('3s') }, async (srv, a, b) => {
+    const toA = interrupts(a);
     const ma = (await call(a, 'Mount', { volume: srv.volume })).mountId;
     const mb = (await call(b, 'Mount', { volume: srv.volume })).mountId;
     const f = await call(a, 'Create', { mountId: ma, cred: root, parent: ROOT_INO, name: 'f', mode: 0o644, umask: 0, flags: O_RDWR });
@@ -54,19 +49,11 @@ test('after a kill -9 and restart, claimed leases and locks hold again: B waits 
     assert.deepEqual(await call(b, 'GetLock', { mountId: mb, ino: f.ino, owner: 'q', kind: 'posix', type: 'write', start: 0, end: -1 }),
       { conflict: { type: 'write', start: 0, end: 100, pid: 42 } });
     assert.match(srv.stderr(), /reclaim period ended before every mount claimed/);
-  } finally {
-    await a.close(0);
-    await b.close(0);
-    await srv.stop();
-    await srv.cleanup();
-  }
+  });
 });
 
 test('the reclaim period ends as soon as every mount has claimed', { timeout: 60000 }, async () => {
-  const srv = await startProxyfsd({ extraConf: leases('20s') });
-  const a = client(srv.port);
-  const b = client(srv.port);
-  try {
+  await withTwoClients({ extraConf: leases('20s') }, async (srv, a, b) => {
     const ma = (await call(a, 'Mount', { volume: srv.volume })).mountId;
     const mb = (await call(b, 'Mount', { volume: srv.volume })).mountId;
     const f = await call(a, 'Create', { mountId: ma, cred: root, parent: ROOT_INO, name: 'f', mode: 0o644, umask: 0, flags: O_RDWR });
@@ -83,19 +70,11 @@ test('the reclaim period ends as soon as every mount has claimed', { timeout: 60
     const ms = Date.now() - started;
     assert.ok(ms >= 250 && ms < 5000, `granted ${ms} ms after the restart: once both mounts had claimed, long before the 20 s period`);
     assert.match(srv.stderr(), /every mount has claimed its leases and locks/);
-  } finally {
-    await a.close(0);
-    await b.close(0);
-    await srv.stop();
-    await srv.cleanup();
-  }
+  });
 });
 
 test('a late claim keeps what nobody took meanwhile; a claim of what another mount was granted evicts, and fences its Wrote', { timeout: 60000 }, async () => {
-  const srv = await startProxyfsd({ extraConf: leases('1s') });
-  const a = client(srv.port);
-  const b = client(srv.port);
-  try {
+  await withTwoClients({ extraConf: leases('1s') }, async (srv, a, b) => {
     const ma = (await call(a, 'Mount', { volume: srv.volume })).mountId;
     const mb = (await call(b, 'Mount', { volume: srv.volume })).mountId;
     const f1 = await call(a, 'Create', { mountId: ma, cred: root, parent: ROOT_INO, name: 'f1', mode: 0o644, umask: 0, flags: O_RDWR });
@@ -109,21 +88,12 @@ test('a late claim keeps what nobody took meanwhile; a claim of what another mou
     assert.deepEqual(await call(b, 'Lease', { mountId: mb, ino: f1.ino, request: 'exclusive' }), { granted: 'exclusive' });
     await call(a, 'Reclaim', { mountId: ma, leases: [{ ino: f2.ino, mode: 'exclusive' }], locks: [], done: false });
     await assert.rejects(call(a, 'Reclaim', { mountId: ma, leases: [{ ino: f1.ino, mode: 'exclusive' }], locks: [], done: true }), { code: 'PFS_ERR_MOUNT_EVICTED' });
-    const wrote: Params<'Wrote'> = {
-      mountId: ma, ino: f1.ino, mtime: { sec: 1, nsec: 0 },
-      object: { objectId: obj!.objectId, sizeBytes: 10, blockSizeBytes: 65536, crc32: [0] },
-      extents: [{ fileOffset: 0, length: 10, objectId: obj!.objectId, objectOffset: 0 }],
-    };
+    const wrote = tenByteWrote(ma, f1.ino, obj!.objectId);
     await assert.rejects(call(a, 'Wrote', wrote), { code: 'PFS_ERR_MOUNT_EVICTED' }, 'the late mount\'s stale data is fenced');
     assert.equal((await call(b, 'GetAttr', { mountId: mb, ino: f1.ino })).size, 0);
     assert.deepEqual(await call(b, 'Lease', { mountId: mb, ino: f2.ino, request: 'exclusive' }), { granted: 'exclusive' }, 'the evicted mount\'s claims are gone');
     const evictions = srv.stderr().split('\n').filter((l) => l.includes('mount evicted'));
     assert.equal(evictions.length, 1);
     assert.match(evictions[0]!, /could not be granted/);
-  } finally {
-    await a.close(0);
-    await b.close(0);
-    await srv.stop();
-    await srv.cleanup();
-  }
+  });
 });

@@ -30,13 +30,11 @@ export interface ReclaimerOptions {
 export interface Reclaimer {
   /** Claims everything held now (call from the RPC client's onServerChange). */
   reclaim(): void;
-  readonly reclaims: number;
 }
 
 const GONE: ReadonlySet<string | undefined> = new Set(['PFS_ERR_MOUNT_EVICTED', 'PFS_ERR_UNKNOWN_MOUNT', 'PFS_ERR_RPC_CLOSED']);
 
 export function createReclaimer(opts: ReclaimerOptions): Reclaimer {
-  let reclaims = 0;
   let round = 0;
 
   function attempt(n: number, myRound: number): void {
@@ -71,10 +69,6 @@ export function createReclaimer(opts: ReclaimerOptions): Reclaimer {
   }
 
   return {
-    get reclaims() { return reclaims; },
-    reclaim() {
-      reclaims++;
-      attempt(1, ++round);
-    },
+    reclaim: () => attempt(1, ++round),
   };
 }

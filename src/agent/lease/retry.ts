@@ -30,7 +30,7 @@ export function retryDelayMs(retry: LeaseRetry, n: number, random: () => number)
 }
 
 export async function askWithRetry(d: RetryDeps, ino: Ino, request: LeaseRequest): Promise<LeaseGrant> {
-  let delayMs = d.retry.delayMs;
+  let deadlineRetries = 0;
   for (let attempt = 0; ; attempt++) {
     try {
       return await d.server.lease(ino, request);
@@ -44,11 +44,7 @@ export async function askWithRetry(d: RetryDeps, ino: Ino, request: LeaseRequest
       }
       d.onRetry();
       d.log.warn({ ino, request, code, attempt: attempt + 1 }, 'lease request failed; asking again');
-      if (code === 'PFS_ERR_RPC_DEADLINE') {
-        const jitter = 1 + ((d.random() * 2 - 1) * d.retry.delayVariancePercent) / 100;
-        await d.sleep(Math.max(0, delayMs * jitter));
-        delayMs *= d.retry.expBackoff;
-      }
+      if (code === 'PFS_ERR_RPC_DEADLINE') await d.sleep(retryDelayMs(d.retry, ++deadlineRetries, d.random));
       if (d.stop()) throw err;
     }
   }

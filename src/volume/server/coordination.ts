@@ -15,14 +15,15 @@ import type { CallContext } from './handlers.js';
 export type BlockingMethod = 'Lease' | 'Lock' | 'GetLock' | 'Reclaim';
 type BlockingHandler<M extends BlockingMethod> = (p: Params<M>, ctx: CallContext) => Result<M> | Promise<Result<M>>;
 
-/** Runs `fn` now, or once the reclaim period is over; `ino` is recorded as granted after it. */
-function afterReclaim<T>(ctx: CallContext, ino: number, fn: () => T | Promise<T>): T | Promise<T> {
+/** Runs `fn` now, or once the reclaim period is over. */
+function whenReclaimed<T>(ctx: CallContext, fn: () => T | Promise<T>): T | Promise<T> {
   const ended = ctx.volume.reclaim.ended();
-  if (!ended) {
-    ctx.volume.reclaim.acquiring(ino);
-    return fn();
-  }
-  return ended.then(() => {
+  return ended ? ended.then(fn) : fn();
+}
+
+/** An acquisition of `ino`: runs once the reclaim period is over, recorded as a grant after it. */
+function afterReclaim<T>(ctx: CallContext, ino: number, fn: () => T | Promise<T>): T | Promise<T> {
+  return whenReclaimed(ctx, () => {
     ctx.volume.reclaim.acquiring(ino);
     return fn();
   });
@@ -50,8 +51,7 @@ export const blockingHandlers: { [M in BlockingMethod]: BlockingHandler<M> } = {
   },
   GetLock: ({ mountId, ...q }, ctx) => {
     ctx.volume.ns.getattr(q.ino);
-    const ended = ctx.volume.reclaim.ended();
-    return ended ? ended.then(() => ctx.volume.locks.getLock(mountId, q)) : ctx.volume.locks.getLock(mountId, q);
+    return whenReclaimed(ctx, () => ctx.volume.locks.getLock(mountId, q));
   },
   Reclaim: (p, ctx) => reclaim(p, ctx),
 };
