@@ -25,6 +25,7 @@ deps: system-deps node-deps
 
 build: node-deps
 	node src/agent/fuse/binding/native/build.mjs --if-missing
+	node src/common/native/build.mjs --if-missing
 	npx tsc -p tsconfig.json
 	sh scripts/make-bin.sh
 

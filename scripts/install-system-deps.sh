@@ -11,6 +11,7 @@
 #           without recommends, with service start-up blocked by policy-rc.d)
 #   sqlite  sqlite3                the sqlite3 CLI (better-sqlite3 bundles its own library)
 #   tools   git tar python3        only when the command is not already on PATH
+#           util-linux-extra       (fincore: the local store's page-cache test)
 #   all     every group above
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
@@ -31,6 +32,7 @@ packages_for() {
       for cmd in git tar python3; do
         command -v "$cmd" >/dev/null 2>&1 || echo "$cmd"
       done
+      command -v fincore >/dev/null 2>&1 || echo util-linux-extra
       ;;
     all) for g in fuse swift sqlite tools; do packages_for "$g"; done ;;
     *) echo "install-system-deps: unknown group '$1' (fuse, swift, sqlite, tools, all)" >&2; return 1 ;;

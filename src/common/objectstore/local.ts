@@ -10,12 +10,20 @@
  * renames it over the key and fsyncs the directory: when put resolves the object is durable,
  * and a reader sees either the whole old object, the whole new one, or none. delete also fsyncs
  * the directory, so a deleted object does not come back after a crash. Temp files left by a crash are not listed and not removed.
+ *
+ * Page cache: an object is written once and read back rarely (the agent's read cache and the
+ * kernel's FUSE page cache hold what it serves), so put drops the object's pages once synced and
+ * get drops the range it read (posix_fadvise DONTNEED, src/common/native). The next object then
+ * reuses those pages instead of growing the page cache: on a VM that returns free memory to its
+ * host, each newly touched page costs a host fault (measured: 1 GiB of 10 MiB objects written
+ * and synced in 3.4 s keeping the pages, 0.64 s dropping them). Without the addon nothing is dropped.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, statSync } from 'node:fs';
 import { open, readdir, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PfsError } from '../errors/index.js';
+import { dropPageCache } from '../native/page-cache.js';
 import type { ByteRange, CallOpts, ObjectInfo, ObjectStore } from './types.js';
 
 const TEMP_PREFIX = '.pfs-tmp-';
@@ -79,6 +87,7 @@ export function openLocalStore(dir: string, opts: { create?: boolean } = {}): Ob
           if (bytesRead === 0) break;
           done += bytesRead;
         }
+        if (done > 0) await dropPageCache(fh.fd, start, done);
         return done === buf.length ? buf : buf.subarray(0, done);
       } catch (err) {
         throw storeError(err, 'get', key);
@@ -99,6 +108,7 @@ export function openLocalStore(dir: string, opts: { create?: boolean } = {}): Ob
         try {
           await writeAll(fh, parts);
           await fh.sync();
+          await dropPageCache(fh.fd);
         } finally {
           await fh.close();
         }
