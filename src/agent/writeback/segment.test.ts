@@ -92,6 +92,25 @@ describe('Segment', () => {
     ), { numRuns: 200 });
   });
 
+  it('hashes after the append (setImmediate) the same bytes, whether or not the hashing ran between appends', async () => {
+    const writes = [[0, 5000], [5000, 70_000], [200, 300], [75_000, 1]] as const;
+    for (const settle of [false, true]) {
+      const seg = new Segment(7, 200_000, { pool: freshChunks(65_536), checksumBlockSizeBytes: 4096 });
+      for (const [i, [off, len]] of writes.entries()) {
+        seg.append(off, Buffer.alloc(len, i + 1), T);
+        if (settle) await new Promise((ok) => setImmediate(ok));
+      }
+      const body = Buffer.concat(seg.seal());
+      assert.deepEqual(seg.crc32s(4096), blockCrc32s(body, 4096), `settle ${settle}`);
+    }
+    // Released before its hashing ran: nothing is hashed from chunks given back.
+    const pool = new ChunkPool(4096, 10);
+    const seg = new Segment(7, 10_000, { pool, checksumBlockSizeBytes: 4096 });
+    seg.append(0, Buffer.alloc(9000, 1), T);
+    seg.release(pool);
+    await new Promise((ok) => setImmediate(ok));
+  });
+
   it('gives its chunks back once released and is not used again', () => {
     const pool = new ChunkPool(4096, 10);
     const seg = new Segment(7, 10_000, { pool, checksumBlockSizeBytes: 4096 });
