@@ -157,12 +157,13 @@ export const agentSchema: Schema = {
             '(3/4 of `FUSEMaxBackground`). The misspelling is the reference\'s.',
         },
         FUSEMaxWrite: {
-          type: 'bytes', default: '131072', min: 4096,
-          doc: 'Largest write request the kernel sends, in bytes.',
+          type: 'bytes', default: '1048576', min: 4096,
+          doc: 'Largest write request the kernel sends, in bytes. At most 1048576; above 131072 (libfuse 2\'s own ' +
+            'limit) the agent negotiates FUSE_MAX_PAGES (Linux 4.20+, capped by fs.fuse.max_pages_limit) and uses whole 4096-byte pages.',
         },
         FUSEMaxRead: {
-          type: 'bytes', default: '131072', min: 4096,
-          doc: 'Largest read request the kernel sends, in bytes.',
+          type: 'bytes', default: '1048576', min: 4096,
+          doc: 'Largest read request the kernel sends, in bytes (max_read; above 131072 only with FUSE_MAX_PAGES, as FUSEMaxWrite).',
         },
         FUSEAllowOther: {
           type: 'bool', default: 'true',

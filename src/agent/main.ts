@@ -22,7 +22,7 @@ import { createReadCache } from './readcache/index.js';
 import { createWriteback, pooledProvision } from './writeback/index.js';
 import { createVfs } from './vfs/index.js';
 import { createOps } from './fuse/ops.js';
-import { createFuseMount, isMounted, LIBFUSE2_MAX_WRITE_BYTES } from './fuse/binding/index.js';
+import { createFuseMount, isMounted, LIBFUSE2_MAX_WRITE_BYTES, MAX_REQUEST_BYTES } from './fuse/binding/index.js';
 import { unmountWithRetry } from './fuse/unmount.js';
 import { createAgentMetrics } from '../common/metrics/index.js';
 import { versionInfo } from '../common/http/index.js';
@@ -135,6 +135,7 @@ async function main(argv: string[]): Promise<number> {
     leases.interrupt(params.ino, params.action);
   });
   let invalidateKernel: ((path: string) => Promise<boolean>) | undefined;
+  let fuseRef: { callerContext(): { uid: number; gid: number; pid: number; umask: number } | null; forgetCapabilityAbsence(): void } | undefined;
   const recovery = createMountRecovery({
     log, timers, retryDelayMs: 1000, attempts: 60,
     mount: async () => ((await rpc.call('Mount', { volume })) as MountResult).mountId,
@@ -147,6 +148,7 @@ async function main(argv: string[]): Promise<number> {
   const vfs = createVfs({
     client, readCache, writeback, log, clock, leases,
     invalidateKernel: async (path) => invalidateKernel?.(path).catch(() => undefined),
+    forgetCapabilityAbsence: () => fuseRef?.forgetCapabilityAbsence(),
     readdirMaxEntries: a.ReaddirMaxEntries as number,
     readAheadBytes: Math.min(8 * lineSize, Math.floor(lineSize * (a.ReadCacheLineCount as number) / 4)),
     xattrEnabled: a.XAttrEnabled as boolean,
@@ -166,10 +168,9 @@ async function main(argv: string[]): Promise<number> {
     send: (params) => client.call('Reclaim', params),
   });
   rpc.onServerChange(() => reclaimer.reclaim());
-  let fuseRef: { callerContext(): { uid: number; gid: number; pid: number; umask: number } | null } | undefined;
   const { ops } = createOps({ vfs, log, trace: a.TraceEnabled as boolean, blockSizeBytes: a.AttrBlockSize as number, callerContext: () => fuseRef?.callerContext() ?? null, observer: metrics.fuse });
-  const maxWrite = a.FUSEMaxWrite as number;
-  if (maxWrite > LIBFUSE2_MAX_WRITE_BYTES) log.warn({ FUSEMaxWrite: maxWrite }, `libfuse 2 caps requests at ${LIBFUSE2_MAX_WRITE_BYTES} bytes; using that`);
+  const maxWrite = requestBytes(a.FUSEMaxWrite as number, 'FUSEMaxWrite', log);
+  const maxRead = requestBytes(a.FUSEMaxRead as number, 'FUSEMaxRead', log);
   const congestion = a.FUSECongestionThreshhold as number;
   const fuse = createFuseMount(mnt, ops, {
     fsname: `pfs:${volume.replace(/[^A-Za-z0-9._:@/+=-]/g, '_')}`,
@@ -180,8 +181,8 @@ async function main(argv: string[]): Promise<number> {
     hardRemove: true,
     autoUnmount: true,
     bigWrites: true,
-    maxWriteBytes: Math.min(maxWrite, LIBFUSE2_MAX_WRITE_BYTES),
-    maxReadBytes: a.FUSEMaxRead as number,
+    maxWriteBytes: maxWrite,
+    maxReadBytes: maxRead,
     maxBackground: a.FUSEMaxBackground as number,
     ...(congestion > 0 ? { congestionThreshold: congestion } : {}),
     attrTimeoutMs: a.AttrDuration as number,
@@ -228,7 +229,10 @@ async function main(argv: string[]): Promise<number> {
     await closeLog();
     throw new StartupError((err as Error).message);
   }
-  log.info({ volume, mnt, mountId: mounted.mountId, objectStore: mounted.objectStoreUrl }, 'mounted');
+  log.info({ volume, mnt, mountId: mounted.mountId, objectStore: mounted.objectStoreUrl, maxRequestBytes: fuse.maxRequestBytes }, 'mounted');
+  if (maxWrite > fuse.maxRequestBytes) {
+    log.warn({ FUSEMaxWrite: maxWrite, maxRequestBytes: fuse.maxRequestBytes }, 'the kernel takes smaller requests than FUSEMaxWrite (FUSE_MAX_PAGES needs Linux 4.20+; fs.fuse.max_pages_limit caps it)');
+  }
   process.stdout.write(`pfsagentd: mounted ${volume} at ${mnt}\n`);
 
   return new Promise<number>((resolveExit) => {
@@ -261,6 +265,17 @@ async function main(argv: string[]): Promise<number> {
     process.on('SIGINT', () => void stop('SIGINT'));
     process.on('SIGHUP', () => reopen());
   });
+}
+
+/**
+ * FUSEMaxWrite/FUSEMaxRead as a request size the binding takes: at most MAX_REQUEST_BYTES, and
+ * above libfuse's 128 KiB a whole number of pages (docs/FUSE-BINDING.md 2.8).
+ */
+function requestBytes(value: number, key: string, log: { warn(o: object, msg: string): void }): number {
+  let bytes = Math.min(value, MAX_REQUEST_BYTES);
+  if (bytes > LIBFUSE2_MAX_WRITE_BYTES) bytes -= bytes % 4096;
+  if (bytes !== value) log.warn({ [key]: value, using: bytes }, `${key}: requests are at most ${MAX_REQUEST_BYTES} bytes, and above ${LIBFUSE2_MAX_WRITE_BYTES} whole 4096-byte pages`);
+  return bytes;
 }
 
 function checkMountPoint(mnt: string): void {

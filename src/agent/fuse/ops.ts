@@ -44,7 +44,7 @@ export function createOps(opts: OpsOptions): { ops: FuseOps } {
   }
 
   /** One trace line per op (TraceEnabled): op, path or handle, duration, result ('ok' or the errno name). */
-  function run<T>(op: string, detail: unknown, work: () => Promise<T>, reply: (code: number, value?: T) => void): void {
+  function run<T>(op: string, detail: unknown, work: () => Promise<T>, reply: (code: number, value?: T, err?: unknown) => void): void {
     const started = performance.now();
     work().then(
       (value) => {
@@ -60,7 +60,7 @@ export function createOps(opts: OpsOptions): { ops: FuseOps } {
         observer.onOp(op, ms / 1000, result);
         if (unexpected) log.error({ op, detail, ms, code: (err as { code?: string }).code, err: (err as Error)?.message }, 'fuse op failed unexpectedly; answering EIO');
         else if (opts.trace) log.debug({ op, detail, ms, result }, 'fuse op');
-        reply(errno);
+        reply(errno, undefined, err);
       },
     );
   }
@@ -120,7 +120,11 @@ export function createOps(opts: OpsOptions): { ops: FuseOps } {
     fsync: (path, _datasync, fd, cb) => run('fsync', { path, fd }, () => vfs.fsync(fd), cb),
     release: (path, fd, cb) => run('release', { path, fd }, () => vfs.release(fd), cb),
     setxattr: (path, name, value, _position, flags, cb) => { const c = ctx(); run('setxattr', { path, name }, () => vfs.setxattr(c, path, name, Buffer.from(value), flags), cb); },
-    getxattr: (path, name, _position, cb) => { const c = ctx(); run('getxattr', { path, name }, () => vfs.getxattr(c, path, name), (code, v) => cb(code, v)); },
+    // absentKnown: an ENODATA for security.capability that holds while a lease does (vfs/names.ts).
+    getxattr: (path, name, _position, cb) => {
+      const c = ctx();
+      run('getxattr', { path, name }, () => vfs.getxattr(c, path, name), (code, v, err) => cb(code, v, (err as { absentKnown?: boolean } | undefined)?.absentKnown === true));
+    },
     listxattr: (path, cb) => { const c = ctx(); run('listxattr', path, () => vfs.listxattr(c, path), (code, names) => cb(code, names)); },
     removexattr: (path, name, cb) => { const c = ctx(); run('removexattr', { path, name }, () => vfs.removexattr(c, path, name), cb); },
     // Locks are held by proxyfsd (docs/LEASES.md §6); a wait ends with EINTR when lk.signal aborts.

@@ -50,11 +50,23 @@ export interface Core {
    * answering from here saves one RPC per write call. See docs/SEMANTICS.md.
    */
   noCapability: Map<Ino, { untilMs: number; epoch?: number }>;
+  /**
+   * Called whenever a noCapability entry goes: the FUSE binding then forgets the ENODATA answers
+   * it gives the kernel itself (those marked absentKnown: lease-backed ones). forgetNoCapability().
+   */
+  capabilityForgotten: () => void;
   /** Per inode, the tail of the queue of O_APPEND writes (each takes its offset in turn). */
   appendQueue: Map<Ino, Promise<unknown>>;
 }
 
 export const CAPABILITY_XATTR = 'security.capability';
+
+/** Forgets that ino (every inode when omitted) has no security.capability, here and in the binding. */
+export function forgetNoCapability(core: Core, ino?: Ino): void {
+  if (ino === undefined) core.noCapability.clear();
+  else core.noCapability.delete(ino);
+  core.capabilityForgotten();
+}
 export const NO_CAPABILITY_TTL_MS = 1000;
 
 export function splitPath(path: string): { parent: string; name: string } {

@@ -45,6 +45,8 @@ export interface VfsOptions extends VfsSettings {
   leases: LeaseManager;
   /** Drops the kernel's attributes and pages of the file at path (the binding's invalidateInode); never rejects. */
   invalidateKernel?: (path: string) => Promise<unknown>;
+  /** The binding's forgetCapabilityAbsence (docs/FUSE-BINDING.md 2.9); default none. */
+  forgetCapabilityAbsence?: () => void;
 }
 
 export interface Vfs {
@@ -115,6 +117,7 @@ export function createVfs(opts: VfsOptions): Vfs {
     inoPaths: new Map(),
     fileInos: new Set(),
     noCapability: new Map(),
+    capabilityForgotten: opts.forgetCapabilityAbsence ?? (() => undefined),
     appendQueue: new Map(),
   };
   const locks = createLocks({ client: opts.client, log: opts.log });

@@ -8,7 +8,7 @@
 import { errorCode, FsError } from '../../common/errors/index.js';
 import { O_CREAT, O_EXCL, O_TRUNC, S_IFMT, S_IFREG, type Attr, type Ino } from '../../common/protocol/index.js';
 import type { LeaseMode } from '../lease/index.js';
-import { noteAttr, type Core } from './core.js';
+import { forgetNoCapability, noteAttr, type Core } from './core.js';
 import type { Handle } from './handles.js';
 
 const INO_PATHS_MAX = 100_000;
@@ -72,7 +72,7 @@ export function notePath(core: Core, ino: Ino, path: string): void {
 export function leaseDropped(core: Core, ino: Ino): Promise<unknown> {
   core.extents.invalidate(ino);
   core.sizeEpoch.delete(ino);
-  core.noCapability.delete(ino);
+  forgetNoCapability(core, ino);
   const path = core.inoPaths.get(ino);
   if (path === undefined || core.handles.openCount(ino) === 0) return Promise.resolve();
   return core.invalidateKernel(path);
@@ -83,7 +83,7 @@ export function mountLost(core: Core): void {
   core.extents.clear();
   core.paths.clear();
   core.sizeEpoch.clear();
-  core.noCapability.clear();
+  forgetNoCapability(core);
   core.fileInos.clear();
   for (const path of core.inoPaths.values()) void core.invalidateKernel(path);
   void core.invalidateKernel('/');

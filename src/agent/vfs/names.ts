@@ -4,7 +4,7 @@
  */
 import { FsError } from '../../common/errors/index.js';
 import { type Attr, type Cred, type DirEntry, type StatVfs, type Timespec } from '../../common/protocol/index.js';
-import { CAPABILITY_XATTR, NO_CAPABILITY_TTL_MS, credOf, lookupLeased, lookupPath, noteAttr, resolve, splitPath, type Core } from './core.js';
+import { CAPABILITY_XATTR, NO_CAPABILITY_TTL_MS, credOf, forgetNoCapability, lookupLeased, lookupPath, noteAttr, resolve, splitPath, type Core } from './core.js';
 import type { OpContext } from './creds.js';
 import { isRegular, noteFile, notePath, withLease } from './leased.js';
 
@@ -197,8 +197,13 @@ export async function setxattr(core: Core, ctx: OpContext, path: string, name: s
   const cred = await credOf(core, ctx);
   const ino = await resolve(core, cred, path);
   await exclusiveIfFile(core, ino, async () => {
-    core.noCapability.delete(ino);
-    await core.client.call('SetXattr', { cred, ino, name, value: value.toString('base64'), flags });
+    // Forgotten before (no answer from here) and after (none taken from the server meanwhile).
+    forgetNoCapability(core, ino);
+    try {
+      await core.client.call('SetXattr', { cred, ino, name, value: value.toString('base64'), flags });
+    } finally {
+      forgetNoCapability(core, ino);
+    }
   });
 }
 
@@ -210,21 +215,33 @@ export async function getxattr(core: Core, ctx: OpContext, path: string, name: s
   if (!capability) return getxattrOf(core, cred, ino, name);
   const known = core.noCapability.get(ino);
   if (known && (known.epoch !== undefined ? core.leases.epoch(ino) === known.epoch : known.untilMs > core.clock.nowMs())) {
-    throw new FsError('ENODATA', `${name} of inode ${ino}`);
+    throw absent(name, ino, known.epoch !== undefined);
   }
   const ask = async (epoch: number | undefined) => {
     try {
       return await getxattrOf(core, cred, ino, name);
     } catch (err) {
       if ((err as { code?: string }).code === 'ENODATA') {
-        if (core.noCapability.size >= 100_000) core.noCapability.clear();
+        if (core.noCapability.size >= 100_000) forgetNoCapability(core);
         core.noCapability.set(ino, { untilMs: core.clock.nowMs() + NO_CAPABILITY_TTL_MS, epoch });
+        if (epoch !== undefined) throw absent(name, ino, true);
       }
       throw err;
     }
   };
   // Under a lease the answer holds until it is revoked (a setxattr elsewhere takes Exclusive).
   return core.leases.known(ino) ? withLease(core, ino, 'shared', ask) : ask(undefined);
+}
+
+/**
+ * ENODATA for security.capability; `lasting` (the answer holds while the lease it was seen under
+ * does, and every way it can stop holding calls forgetNoCapability) lets the binding answer the
+ * kernel's next asks itself (FsError.absentKnown, docs/FUSE-BINDING.md 2.9).
+ */
+function absent(name: string, ino: number, lasting: boolean): FsError {
+  const err = new FsError('ENODATA', `${name} of inode ${ino}`);
+  if (lasting) (err as FsError & { absentKnown?: boolean }).absentKnown = true;
+  return err;
 }
 
 async function getxattrOf(core: Core, cred: Cred, ino: number, name: string): Promise<Buffer> {
@@ -243,8 +260,12 @@ export async function removexattr(core: Core, ctx: OpContext, path: string, name
   const cred = await credOf(core, ctx);
   const ino = await resolve(core, cred, path);
   await exclusiveIfFile(core, ino, async () => {
-    core.noCapability.delete(ino);
-    await core.client.call('RemoveXattr', { cred, ino, name });
+    forgetNoCapability(core, ino);
+    try {
+      await core.client.call('RemoveXattr', { cred, ino, name });
+    } finally {
+      forgetNoCapability(core, ino);
+    }
   });
 }
 

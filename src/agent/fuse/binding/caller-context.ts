@@ -3,10 +3,10 @@
 // addon (native/pfs_fuse_context.c), which must be loaded with RTLD_GLOBAL
 // before fuse-native mounts, so that its fuse_new() wraps fuse-native's ops.
 
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { constants } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { packageRoot } from '../../../common/native/package-root.js';
 
 export interface CallerContext {
   uid: number;
@@ -47,12 +47,26 @@ export interface ContextAddon {
   getattrRewrites?(): number;
   /** Set by builds with the mount registry, lock/flock dispatch and cache invalidation (native-events.ts). */
   locksAndNotify?: boolean;
-  /** Registers a mount point before fuse-native mounts it; want: 1 lock, 2 flock. 0 = no free slot. */
-  registerMount?(mountPoint: string, want: number): number;
+  /** Marks the getxattr(security.capability) being answered ENODATA as lasting (FUSE-BINDING.md 2.9). */
+  markCapabilityAbsent?(threadLocals: Buffer): boolean;
+  /** Every lasting ENODATA for security.capability is forgotten. */
+  forgetCapabilityAbsence?(): void;
+  /** How many getxattr(security.capability) the addon answered itself. */
+  capabilityAnswers?(): number;
+  /** Set by builds that negotiate FUSE_MAX_PAGES for registerMount's requestBytes (docs/FUSE-BINDING.md 2.8). */
+  largeRequests?: boolean;
+  /**
+   * Registers a mount point before fuse-native mounts it; want: 1 lock, 2 flock; requestBytes: the
+   * largest request to negotiate above libfuse 2's 128 KiB (0: none). 0 = no free slot.
+   */
+  registerMount?(mountPoint: string, want: number, requestBytes?: number): number;
   /** The mount failed: forget the registration. */
   abandonMount?(id: number): void;
-  /** [started, wrapped, installed (1 lock | 2 flock), ended], or null for an unknown id. */
-  mountState?(id: number): [number, number, number, number] | null;
+  /**
+   * [started, wrapped, installed (1 lock | 2 flock), ended, negotiated], or null for an unknown id.
+   * negotiated: -1 until the INIT reply is sent, then the request bytes it offered (0: libfuse's 128 KiB).
+   */
+  mountState?(id: number): [number, number, number, number, number?] | null;
   /** Once per process: the JS function the addon posts lock requests and events to. */
   setDispatcher?(fn: (kind: number, id: number, mountId: number, ...rest: unknown[]) => void): boolean;
   /** Answers lock/flock request id; false when it is unknown or already answered. */
@@ -68,18 +82,6 @@ const KIND_CREATE = 1;
 const KIND_UTIMENS = 2;
 
 let loaded: ContextAddon | null | undefined;
-
-/** The pfs package root (the same from src/ under tsx and from dist/). */
-export function packageRoot(): string | null {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    const pkg = join(dir, 'package.json');
-    if (existsSync(pkg) && (JSON.parse(readFileSync(pkg, 'utf8')) as { name?: string }).name === 'pfs') return dir;
-    const up = dirname(dir);
-    if (up === dir) return null;
-    dir = up;
-  }
-}
 
 /** The built addon (native/build.mjs writes it under src/, also used from dist/), or null. */
 export function contextAddonPath(): string | null {

@@ -9,7 +9,7 @@ import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type Fuse from 'fuse-native';
 
-import { buildMountOptions, formatOptionArg, type FuseMountOptions } from './mount-options.js';
+import { buildMountOptions, formatOptionArg, LIBFUSE2_MAX_WRITE_BYTES, type FuseMountOptions } from './mount-options.js';
 import { guardOps, toFuseNativeTimeout, type HandlerErrorReporter, type HandlerTimeouts } from './op-guard.js';
 import { definePfsFuse, type DispatchTracker } from './pfs-fuse-class.js';
 import { loadContextAddon, readRequest, type CallerContext, type ContextAddon } from './caller-context.js';
@@ -32,6 +32,11 @@ export interface FuseMount {
   readonly mountPoint: string;
   /** The exact "-o..." argument given to libfuse. */
   readonly optionArg: string;
+  /**
+   * Largest write request the kernel may send, known once mount() resolved: max_write, and above
+   * 128 KiB only what the INIT reply negotiated and fs.fuse.max_pages_limit allows (2.8).
+   */
+  readonly maxRequestBytes: number;
   /** Resolves once the kernel has sent INIT; on failure nothing stays mounted. */
   mount(): Promise<void>;
   /** Lazy unmount (fusermount -uz); resolves when the mount is gone from the namespace. */
@@ -51,6 +56,14 @@ export interface FuseMount {
    * elsewhere, or when the native context reader is not built.
    */
   callerContext(): CallerContext | null;
+  /**
+   * Forgets every getxattr(security.capability) ENODATA a handler marked as lasting (the
+   * `absentKnown` reply of FuseOps.getxattr); the kernel's next asks reach the handler again.
+   * Synchronous: done when it returns. A no-op without the addon (nothing was remembered).
+   */
+  forgetCapabilityAbsence(): void;
+  /** How many getxattr(security.capability) the addon answered without the handler (0 without it). */
+  capabilityAnswers(): number;
   /** True when invalidateInode/invalidateEntry can work (context addon with the notify part). */
   readonly canInvalidate: boolean;
   /**
@@ -102,11 +115,18 @@ export function createFuseMount(mountPoint: string, ops: FuseOps, options: Creat
   const events = nativeEvents(addon);
   const want = (typeof lock === 'function' ? WANT_LOCK : 0) | (typeof flock === 'function' ? WANT_FLOCK : 0);
   if (want && !events) throw new Error(`lock/flock handlers need the pfs_fuse_context addon with lock support (${ADDON_HINT})`);
+  const maxWrite = mountOptions.maxWriteBytes ?? LIBFUSE2_MAX_WRITE_BYTES;
+  const requestBytes = maxWrite > LIBFUSE2_MAX_WRITE_BYTES ? maxWrite : 0;
+  if (requestBytes && !(events && addon?.largeRequests)) {
+    throw new Error(`max_write above ${LIBFUSE2_MAX_WRITE_BYTES} needs the pfs_fuse_context addon with large requests (${ADDON_HINT})`);
+  }
+  let maxRequestBytes = Math.min(maxWrite, LIBFUSE2_MAX_WRITE_BYTES);
   const FuseNative = loadFuseNative();
   const tracker: DispatchTracker = { current: null };
   const lockContext: LockDispatchContext = { current: null };
   const current = () => (addon && tracker.current ? readRequest(addon, tracker.current) : null);
-  const PfsFuse = definePfsFuse(FuseNative, optionArg, tracker, current);
+  const markAbsent = addon?.markCapabilityAbsent ? (locals: Buffer) => void addon.markCapabilityAbsent!(locals) : null;
+  const PfsFuse = definePfsFuse(FuseNative, optionArg, tracker, current, markAbsent);
   // lock/flock never reach fuse-native (it has no such ops): the addon serves them.
   const fuse = new PfsFuse(mnt, guardOps(fuseNativeOps, report), { timeout, mkdir });
   /** The addon's registration of this mount (0: none); unmounted: invalidations refused. */
@@ -122,6 +142,9 @@ export function createFuseMount(mountPoint: string, ops: FuseOps, options: Creat
   return {
     mountPoint: mnt,
     optionArg,
+    get maxRequestBytes() {
+      return maxRequestBytes;
+    },
     hasCallerContext: addon !== null,
     hardRemove,
     canInvalidate: events !== null,
@@ -130,7 +153,7 @@ export function createFuseMount(mountPoint: string, ops: FuseOps, options: Creat
       // Something already mounted there is not ours to clean up after a failure.
       const mountedBefore = await isMounted(mnt);
       const wrappedBefore = addon?.wrappedMounts() ?? 0;
-      if (events) mountId = register(addon!, events, mnt, want, createLockSink({ lock, flock }, addon!, report, lockContext));
+      if (events) mountId = register(addon!, events, mnt, want, requestBytes, createLockSink({ lock, flock }, addon!, report, lockContext));
       let timer: NodeJS.Timeout | undefined;
       try {
         await new Promise<void>((ok, fail) => {
@@ -149,6 +172,7 @@ export function createFuseMount(mountPoint: string, ops: FuseOps, options: Creat
           await new Promise<void>((ok) => fuse.unmount(() => ok()));
           throw new Error('lock/flock: the context addon did not install them for this mount');
         }
+        if (requestBytes) maxRequestBytes = await negotiatedRequestBytes(addon!, mountId);
       } catch (err) {
         if (mountId) {
           addon!.abandonMount!(mountId);
@@ -166,6 +190,14 @@ export function createFuseMount(mountPoint: string, ops: FuseOps, options: Creat
     async unmount(): Promise<void> {
       unmounted = true;
       await new Promise<void>((ok, fail) => fuse.unmount((err) => (err ? fail(err) : ok())));
+    },
+
+    forgetCapabilityAbsence(): void {
+      addon?.forgetCapabilityAbsence?.();
+    },
+
+    capabilityAnswers(): number {
+      return addon?.capabilityAnswers?.() ?? 0;
     },
 
     callerContext(): CallerContext | null {
@@ -200,11 +232,27 @@ const { ENOTSUP, ENOTCONN } = constants.errno;
 const ADDON_HINT = 'node src/agent/fuse/binding/native/build.mjs';
 
 /** Registers mnt with the addon before fuse-native mounts it, and attaches its lock sink. */
-function register(addon: ContextAddon, events: NativeEvents, mnt: string, want: number, sink: MountEventSink): number {
-  const id = addon.registerMount!(mnt, want);
+function register(addon: ContextAddon, events: NativeEvents, mnt: string, want: number, requestBytes: number, sink: MountEventSink): number {
+  const id = addon.registerMount!(mnt, want, requestBytes);
   if (id === 0 && want) throw new Error('lock/flock: the context addon has no free mount slot (64 at once)');
   if (id !== 0) events.attach(id, sink);
   return id;
+}
+
+/**
+ * The request size the kernel took from the mount's INIT reply (what it offered above 128 KiB,
+ * capped at fs.fuse.max_pages_limit pages, 256 when unreadable; else libfuse's 128 KiB). The
+ * reply leaves after fuse-native's init handler answered, so just after mount() called back.
+ */
+async function negotiatedRequestBytes(addon: ContextAddon, mountId: number): Promise<number> {
+  let offered = addon.mountState!(mountId)?.[4] ?? 0;
+  for (let waited = 0; offered < 0 && waited < 2000; waited += 5) {
+    await new Promise((ok) => setTimeout(ok, 5));
+    offered = addon.mountState!(mountId)?.[4] ?? 0;
+  }
+  if (offered <= LIBFUSE2_MAX_WRITE_BYTES) return LIBFUSE2_MAX_WRITE_BYTES;
+  const limit = Number((await readFile('/proc/sys/fs/fuse/max_pages_limit', 'utf8').catch(() => '256')).trim()) || 256;
+  return Math.max(LIBFUSE2_MAX_WRITE_BYTES, Math.min(offered, limit * 4096));
 }
 
 /** A path on the mount: absolute, no '.', '..' or empty components (the kernel walks it). */

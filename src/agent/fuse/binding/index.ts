@@ -18,7 +18,7 @@
 // docs/FUSE-BINDING.md is the reference.
 
 export { createFuseMount, forceUnmount, isMounted, type CreateFuseMountOptions, type FuseMount } from './fuse-mount.js';
-export { buildMountOptions, formatOptionArg, LIBFUSE2_MAX_WRITE_BYTES, type FuseMountOptions } from './mount-options.js';
+export { buildMountOptions, formatOptionArg, LIBFUSE2_MAX_WRITE_BYTES, MAX_REQUEST_BYTES, type FuseMountOptions } from './mount-options.js';
 export type { HandlerErrorReporter, HandlerTimeouts } from './op-guard.js';
 export type { CallerContext, TimeSpec, UtimensTime } from './caller-context.js';
 export type {

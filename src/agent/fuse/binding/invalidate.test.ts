@@ -10,13 +10,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { contextAddonBuildScript } from './caller-context.js';
-import { fuseSkipReason, sh, startChild } from './test-support.js';
-import { createFuseMount, forceUnmount, type FuseMount, type FuseOps } from './index.js';
+import { fuseSkipReason, sh, startChild, withFuseMount } from './test-support.js';
+import type { FuseMount, FuseOps } from './index.js';
 
 const ENOENT = -2;
 const SLOW_LOOKUP_MS = 1500;
@@ -58,22 +56,7 @@ function backedFs(b: Backing): FuseOps {
 }
 
 async function withCachingMount(b: Backing, body: (mnt: string, fuse: FuseMount) => Promise<void>): Promise<void> {
-  const mnt = await mkdtemp(join(tmpdir(), 'pfs-inval-'));
-  const fuse = createFuseMount(mnt, backedFs(b), {
-    attrTimeoutMs: 60_000,
-    entryTimeoutMs: 60_000,
-    kernelCache: true,
-    onHandlerError: (op, err) => assert.fail(`handler ${op}: ${String(err)}`),
-  });
-  assert.ok(fuse.canInvalidate);
-  try {
-    await fuse.mount();
-    await body(mnt, fuse);
-  } finally {
-    await fuse.unmount().catch(() => undefined);
-    await forceUnmount(mnt);
-    await rm(mnt, { recursive: true, force: true });
-  }
+  await withFuseMount('pfs-inval-', backedFs(b), { attrTimeoutMs: 60_000, entryTimeoutMs: 60_000, kernelCache: true }, body, (fuse) => assert.ok(fuse.canInvalidate));
 }
 
 const backing = (files: Record<string, string>): Backing => ({

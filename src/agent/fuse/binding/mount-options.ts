@@ -7,8 +7,13 @@
 // would refuse: an unknown option makes fuse_new fail AFTER fuse_mount has
 // mounted, which leaves a dead mount (ENOTCONN) behind.
 
-/** libfuse 2.9 caps a FUSE request at 128 KiB (it does not negotiate max_pages). */
+/** libfuse 2.9 alone caps a FUSE request at 128 KiB (it does not negotiate max_pages). */
 export const LIBFUSE2_MAX_WRITE_BYTES = 131072;
+/**
+ * Largest request with the context addon, which negotiates FUSE_MAX_PAGES (kernel 4.20+;
+ * docs/FUSE-BINDING.md 2.8): 256 pages, the kernel's default fs.fuse.max_pages_limit.
+ */
+export const MAX_REQUEST_BYTES = 1 << 20;
 /** fuse-native copies the option string into a 1024-byte C buffer and truncates silently. */
 const MAX_OPTION_ARG_BYTES = 1023;
 
@@ -29,7 +34,11 @@ export interface FuseMountOptions {
   nonempty?: boolean;
   /** Writes larger than 4 KiB (big_writes). Default true. */
   bigWrites?: boolean;
-  /** Largest write request (max_write). Default 131072; libfuse 2 never goes above it. */
+  /**
+   * Largest write request (max_write). Default 131072, libfuse 2's own limit. Up to
+   * MAX_REQUEST_BYTES (a multiple of 4096) with the context addon, which also lets reads grow to
+   * max_read (createFuseMount refuses more than 131072 without it).
+   */
   maxWriteBytes?: number;
   /** Largest read request (mount option max_read). Default unset (kernel default). */
   maxReadBytes?: number;
@@ -107,7 +116,10 @@ export function buildMountOptions(input: FuseMountOptions = {}): string[] {
   flag(o.readOnly, 'ro');
   flag(o.nonempty, 'nonempty');
   flag(o.bigWrites, 'big_writes');
-  int(o.maxWriteBytes, 'max_write', 4096, LIBFUSE2_MAX_WRITE_BYTES);
+  int(o.maxWriteBytes, 'max_write', 4096, MAX_REQUEST_BYTES);
+  if (o.maxWriteBytes !== undefined && o.maxWriteBytes > LIBFUSE2_MAX_WRITE_BYTES && o.maxWriteBytes % 4096 !== 0) {
+    throw new RangeError(`mount option max_write: ${o.maxWriteBytes} above ${LIBFUSE2_MAX_WRITE_BYTES} must be a multiple of 4096`);
+  }
   int(o.maxReadBytes, 'max_read', 4096, 1 << 30);
   int(o.maxReadaheadBytes, 'max_readahead', 0, 1 << 30);
   int(o.maxBackground, 'max_background', 1, 65535);

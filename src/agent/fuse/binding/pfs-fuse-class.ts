@@ -13,6 +13,7 @@ import { msToSpec, type RequestInfo } from './caller-context.js';
 import type { FuseOps } from './types.js';
 
 const ERANGE = -34;
+const ENODATA = -61;
 
 /** Set while a native request is being handed to a handler (synchronously). */
 export interface DispatchTracker {
@@ -23,7 +24,10 @@ export interface DispatchTracker {
 /** Reads the request being dispatched (tracker.current), or null without the addon. */
 export type RequestReader = () => RequestInfo | null;
 
-export function definePfsFuse(Base: typeof Fuse, optionArg: string, tracker: DispatchTracker, readRequest: RequestReader): typeof Fuse {
+/** Marks the request whose thread locals are given as answered ENODATA for good (security.capability). */
+export type AbsenceMarker = (threadLocals: Buffer) => void;
+
+export function definePfsFuse(Base: typeof Fuse, optionArg: string, tracker: DispatchTracker, readRequest: RequestReader, markAbsent: AbsenceMarker | null = null): typeof Fuse {
   return class PfsFuse extends Base {
     protected override _fuseOptions(): string {
       return optionArg;
@@ -70,9 +74,12 @@ export function definePfsFuse(Base: typeof Fuse, optionArg: string, tracker: Dis
     }
 
     protected override _op_getxattr(signal: Fuse.Signal, path: string, name: string, valueBuf: Buffer, position: number): void {
-      this.ops.getxattr!(path, name, position, (code, value) => {
+      const locals = tracker.current;
+      (this.ops as FuseOps).getxattr!(path, name, position, (code, value, absentKnown) => {
+        // Before the reply: the addon's record of this request lives until its reply is taken.
+        if (absentKnown === true && code === ENODATA && locals && markAbsent && name === 'security.capability') markAbsent(locals);
         if (code) return signal(code, valueBuf.buffer);
-        if (!value) return signal(-61 /* ENODATA */, valueBuf.buffer);
+        if (!value) return signal(ENODATA, valueBuf.buffer);
         if (valueBuf.length === 0) return signal(value.length, valueBuf.buffer); // size query
         if (value.length > valueBuf.length) return signal(ERANGE, valueBuf.buffer);
         value.copy(valueBuf);

@@ -4,9 +4,12 @@
 
 import { execFile, execFileSync, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { constants } from 'node:os';
-import { dirname } from 'node:path';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { constants, tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { createFuseMount, forceUnmount, type CreateFuseMountOptions, type FuseMount } from './fuse-mount.js';
+import type { FuseOps } from './types.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 
@@ -22,6 +25,27 @@ export function fuseSkipReason(opts: { python3?: boolean } = {}): string | undef
     return 'fuse-native does not load (apt-get install libfuse2)';
   }
   return undefined;
+}
+
+/**
+ * Mounts ops on a new temp directory (a handler mistake fails the test), runs body, and always
+ * unmounts (lazily as a last resort) and removes the directory. check runs before mount().
+ */
+export async function withFuseMount(
+  prefix: string, ops: FuseOps, options: CreateFuseMountOptions,
+  body: (mnt: string, fuse: FuseMount) => Promise<void>, check?: (fuse: FuseMount) => void,
+): Promise<void> {
+  const mnt = await mkdtemp(join(tmpdir(), prefix));
+  const fuse = createFuseMount(mnt, ops, { ...options, onHandlerError: (op, err) => { throw new Error(`handler ${op}: ${String(err)}`); } });
+  try {
+    check?.(fuse);
+    await fuse.mount();
+    await body(mnt, fuse);
+  } finally {
+    await fuse.unmount().catch(() => undefined);
+    await forceUnmount(mnt);
+    await rm(mnt, { recursive: true, force: true });
+  }
 }
 
 export function sh(cmd: string, args: string[], timeoutMs = 25_000): Promise<{ code: number; stdout: string; stderr: string; pid: number }> {

@@ -16,6 +16,8 @@ import { createFuseMount, forceUnmount, type CreateFuseMountOptions, type FuseOp
 const sizeMiB = Number(process.argv[2] ?? 1024);
 
 type WriteWork = 'none' | 'copy' | 'copy+crc32';
+/** Answer getxattr (ENODATA): the kernel then asks for security.capability before every write(2). */
+const withXattr = process.env.BENCH_XATTR === '1';
 
 /** 80 reused 1 MiB buffers, as the writeback's pool keeps 8 segments' worth. */
 const buffers = Array.from({ length: 80 }, () => Buffer.alloc(1 << 20));
@@ -33,6 +35,7 @@ function discardFs(writeSizes: number[], readSizes: number[], work: WriteWork = 
       reply(-2);
     },
     open: (_p, _f, reply) => reply(0, 1),
+    ...(withXattr ? { getxattr: (_p: string, _n: string, _pos: number, reply: (code: number) => void) => reply(-61) } : {}),
     truncate: (_p, _s, done) => done(0),
     write(_p, _fd, buf, len, _pos, reply) {
       writeSizes.push(len);
@@ -73,7 +76,7 @@ async function run(label: string, options: CreateFuseMountOptions, work: WriteWo
     const w = await dd(['if=/dev/zero', `of=${join(mnt, 'w')}`, 'bs=1M', `count=${sizeMiB}`, 'conv=fsync']);
     const r = await dd([`if=${join(mnt, 'r')}`, 'of=/dev/null', 'bs=1M']);
     const mode = (a: number[]) => a.reduce((m, n) => Math.max(m, n), 0);
-    console.log(`${label}\n  options: ${fuse.optionArg}\n  write: ${w}  (largest request ${mode(writes)} B, ${writes.length} requests)\n  read:  ${r}  (largest request ${mode(reads)} B, ${reads.length} requests)`);
+    console.log(`${label}\n  options: ${fuse.optionArg} (negotiated requests: ${fuse.maxRequestBytes} B)\n  write: ${w}  (largest request ${mode(writes)} B, ${writes.length} requests)\n  read:  ${r}  (largest request ${mode(reads)} B, ${reads.length} requests)`);
   } finally {
     await fuse.unmount().catch(() => undefined);
     await forceUnmount(mnt);
@@ -86,3 +89,6 @@ await run('pfs defaults (big_writes, max_write=131072, auto_unmount)', {});
 await run('pfs defaults + max_read/max_readahead 128 KiB, max_background 64', { maxReadBytes: 131072, maxReadaheadBytes: 131072, maxBackground: 64, congestionThreshold: 48 });
 await run('pfs defaults; each write copied into reused 1 MiB buffers', {}, 'copy');
 await run('pfs defaults; each write copied, then zlib.crc32 of the copy', {}, 'copy+crc32');
+const big = { maxWriteBytes: 1 << 20, maxReadBytes: 1 << 20 };
+await run('1 MiB requests (max_write=max_read=1048576, FUSE_MAX_PAGES)', big);
+await run('1 MiB requests; each write copied, then zlib.crc32 of the copy', big, 'copy+crc32');

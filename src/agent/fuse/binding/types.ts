@@ -11,7 +11,14 @@ export type FuseStat = Fuse.Stat;
 export type FuseStatfs = Fuse.Statfs;
 export type FuseDone = (code: FuseCode) => void;
 
-export interface FuseOps extends Omit<Fuse.Ops, 'error' | 'create' | 'utimens'> {
+export interface FuseOps extends Omit<Fuse.Ops, 'error' | 'create' | 'utimens' | 'getxattr'> {
+  /**
+   * `value` missing or null answers ENODATA. For `security.capability` only, `absentKnown`
+   * with ENODATA (-61) says the answer holds until the mount's forgetCapabilityAbsence(): the
+   * context addon then answers the kernel's next asks for that file itself (it asks before every
+   * write(2)), without calling the handler. See docs/FUSE-BINDING.md 2.9.
+   */
+  getxattr?(path: string, name: string, position: number, reply: (code: FuseCode, value?: Buffer | null, absentKnown?: boolean) => void): void;
   /** flags: the open(2) flags, or null when the context addon is not loaded. mode includes S_IFREG. */
   create?(path: string, mode: number, flags: number | null, reply: (code: FuseCode, fd?: number) => void): void;
   /**

@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 
 const here = dirname(fileURLToPath(import.meta.url));
 // One addon from several parts (see pfs_fuse.h).
-const sources = ['pfs_fuse_context.c', 'pfs_fuse_mounts.c', 'pfs_fuse_locks.c', 'pfs_fuse_dispatch.c', 'pfs_fuse_notify.c'].map((f) => join(here, f));
+const sources = ['pfs_fuse_context.c', 'pfs_fuse_mounts.c', 'pfs_fuse_locks.c', 'pfs_fuse_dispatch.c', 'pfs_fuse_notify.c', 'pfs_fuse_pages.c'].map((f) => join(here, f));
 const inputs = [...sources, join(here, 'pfs_fuse.h')];
 const out = join(here, 'build', 'pfs_fuse_context.node');
 

@@ -4,6 +4,7 @@
 //  pfs_fuse_locks.c    lock/flock ops, close-time unlocks
 //  pfs_fuse_dispatch.c requests and events to JS through a threadsafe function
 //  pfs_fuse_notify.c   kernel cache invalidation (FUSE_NOTIFY_INVAL_INODE/ENTRY) off the JS thread
+//  pfs_fuse_pages.c    requests above 128 KiB: FUSE_MAX_PAGES in the INIT reply, larger receive buffers
 // All libfuse/kernel layouts come from the libfuse 2.9 headers fuse-shared-library-linux ships.
 
 #ifndef PFS_FUSE_H
@@ -26,11 +27,14 @@
 #define K_RELEASE 18
 #define K_FLUSH 25
 #define K_CREATE 35
+#define K_INIT 26
 
 // The request this FUSE thread is processing (set around fuse_session_process_buf).
 extern __thread const struct fuse_session *cur_se;
 extern __thread uint32_t cur_opcode;
 extern __thread uint64_t cur_nodeid;
+// FUSE_INIT only: the protocol minor version the kernel's INIT request offered.
+extern __thread uint32_t cur_init_minor;
 
 // ---- mount registry (pfs_fuse_mounts.c) ----
 #define PFS_WANT_LOCK 1u
@@ -46,6 +50,10 @@ int pfs_mount_for_fuse(const struct fuse *f, unsigned *installed);
 // Returns the fd (>= 0) or -errno; *root_mnt_id is the mount id seen at the root (-1 unknown).
 int pfs_mount_acquire(int id, char *mnt, size_t mnt_len, int *root_mnt_id);
 void pfs_mount_release(int id, int root_mnt_id);
+// Request size (bytes) the registration of this channel asked for; 0 if none or not registered.
+size_t pfs_mount_request_bytes(struct fuse_chan *ch);
+// The INIT reply for this channel was sent, offering requests of this many bytes (0: libfuse's own).
+void pfs_mount_negotiated(struct fuse_chan *ch, int bytes);
 napi_status pfs_mounts_init(napi_env env, napi_value exports);
 
 // ---- locks (pfs_fuse_locks.c) ----

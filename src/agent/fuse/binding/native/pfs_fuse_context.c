@@ -48,6 +48,7 @@
 
 #include "pfs_fuse.h"
 #include <dlfcn.h>
+#include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <stddef.h>
@@ -68,6 +69,7 @@ typedef struct {
   const char *key;  // NULL: free
   uint32_t uid, gid, pid, umask;
   int kind;
+  int absent_known;        // getxattr: JS marked its ENODATA as valid until forgetCapabilityAbsence()
   int flags;               // create: fi->flags
   struct timespec tv[2];   // utimens: atime, mtime (tv_nsec may be UTIME_NOW/UTIME_OMIT)
 } slot_t;
@@ -99,6 +101,7 @@ static int slot_put(const char *key, int kind, int flags, const struct timespec 
     s->pid = (uint32_t) c->pid;
     s->umask = c->umask;
     s->kind = kind;
+    s->absent_known = 0;
     s->flags = flags;
     if (tv) { s->tv[0] = tv[0]; s->tv[1] = tv[1]; }
   }
@@ -147,7 +150,72 @@ WRAP(statfs, (const char *path, struct statvfs *st), (path, st))
 WRAP(flush, (const char *path, ffi *fi), (path, fi))
 WRAP(fsync, (const char *path, int ds, ffi *fi), (path, ds, fi))
 WRAP(setxattr, (const char *path, const char *n, const char *v, size_t sz, int fl), (path, n, v, sz, fl))
-WRAP(getxattr, (const char *path, const char *n, char *v, size_t sz), (path, n, v, sz))
+// ---- security.capability answered on the FUSE thread -------------------------
+//
+// Before every write(2) the kernel asks for security.capability (file_remove_privs,
+// to drop file capabilities of a modified file): one more round trip into JS per
+// write call, which with 1 MiB writes is a tenth of the time. When JS answers
+// ENODATA and marks the answer as holding until it says otherwise (it holds a lease
+// on the file: markCapabilityAbsent), the node is remembered here under the current
+// generation; JS bumps the generation (forgetCapabilityAbsence) whenever such an
+// answer may have stopped holding (a lease released, an xattr set or removed here,
+// the mount lost). Keyed by session and libfuse node id (a node id names one file
+// while the kernel knows it; libfuse does not reuse ids before 2^32 lookups).
+#define NOCAP_SLOTS 4096
+#define NOCAP_NAME "security.capability"
+typedef struct { const struct fuse_session *se; uint64_t nodeid; uint64_t gen; } nocap_t;
+static nocap_t nocap[NOCAP_SLOTS];
+static pthread_mutex_t nocap_mu = PTHREAD_MUTEX_INITIALIZER;
+static uint64_t nocap_gen = 1;
+static uint64_t nocap_hits = 0;
+
+static size_t nocap_index(const struct fuse_session *se, uint64_t nodeid) {
+  uint64_t h = (nodeid ^ ((uint64_t) (uintptr_t) se >> 4)) * 0x9E3779B97F4A7C15ull;
+  return (size_t) (h >> 52) % NOCAP_SLOTS;
+}
+
+static int nocap_known(const struct fuse_session *se, uint64_t nodeid) {
+  if (se == NULL || nodeid == 0) return 0;
+  pthread_mutex_lock(&nocap_mu);
+  nocap_t *e = &nocap[nocap_index(se, nodeid)];
+  int known = e->se == se && e->nodeid == nodeid && e->gen == nocap_gen;
+  if (known) nocap_hits++;
+  pthread_mutex_unlock(&nocap_mu);
+  return known;
+}
+
+// gen: the generation read before JS was asked (a forget meanwhile makes the entry stale at once).
+static void nocap_put(const struct fuse_session *se, uint64_t nodeid, uint64_t gen) {
+  if (se == NULL || nodeid == 0) return;
+  pthread_mutex_lock(&nocap_mu);
+  nocap_t *e = &nocap[nocap_index(se, nodeid)];  // a collision replaces the older entry
+  e->se = se;
+  e->nodeid = nodeid;
+  e->gen = gen;
+  pthread_mutex_unlock(&nocap_mu);
+}
+
+static int tr_getxattr(const char *path, const char *n, char *v, size_t sz) {
+  path = NONNULL(path);
+  int cap = n != NULL && strcmp(n, NOCAP_NAME) == 0;
+  const struct fuse_session *se = cur_se;
+  uint64_t nodeid = cur_nodeid;
+  if (cap && nocap_known(se, nodeid)) return -ENODATA;
+  pthread_mutex_lock(&nocap_mu);
+  uint64_t gen = nocap_gen;
+  pthread_mutex_unlock(&nocap_mu);
+  int s = slot_put(path, KIND_PLAIN, 0, NULL);
+  int r = real.getxattr(path, n, v, sz);
+  if (s >= 0) {
+    pthread_mutex_lock(&slots_mu);
+    int absent_known = slots[s].absent_known;
+    pthread_mutex_unlock(&slots_mu);
+    if (cap && r == -ENODATA && absent_known) nocap_put(se, nodeid, gen);
+  }
+  slot_free(s);
+  return r;
+}
+
 WRAP(listxattr, (const char *path, char *l, size_t sz), (path, l, sz))
 WRAP(removexattr, (const char *path, const char *n), (path, n))
 
@@ -395,6 +463,8 @@ void fuse_session_process_buf(struct fuse_session *se, const struct fuse_buf *bu
   uint64_t prev_node = cur_nodeid;
   cur_se = se;
   cur_opcode = in ? in->opcode : 0;
+  // INIT: fuse_init_in starts with major, minor (pfs_fuse_pages.c extends the reply).
+  cur_init_minor = in && in->opcode == K_INIT && in->len >= sizeof *in + 2 * sizeof(uint32_t) ? ((const uint32_t *) (in + 1))[1] : 0;
   cur_nodeid = in ? in->nodeid : 0;
   next(se, buf, ch);
   cur_se = prev_se;
@@ -536,6 +606,47 @@ static napi_value lookup(napi_env env, napi_callback_info info) {
   return arr;
 }
 
+// JS: markCapabilityAbsent(threadLocals: Buffer) -> bool. Called by a getxattr handler of
+// security.capability before it answers ENODATA: that answer holds until the next
+// forgetCapabilityAbsence(), so later requests for the node are answered here.
+static napi_value mark_absent(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1], out;
+  int found = 0;
+  void *data;
+  size_t len;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) == napi_ok && argc == 1 &&
+      napi_get_buffer_info(env, argv[0], &data, &len) == napi_ok && len >= LOCALS_PATH_OFFSET + sizeof(char *)) {
+    const char *key;
+    memcpy(&key, (char *) data + LOCALS_PATH_OFFSET, sizeof key);
+    pthread_mutex_lock(&slots_mu);
+    for (int i = 0; key != NULL && i < SLOTS; i++) {
+      if (slots[i].key == key) { slots[i].absent_known = 1; found = 1; break; }
+    }
+    pthread_mutex_unlock(&slots_mu);
+  }
+  napi_get_boolean(env, found, &out);
+  return out;
+}
+
+// JS: forgetCapabilityAbsence(): every remembered ENODATA for security.capability goes.
+static napi_value forget_absent(napi_env env, napi_callback_info info) {
+  pthread_mutex_lock(&nocap_mu);
+  nocap_gen++;
+  pthread_mutex_unlock(&nocap_mu);
+  return NULL;
+}
+
+// JS: capabilityAnswers() -> how many getxattr(security.capability) were answered here.
+static napi_value absent_hits(napi_env env, napi_callback_info info) {
+  napi_value v;
+  pthread_mutex_lock(&nocap_mu);
+  double hits = (double) nocap_hits;
+  pthread_mutex_unlock(&nocap_mu);
+  napi_create_double(env, hits, &v);
+  return v;
+}
+
 // JS: getattrRewrites() -> how many GETATTRs got an open file handle added (hard_remove mounts).
 static napi_value rewrites(napi_env env, napi_callback_info info) {
   napi_value v;
@@ -558,6 +669,12 @@ static napi_value init(napi_env env, napi_value exports) {
   napi_set_named_property(env, exports, "wrappedMounts", fn);
   napi_create_function(env, "getattrRewrites", NAPI_AUTO_LENGTH, rewrites, NULL, &fn);
   napi_set_named_property(env, exports, "getattrRewrites", fn);
+  napi_create_function(env, "markCapabilityAbsent", NAPI_AUTO_LENGTH, mark_absent, NULL, &fn);
+  napi_set_named_property(env, exports, "markCapabilityAbsent", fn);
+  napi_create_function(env, "forgetCapabilityAbsence", NAPI_AUTO_LENGTH, forget_absent, NULL, &fn);
+  napi_set_named_property(env, exports, "forgetCapabilityAbsence", fn);
+  napi_create_function(env, "capabilityAnswers", NAPI_AUTO_LENGTH, absent_hits, NULL, &fn);
+  napi_set_named_property(env, exports, "capabilityAnswers", fn);
   napi_value v;
   napi_create_uint32(env, UTIME_NOW, &v);
   napi_set_named_property(env, exports, "UTIME_NOW", v);
@@ -568,6 +685,8 @@ static napi_value init(napi_env env, napi_value exports) {
   napi_set_named_property(env, exports, "nullPathOk", v);
   // This build has the mount registry, lock/flock dispatch and cache invalidation.
   napi_set_named_property(env, exports, "locksAndNotify", v);
+  // This build negotiates requests above 128 KiB (pfs_fuse_pages.c; registerMount's requestBytes).
+  napi_set_named_property(env, exports, "largeRequests", v);
   if (pfs_mounts_init(env, exports) != napi_ok || pfs_dispatch_init(env, exports) != napi_ok || pfs_notify_init(env, exports) != napi_ok) {
     napi_throw_error(env, NULL, "pfs_fuse_context: init failed");
   }

@@ -37,6 +37,8 @@ typedef struct {
   int id;                 // 0: free slot
   char mnt[1024];
   unsigned want;          // PFS_WANT_* asked by JS
+  unsigned request_bytes; // largest request JS asked for (pfs_fuse_pages.c), 0: libfuse's 128 KiB
+  int negotiated;         // -1 until the INIT reply is sent, then the request size it offered above 128 KiB, 0: none
   unsigned installed;     // PFS_WANT_* set in the op table handed to libfuse
   int wrapped;            // fuse_new used our trampoline table
   int started, ended, abandoned;
@@ -167,6 +169,24 @@ void pfs_mount_started(int id, struct fuse *f, struct fuse_chan *ch, unsigned in
   pthread_mutex_unlock(&regs_mu);
 }
 
+size_t pfs_mount_request_bytes(struct fuse_chan *ch) {
+  size_t bytes = 0;
+  pthread_mutex_lock(&regs_mu);
+  for (int i = 0; i < MAX_MOUNTS; i++) {
+    if (regs[i].id != 0 && regs[i].ch == ch && !regs[i].ended) { bytes = regs[i].request_bytes; break; }
+  }
+  pthread_mutex_unlock(&regs_mu);
+  return bytes;
+}
+
+void pfs_mount_negotiated(struct fuse_chan *ch, int bytes) {
+  pthread_mutex_lock(&regs_mu);
+  for (int i = 0; i < MAX_MOUNTS; i++) {
+    if (regs[i].id != 0 && regs[i].ch == ch && !regs[i].ended) { regs[i].negotiated = bytes; break; }
+  }
+  pthread_mutex_unlock(&regs_mu);
+}
+
 int pfs_mount_for_fuse(const struct fuse *f, unsigned *installed) {
   int id = 0;
   *installed = 0;
@@ -207,17 +227,19 @@ void pfs_mount_release(int id, int root_mnt_id) {
   pthread_mutex_unlock(&regs_mu);
 }
 
-// JS: registerMount(mountPoint: string, want: number) -> id (0: no free slot)
+// JS: registerMount(mountPoint: string, want: number, requestBytes?: number) -> id (0: no free slot)
+// requestBytes: largest read/write request wanted (a multiple of 4096 above 131072 to take effect).
 static napi_value register_mount(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
-  napi_value argv[2], out;
+  size_t argc = 3;
+  napi_value argv[3], out;
   char mnt[1024];
   size_t len = 0;
-  uint32_t want = 0;
+  uint32_t want = 0, request_bytes = 0;
   int id = 0;
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) == napi_ok && argc == 2 &&
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) == napi_ok && (argc == 2 || argc == 3) &&
       napi_get_value_string_utf8(env, argv[0], mnt, sizeof mnt, &len) == napi_ok && len < sizeof mnt - 1 &&
-      napi_get_value_uint32(env, argv[1], &want) == napi_ok) {
+      napi_get_value_uint32(env, argv[1], &want) == napi_ok &&
+      (argc == 2 || napi_get_value_uint32(env, argv[2], &request_bytes) == napi_ok)) {
     pthread_mutex_lock(&regs_mu);
     for (int i = 0; i < MAX_MOUNTS; i++) {
       if (regs[i].id == 0) {
@@ -225,8 +247,10 @@ static napi_value register_mount(napi_env env, napi_callback_info info) {
         regs[i].id = id = ++next_id;
         memcpy(regs[i].mnt, mnt, len + 1);
         regs[i].want = want & (PFS_WANT_LOCK | PFS_WANT_FLOCK);
+        regs[i].request_bytes = request_bytes % 4096 == 0 && request_bytes <= (1u << 28) ? request_bytes : 0;
         regs[i].notify_fd = -1;
         regs[i].root_mnt_id = -1;
+        regs[i].negotiated = -1;
         break;
       }
     }
@@ -253,24 +277,25 @@ static napi_value abandon_mount(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-// JS: mountState(id) -> null | [started, wrapped, installed, ended]
+// JS: mountState(id) -> null | [started, wrapped, installed, ended, negotiated]
+// negotiated: -1 until the INIT reply is sent, then the request bytes it offered (0: libfuse's 128 KiB).
 static napi_value mount_state(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1], out;
   int32_t id = 0;
   napi_get_null(env, &out);
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 1 || napi_get_value_int32(env, argv[0], &id) != napi_ok) return out;
-  int vals[4], found = 0;
+  int vals[5], found = 0;
   pthread_mutex_lock(&regs_mu);
   reg_t *r = by_id(id);
   if (r != NULL) {
     found = 1;
-    vals[0] = r->started; vals[1] = r->wrapped; vals[2] = (int) r->installed; vals[3] = r->ended;
+    vals[0] = r->started; vals[1] = r->wrapped; vals[2] = (int) r->installed; vals[3] = r->ended; vals[4] = (int) r->negotiated;
   }
   pthread_mutex_unlock(&regs_mu);
   if (!found) return out;
-  napi_create_array_with_length(env, 4, &out);
-  for (uint32_t i = 0; i < 4; i++) {
+  napi_create_array_with_length(env, 5, &out);
+  for (uint32_t i = 0; i < 5; i++) {
     napi_value v;
     napi_create_int32(env, vals[i], &v);
     napi_set_element(env, out, i, v);
