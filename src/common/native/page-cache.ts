@@ -1,34 +1,15 @@
-// Dropping written-once file data from the kernel's page cache (pfs_pagecache.c).
+// Dropping written-once file data from the kernel's page cache (pagecache.c).
 //
 // Used by the local-directory object store for object files it has synced or
 // read. Without the addon (not built, not Linux) nothing is dropped and
 // pageCacheDropAvailable() says so; the store works the same, only with more
 // page cache in use.
 
-import { createRequire } from 'node:module';
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
-import { packageRoot } from './package-root.js';
-
-interface Addon {
-  dropPageCache(fd: number, offset: number, length: number, done: (errno: number) => void): void;
-}
-
-const ADDON_REL = join('src', 'common', 'native', 'build', 'pfs_pagecache.node');
-let addon: Addon | null | undefined;
-
-function load(): Addon | null {
-  if (addon !== undefined) return addon;
-  addon = null;
-  const root = process.platform === 'linux' ? packageRoot() : null;
-  const path = root && join(root, ADDON_REL);
-  if (path && existsSync(path)) addon = createRequire(import.meta.url)(path) as Addon;
-  return addon;
-}
+import { nativeAddon } from './addon.js';
 
 /** True when dropPageCache really drops (the addon is built: node src/common/native/build.mjs). */
 export function pageCacheDropAvailable(): boolean {
-  return load() !== null;
+  return nativeAddon() !== null;
 }
 
 /**
@@ -37,7 +18,7 @@ export function pageCacheDropAvailable(): boolean {
  * first). Resolves true when dropped, false without the addon; a failing fadvise rejects.
  */
 export function dropPageCache(fd: number, offset = 0, length = 0): Promise<boolean> {
-  const a = load();
+  const a = nativeAddon();
   if (!a) return Promise.resolve(false);
   return new Promise((ok, fail) => {
     a.dropPageCache(fd, offset, length, (errno) => {

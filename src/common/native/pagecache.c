@@ -1,4 +1,4 @@
-// pfs_pagecache: drop a file range from the kernel's page cache
+// dropPageCache (pfs_native): drop a file range from the kernel's page cache
 // (posix_fadvise POSIX_FADV_DONTNEED), on the libuv thread pool.
 //
 // Node has no fadvise. The local-directory object store writes each log
@@ -11,9 +11,8 @@
 // JS: dropPageCache(fd, offset, length, callback(errno)) -> undefined.
 // errno is 0 or a positive errno; length 0 means to the end of the file.
 
-#define _GNU_SOURCE
+#include "pfs_native.h"
 #include <fcntl.h>
-#include <node_api.h>
 #include <stdlib.h>
 
 typedef struct {
@@ -43,7 +42,7 @@ static void done(napi_env env, napi_status status, void *data) {
 
 static napi_value drop_page_cache(napi_env env, napi_callback_info info) {
   size_t argc = 4;
-  napi_value argv[4], name;
+  napi_value argv[4];
   napi_valuetype t;
   drop_t *d = calloc(1, sizeof *d);
   if (d == NULL) { napi_throw_error(env, NULL, "dropPageCache: out of memory"); return NULL; }
@@ -56,18 +55,10 @@ static napi_value drop_page_cache(napi_env env, napi_callback_info info) {
     napi_throw_type_error(env, NULL, "dropPageCache(fd, offset, length, callback): fd, offset, length >= 0");
     return NULL;
   }
-  napi_create_reference(env, argv[3], 1, &d->callback);
-  napi_create_string_utf8(env, "pfs:dropPageCache", NAPI_AUTO_LENGTH, &name);
-  napi_create_async_work(env, NULL, name, run, done, d, &d->work);
-  napi_queue_async_work(env, d->work);
+  pfs_queue_job(env, "pfs:dropPageCache", argv[3], &d->callback, &d->work, run, done, d);
   return NULL;
 }
 
-static napi_value init(napi_env env, napi_value exports) {
-  napi_value fn;
-  napi_create_function(env, "dropPageCache", NAPI_AUTO_LENGTH, drop_page_cache, NULL, &fn);
-  napi_set_named_property(env, exports, "dropPageCache", fn);
-  return exports;
+napi_status pfs_pagecache_init(napi_env env, napi_value exports) {
+  return pfs_export(env, exports, "dropPageCache", drop_page_cache);
 }
-
-NAPI_MODULE(NODE_GYP_MODULE_NAME, init)
