@@ -163,7 +163,9 @@ export const agentSchema: Schema = {
         },
         FUSEMaxRead: {
           type: 'bytes', default: '1048576', min: 4096,
-          doc: 'Largest read request the kernel sends, in bytes (max_read; above 131072 only with FUSE_MAX_PAGES, as FUSEMaxWrite).',
+          doc: 'Largest read request the kernel sends, in bytes (max_read; above 131072 only with FUSE_MAX_PAGES, as FUSEMaxWrite). ' +
+            'The agent also raises the mount\'s kernel read-ahead window (its bdi\'s read_ahead_kb, root only) to this size, ' +
+            'since buffered reads arrive as read-ahead requests.',
         },
         FUSEAllowOther: {
           type: 'bool', default: 'true',

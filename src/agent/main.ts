@@ -183,6 +183,8 @@ async function main(argv: string[]): Promise<number> {
     bigWrites: true,
     maxWriteBytes: maxWrite,
     maxReadBytes: maxRead,
+    // Buffered reads come in read-ahead requests; at the kernel's 128 KiB window, max_read is moot.
+    readAheadBytes: maxRead,
     maxBackground: a.FUSEMaxBackground as number,
     ...(congestion > 0 ? { congestionThreshold: congestion } : {}),
     attrTimeoutMs: a.AttrDuration as number,
@@ -229,7 +231,8 @@ async function main(argv: string[]): Promise<number> {
     await closeLog();
     throw new StartupError((err as Error).message);
   }
-  log.info({ volume, mnt, mountId: mounted.mountId, objectStore: mounted.objectStoreUrl, maxRequestBytes: fuse.maxRequestBytes }, 'mounted');
+  log.info({ volume, mnt, mountId: mounted.mountId, objectStore: mounted.objectStoreUrl, maxRequestBytes: fuse.maxRequestBytes, readAheadBytes: fuse.readAhead?.bytes }, 'mounted');
+  if (fuse.readAhead?.error) log.warn({ FUSEMaxRead: maxRead, readAheadBytes: fuse.readAhead.bytes, err: fuse.readAhead.error }, 'could not raise the mount\'s kernel read-ahead to FUSEMaxRead; reads come in smaller requests');
   if (maxWrite > fuse.maxRequestBytes) {
     log.warn({ FUSEMaxWrite: maxWrite, maxRequestBytes: fuse.maxRequestBytes }, 'the kernel takes smaller requests than FUSEMaxWrite (FUSE_MAX_PAGES needs Linux 4.20+; fs.fuse.max_pages_limit caps it)');
   }

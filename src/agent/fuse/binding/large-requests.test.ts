@@ -62,8 +62,9 @@ async function withMount(seen: Seen, absentKnown: () => boolean, options: Create
 
 test('max_write 1 MiB: the INIT reply negotiates FUSE_MAX_PAGES and the kernel sends 1 MiB writes and reads', { skip: reason, timeout: 60_000 }, async () => {
   const seen: Seen = { writeSizes: [], readSizes: [], capabilityAsks: 0 };
-  await withMount(seen, () => false, { maxWriteBytes: 1 << 20, maxReadBytes: 1 << 20 }, async (mnt, fuse) => {
+  await withMount(seen, () => false, { maxWriteBytes: 1 << 20, maxReadBytes: 1 << 20, readAheadBytes: 1 << 20 }, async (mnt, fuse) => {
     assert.equal(fuse.maxRequestBytes, 1 << 20, 'negotiated (fs.fuse.max_pages_limit is 256 here)');
+    assert.deepEqual(fuse.readAhead, { bytes: 1 << 20 }, 'read_ahead_kb raised');
     assert.match(fuse.optionArg, /max_write=1048576/);
     const dd = await sh('dd', ['if=/dev/zero', `of=${join(mnt, 'f')}`, 'bs=4M', 'count=8', 'conv=fsync']);
     assert.equal(dd.code, 0, dd.stderr);
@@ -74,6 +75,11 @@ test('max_write 1 MiB: the INIT reply negotiates FUSE_MAX_PAGES and the kernel s
     const rd = await sh('dd', [`if=${join(mnt, 'r')}`, 'of=/dev/null', 'bs=1M', 'iflag=direct']);
     assert.equal(rd.code, 0, rd.stderr);
     assert.equal(Math.max(...seen.readSizes), 1 << 20, `read requests: ${seen.readSizes.slice(0, 8).join(',')}`);
+    // Buffered reads: read-ahead requests of up to 1 MiB, since the window was raised.
+    seen.readSizes.length = 0;
+    const buffered = await sh('dd', [`if=${join(mnt, 'r')}`, 'of=/dev/null', 'bs=1M']);
+    assert.equal(buffered.code, 0, buffered.stderr);
+    assert.equal(Math.max(...seen.readSizes), 1 << 20, `buffered read requests: ${seen.readSizes.slice(0, 8).join(',')}`);
   });
 });
 
@@ -81,6 +87,7 @@ test('default max_write stays at libfuse 2\'s 128 KiB', { skip: reason, timeout:
   const seen: Seen = { writeSizes: [], readSizes: [], capabilityAsks: 0 };
   await withMount(seen, () => false, {}, async (mnt, fuse) => {
     assert.equal(fuse.maxRequestBytes, 131072);
+    assert.equal(fuse.readAhead, null);
     const dd = await sh('dd', ['if=/dev/zero', `of=${join(mnt, 'f')}`, 'bs=1M', 'count=4', 'conv=fsync']);
     assert.equal(dd.code, 0, dd.stderr);
     assert.equal(Math.max(...seen.writeSizes), 131072);
