@@ -159,8 +159,9 @@ WRAP(setxattr, (const char *path, const char *n, const char *v, size_t sz, int f
 // on the file: markCapabilityAbsent), the node is remembered here under the current
 // generation; JS bumps the generation (forgetCapabilityAbsence) whenever such an
 // answer may have stopped holding (a lease released, an xattr set or removed here,
-// the mount lost). Keyed by session and libfuse node id (a node id names one file
-// while the kernel knows it; libfuse does not reuse ids before 2^32 lookups).
+// the mount lost), and at every new session. Keyed by session and libfuse node id (a
+// node id names one file while the kernel knows it; libfuse does not reuse ids before
+// 2^32 lookups).
 #define NOCAP_SLOTS 4096
 #define NOCAP_NAME "security.capability"
 typedef struct { const struct fuse_session *se; uint64_t nodeid; uint64_t gen; } nocap_t;
@@ -561,6 +562,11 @@ struct fuse *fuse_new(struct fuse_chan *ch, struct fuse_args *args, const struct
   int fh_getattr = ok && args_hard_remove(args);
   struct fuse *f = next(ch, args, ok ? &w : op, op_size, user_data);
   if (f != NULL) {
+    // A new session may reuse a dead one's address, and libfuse node ids start over: nothing
+    // remembered about security.capability may carry over.
+    pthread_mutex_lock(&nocap_mu);
+    nocap_gen++;
+    pthread_mutex_unlock(&nocap_mu);
     session_register(fuse_get_session(f), fh_getattr, (installed & PFS_WANT_LOCK) != 0);
     pfs_locks_session_reset(fuse_get_session(f));
     if (mount_id) pfs_mount_started(mount_id, f, ch, installed, ok);
