@@ -91,4 +91,5 @@ await run('pfs defaults; each write copied into reused 1 MiB buffers', {}, 'copy
 await run('pfs defaults; each write copied, then zlib.crc32 of the copy', {}, 'copy+crc32');
 const big = { maxWriteBytes: 1 << 20, maxReadBytes: 1 << 20 };
 await run('1 MiB requests (max_write=max_read=1048576, FUSE_MAX_PAGES)', big);
+await run('1 MiB requests; each write copied into reused 1 MiB buffers', big, 'copy');
 await run('1 MiB requests; each write copied, then zlib.crc32 of the copy', big, 'copy+crc32');
