@@ -13,14 +13,14 @@
  * from memory when the segment closes took 3 times as long on the test machine, and stalled
  * the write that closed it for ~3 ms per 10 MiB). The hashing starts in a setImmediate after
  * the append, so after the write's FUSE reply has gone, and whole blocks are hashed on the
- * thread pool (PooledBlockCrc32): the main thread answers the next request meanwhile. seal()
+ * thread pool (BlockCrc32 with blockCrc32sOffThread): the main thread answers the next request meanwhile. seal()
  * and crc32s() first start whatever is still waiting. Chunks are only appended to, so the
  * bytes hashed later are the bytes copied.
  *
  * A piece never spans chunks; a write that continues the last piece in the same chunk (a
  * sequential write) extends it, so sequential writes make few pieces.
  */
-import { PooledBlockCrc32, blockCrc32s } from '../../common/checksum/index.js';
+import { BlockCrc32, blockCrc32s, blockCrc32sOffThread } from '../../common/checksum/index.js';
 import type { Extent, Ino, Timespec } from '../../common/protocol/index.js';
 import { freshChunks, type ChunkPool, type ChunkSource } from './chunk-pool.js';
 
@@ -53,14 +53,14 @@ export class Segment {
   private released = false;
   private readonly pool: ChunkSource;
   /** Block CRC32s of the bytes appended, when asked for at construction. */
-  private readonly hash: PooledBlockCrc32 | undefined;
+  private readonly hash: BlockCrc32 | undefined;
   /** Views of bytes appended and not hashed yet, in order. */
   private unhashed: Buffer[] = [];
   private hashScheduled = false;
 
   constructor(readonly ino: Ino, readonly capacityBytes: number, opts: { pool?: ChunkSource; checksumBlockSizeBytes?: number } = {}) {
     this.pool = opts.pool ?? freshChunks(Math.min(CHUNK_BYTES, capacityBytes));
-    if (opts.checksumBlockSizeBytes !== undefined) this.hash = new PooledBlockCrc32(opts.checksumBlockSizeBytes);
+    if (opts.checksumBlockSizeBytes !== undefined) this.hash = new BlockCrc32(opts.checksumBlockSizeBytes, blockCrc32sOffThread);
   }
 
   get roomBytes(): number {
@@ -116,7 +116,7 @@ export class Segment {
   async crc32s(blockSizeBytes: number): Promise<number[]> {
     if (!this.body) throw new Error('crc32s of a segment not sealed');
     this.hashPending();
-    if (this.hash?.blockSizeBytes === blockSizeBytes) return this.hash.list();
+    if (this.hash?.blockSizeBytes === blockSizeBytes) return this.hash.settled();
     return blockCrc32s(this.body, blockSizeBytes);
   }
 

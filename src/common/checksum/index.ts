@@ -1,63 +1,34 @@
 /**
  * The checksum convention shared by agent and volume server: CRC32 (zlib's polynomial,
  * zlib.crc32) of every blockSizeBytes block of a log-segment object, the last block short.
- * The agent computes the list as it fills a segment (BlockCrc32, fed each write's bytes right
- * after copying them, while they are still in the CPU cache) and verifies blocks as it reads
+ * The agent computes the list as it fills a segment (BlockCrc32, fed each write's bytes just
+ * after copying them, whole blocks hashed on the thread pool) and verifies blocks as it reads
  * them; the volume server stores the list with the object and uses it for compaction and fsck.
  */
 import { crc32 } from 'node:zlib';
 import { nativeAddon } from '../native/addon.js';
 
+/** Hashes data, a whole number of blocks: the CRC32 of each, now or later. */
+export type WholeBlockHasher = (data: Buffer, blockSizeBytes: number) => number[] | Promise<number[]>;
+
 /**
  * The block CRC32s of a byte stream fed in order, in pieces of any size (a block may span
- * pieces: its CRC is continued across them). list() gives the CRCs of the bytes fed so far.
+ * pieces: its CRC is continued across them). The whole blocks within a piece go to
+ * `wholeBlocks` (default: hashed here; the agent's writeback passes blockCrc32sOffThread, so
+ * they are hashed on the libuv pool while its main thread answers the next FUSE request; a
+ * piece must then not change until settled() resolves); the bytes of a block begun or ended
+ * in a piece are hashed here. list() gives the CRCs of the bytes fed so far when every hash
+ * is done; settled() waits for them.
  */
 export class BlockCrc32 {
   /** Bytes fed so far. */
   sizeBytes = 0;
-  private readonly done: number[] = [];
+  /** CRCs of the completed blocks in order, some still being computed. */
+  private readonly items: Array<number[] | Promise<number[]>> = [];
   private crc = 0;
   private inBlock = 0;
 
-  constructor(readonly blockSizeBytes: number) {
-    if (!Number.isSafeInteger(blockSizeBytes) || blockSizeBytes < 1) throw new RangeError(`checksum block size ${blockSizeBytes}`);
-  }
-
-  update(part: Buffer): void {
-    const size = this.blockSizeBytes;
-    for (let off = 0; off < part.length;) {
-      const n = Math.min(size - this.inBlock, part.length - off);
-      this.crc = crc32(off === 0 && n === part.length ? part : part.subarray(off, off + n), this.crc);
-      this.inBlock += n;
-      off += n;
-      if (this.inBlock === size) {
-        this.done.push(this.crc);
-        this.crc = 0;
-        this.inBlock = 0;
-      }
-    }
-    this.sizeBytes += part.length;
-  }
-
-  /** CRC32 of each block of the bytes fed so far, the last one short (none for no bytes). */
-  list(): number[] {
-    return this.inBlock > 0 ? [...this.done, this.crc] : this.done.slice();
-  }
-}
-
-/**
- * Like BlockCrc32, with the whole blocks of each part hashed on the libuv thread pool (native
- * crc32Blocks, Node's zlib) instead of the calling thread: for the agent's write path, whose
- * main thread answers the next FUSE request meanwhile. The bytes of a part in progress of a
- * block are hashed here. A part must not change until list() has resolved. Without the native
- * addon everything is hashed on the calling thread.
- */
-export class PooledBlockCrc32 {
-  private readonly items: Array<number | Promise<number[]>> = [];
-  private crc = 0;
-  private inBlock = 0;
-
-  constructor(readonly blockSizeBytes: number) {
+  constructor(readonly blockSizeBytes: number, private readonly wholeBlocks: WholeBlockHasher = crc32Each) {
     if (!Number.isSafeInteger(blockSizeBytes) || blockSizeBytes < 1 || blockSizeBytes > 0xffffffff) throw new RangeError(`checksum block size ${blockSizeBytes}`);
   }
 
@@ -68,44 +39,66 @@ export class PooledBlockCrc32 {
       off = Math.min(size - this.inBlock, part.length);
       this.crc = crc32(part.subarray(0, off), this.crc);
       this.inBlock += off;
-      if (this.inBlock === size) this.closeBlock();
+      if (this.inBlock === size) {
+        this.items.push([this.crc]);
+        this.crc = 0;
+        this.inBlock = 0;
+      }
     }
     const whole = Math.floor((part.length - off) / size) * size;
     if (whole > 0) {
-      this.items.push(blockCrc32sOffThread(part.subarray(off, off + whole), size));
+      this.items.push(this.wholeBlocks(part.subarray(off, off + whole), size));
       off += whole;
     }
     if (off < part.length) {
+      // Less than a block is left: it begins the next one.
       this.crc = crc32(part.subarray(off));
       this.inBlock = part.length - off;
-      if (this.inBlock === size) this.closeBlock();
     }
+    this.sizeBytes += part.length;
   }
 
-  /** CRC32 of each block of the bytes fed so far, the last one short (none for no bytes). */
-  async list(): Promise<number[]> {
-    const items = this.items.slice();
-    const tail = this.inBlock > 0 ? [this.crc] : [];
+  /** CRC32 of each block of the bytes fed so far, the last one short (none for no bytes). Throws while a hash is under way. */
+  list(): number[] {
+    const done = this.items.map((item) => {
+      if (Array.isArray(item)) return item;
+      throw new Error('BlockCrc32.list: block CRCs are still being computed (use settled())');
+    });
+    return this.collect(done, this.tail());
+  }
+
+  /** list(), once every hash of the bytes fed so far is done. */
+  async settled(): Promise<number[]> {
+    const tail = this.tail();
+    const done: number[][] = [];
+    for (const item of this.items.slice()) done.push(await item); // snapshot: bytes fed meanwhile are not counted
+    return this.collect(done, tail);
+  }
+
+  /** The CRC of the block in progress, if any. */
+  private tail(): number | undefined {
+    return this.inBlock > 0 ? this.crc : undefined;
+  }
+
+  private collect(done: readonly number[][], tail: number | undefined): number[] {
     const out: number[] = [];
-    for (const item of items) {
-      if (typeof item === 'number') out.push(item);
-      else for (const crc of await item) out.push(crc);
-    }
-    if (tail.length) out.push(tail[0]!);
+    for (const crcs of done) for (const crc of crcs) out.push(crc);
+    if (tail !== undefined) out.push(tail);
     return out;
   }
+}
 
-  private closeBlock(): void {
-    this.items.push(this.crc);
-    this.crc = 0;
-    this.inBlock = 0;
-  }
+/** The CRC32 of each block of data, here (WholeBlockHasher). */
+function crc32Each(data: Buffer, blockSizeBytes: number): number[] {
+  const out: number[] = [];
+  for (let off = 0; off < data.length; off += blockSizeBytes) out.push(crc32(data.subarray(off, off + blockSizeBytes)));
+  return out;
 }
 
 /** The block CRC32s of data (blockCrc32s) computed on the libuv pool; on this thread without the addon. */
 export function blockCrc32sOffThread(data: Buffer, blockSizeBytes: number): Promise<number[]> {
   const addon = nativeAddon();
-  if (!addon) return Promise.resolve(blockCrc32s(data, blockSizeBytes));
+  if (!addon) return Promise.resolve(crc32Each(data, blockSizeBytes));
   return new Promise((ok) => addon.crc32Blocks(data, blockSizeBytes, ok));
 }
 
