@@ -668,19 +668,15 @@ static napi_value wrapped(napi_env env, napi_callback_info info) {
 }
 
 static napi_value init(napi_env env, napi_value exports) {
-  napi_value fn;
-  napi_create_function(env, "lookup", NAPI_AUTO_LENGTH, lookup, NULL, &fn);
-  napi_set_named_property(env, exports, "lookup", fn);
-  napi_create_function(env, "wrappedMounts", NAPI_AUTO_LENGTH, wrapped, NULL, &fn);
-  napi_set_named_property(env, exports, "wrappedMounts", fn);
-  napi_create_function(env, "getattrRewrites", NAPI_AUTO_LENGTH, rewrites, NULL, &fn);
-  napi_set_named_property(env, exports, "getattrRewrites", fn);
-  napi_create_function(env, "markCapabilityAbsent", NAPI_AUTO_LENGTH, mark_absent, NULL, &fn);
-  napi_set_named_property(env, exports, "markCapabilityAbsent", fn);
-  napi_create_function(env, "forgetCapabilityAbsence", NAPI_AUTO_LENGTH, forget_absent, NULL, &fn);
-  napi_set_named_property(env, exports, "forgetCapabilityAbsence", fn);
-  napi_create_function(env, "capabilityAnswers", NAPI_AUTO_LENGTH, absent_hits, NULL, &fn);
-  napi_set_named_property(env, exports, "capabilityAnswers", fn);
+  const napi_property_descriptor fns[] = {
+    { "lookup", NULL, lookup, NULL, NULL, NULL, napi_default, NULL },
+    { "wrappedMounts", NULL, wrapped, NULL, NULL, NULL, napi_default, NULL },
+    { "getattrRewrites", NULL, rewrites, NULL, NULL, NULL, napi_default, NULL },
+    { "markCapabilityAbsent", NULL, mark_absent, NULL, NULL, NULL, napi_default, NULL },
+    { "forgetCapabilityAbsence", NULL, forget_absent, NULL, NULL, NULL, napi_default, NULL },
+    { "capabilityAnswers", NULL, absent_hits, NULL, NULL, NULL, napi_default, NULL },
+  };
+  napi_define_properties(env, exports, sizeof fns / sizeof fns[0], fns);
   napi_value v;
   napi_create_uint32(env, UTIME_NOW, &v);
   napi_set_named_property(env, exports, "UTIME_NOW", v);
