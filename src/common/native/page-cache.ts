@@ -1,16 +1,11 @@
 // Dropping written-once file data from the kernel's page cache (pagecache.c).
 //
 // Used by the local-directory object store for object files it has synced or
-// read. Without the addon (not built, not Linux) nothing is dropped and
-// pageCacheDropAvailable() says so; the store works the same, only with more
+// read. Without the addon (not built, not Linux) nothing is dropped
+// (dropPageCache resolves false); the store works the same, only with more
 // page cache in use.
 
 import { nativeAddon } from './addon.js';
-
-/** True when dropPageCache really drops (the addon is built: node src/common/native/build.mjs). */
-export function pageCacheDropAvailable(): boolean {
-  return nativeAddon() !== null;
-}
 
 /**
  * Asks the kernel to drop the page cache of fd's bytes [offset, offset + length) (length 0: to

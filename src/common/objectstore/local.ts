@@ -17,7 +17,8 @@
  * reuses those pages instead of growing the page cache: on a VM that returns free memory to its
  * host, each newly touched page costs a host fault (measured: 1 GiB of 10 MiB objects written
  * and synced in 3.4 s keeping the pages, 0.64 s dropping them). Objects and ranges under 256 KiB
- * keep their pages (small files: the drop cost more than it saved). Without the addon nothing is dropped.
+ * keep their pages (few pages to gain, and each drop is one more pool job; bench/fs small-file
+ * creates measured the same within noise either way). Without the addon nothing is dropped.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, statSync } from 'node:fs';
