@@ -84,6 +84,8 @@ async function main(argv: string[]): Promise<number> {
     await rpc.close(0);
     throw new PfsError('PFS_ERR_CONFIG', `${file}: [Agent] ReadCacheLineSize: ${lineSize} must be a multiple of the volume's checksum block size ${mounted.checksumBlockSizeBytes}`);
   }
+  // Pooled object numbers are used only within half of this (writeback/object-pool.ts).
+  let provisionedObjectTtlMs = provisionedTtlOf(mounted, log);
   // An evicted mount is replaced (docs/LEASES.md §3); `recovery` is made once its parts exist.
   const client = createVolumeClient(rpc, mounted.mountId, { onMountLost: (id, err) => recovery.recover(id, err) });
   let connected: ConnectedStore;
@@ -100,7 +102,9 @@ async function main(argv: string[]): Promise<number> {
   const writeback = createWriteback({
     store, clock, log,
     server: {
-      provision: pooledProvision(async (count) => (await client.call('ProvisionObject', { count })).objects, 64),
+      provision: pooledProvision(async (count) => (await client.call('ProvisionObject', { count })).objects, {
+        batchSize: 64, nowMs: () => clock.nowMs(), maxAgeMs: () => provisionedObjectTtlMs / 2, generation: () => client.generation,
+      }),
       wrote: (p) => client.call('Wrote', p),
     },
     maxFlushSizeBytes: a.MaxFlushSize as number,
@@ -138,7 +142,11 @@ async function main(argv: string[]): Promise<number> {
   let fuseRef: { callerContext(): { uid: number; gid: number; pid: number; umask: number } | null; forgetCapabilityAbsence(): void } | undefined;
   const recovery = createMountRecovery({
     log, timers, retryDelayMs: 1000, attempts: 60,
-    mount: async () => ((await rpc.call('Mount', { volume })) as MountResult).mountId,
+    mount: async () => {
+      const again = (await rpc.call('Mount', { volume })) as MountResult;
+      provisionedObjectTtlMs = provisionedTtlOf(again, log);
+      return again.mountId;
+    },
     onLost: () => {
       writeback.failAll('the mount was evicted before this data was written back');
       leases.reset();
@@ -279,6 +287,20 @@ function requestBytes(value: number, key: string, log: { warn(o: object, msg: st
   if (bytes > LIBFUSE2_MAX_WRITE_BYTES) bytes -= bytes % 4096;
   if (bytes !== value) log.warn({ [key]: value, using: bytes }, `${key}: requests are at most ${MAX_REQUEST_BYTES} bytes, and above ${LIBFUSE2_MAX_WRITE_BYTES} whole 4096-byte pages`);
   return bytes;
+}
+
+/** Pooled numbers' age limit when the server does not state its ProvisionedObjectTTL (an older proxyfsd). */
+const UNSTATED_PROVISIONED_TTL_MS = 10 * 60_000;
+
+/**
+ * The ProvisionedObjectTTL the Mount reply states. An older proxyfsd states none: pooled numbers
+ * then age out after a cautious guess, and a refused number is still re-provisioned (upload.ts).
+ */
+function provisionedTtlOf(m: MountResult, log: { warn(o: object, msg: string): void }): number {
+  const ttl = m.provisionedObjectTtlMs;
+  if (Number.isSafeInteger(ttl) && ttl > 0) return ttl;
+  log.warn({ provisionedObjectTtlMs: ttl, assumedMs: UNSTATED_PROVISIONED_TTL_MS }, 'the volume server stated no ProvisionedObjectTTL in its Mount reply (an older proxyfsd?): assuming a short one');
+  return UNSTATED_PROVISIONED_TTL_MS;
 }
 
 function checkMountPoint(mnt: string): void {

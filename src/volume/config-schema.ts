@@ -48,8 +48,10 @@ export const volumeServerSchema: Schema = {
         },
         ProvisionedObjectTTL: {
           type: 'duration', default: '1h',
-          doc: 'An object provisioned for an agent but never reported by a Wrote RPC is deleted after this ' +
-            'long (the agent crashed or lost its connection mid-flush).',
+          doc: 'An object number provisioned for an agent and never reported by a Wrote RPC is deleted this ' +
+            'long after the mount it was provisioned for ended (unmounted, dropped after MountGracePeriod, or ' +
+            'evicted); while the mount is live its numbers never expire. The Mount reply tells agents this value: ' +
+            'they use a pooled number only within half of it.',
         },
         ...plugInKeys,
         ...storeAccessKeys,

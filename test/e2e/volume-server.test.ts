@@ -152,3 +152,30 @@ test('a mount whose agent stays away past the grace period is dropped and its op
     await srv.cleanup();
   }
 });
+
+test('object numbers provisioned for a live mount never expire; after it ends they expire ProvisionedObjectTTL later (issue 20)', { timeout: 60000 }, async () => {
+  const srv = await startProxyfsd({ volumeKeys: 'ProvisionedObjectTTL: 1s\nGCInterval: 200ms' });
+  const c = client(srv.port);
+  try {
+    const mounted = await call(c, 'Mount', { volume: srv.volume });
+    assert.equal(mounted.provisionedObjectTtlMs, 1000, 'the Mount reply states the TTL');
+    const { mountId } = mounted;
+    const f = await call(c, 'Create', { mountId, cred: root, parent: ROOT_INO, name: 'late', mode: 0o644, umask: 0, flags: O_RDWR });
+    const [kept, dropped] = (await call(c, 'ProvisionObject', { mountId, count: 2 })).objects as [{ objectId: number; key: string }, { objectId: number; key: string }];
+    await new Promise((r) => setTimeout(r, 3000)); // three TTLs, about fifteen GC rounds, the mount live
+    const report = (objectId: number) => ({ objectId, sizeBytes: 1, blockSizeBytes: 65536, crc32: [0xe8b7be43] }); // crc32('a')
+    const extent = (objectId: number) => [{ fileOffset: 0, length: 1, objectId, objectOffset: 0 }];
+    const mtime = { sec: 1, nsec: 0 };
+    assert.equal((await call(c, 'Wrote', { mountId, ino: f.ino, object: report(kept.objectId), extents: extent(kept.objectId), mtime })).size, 1);
+    await call(c, 'Release', { mountId, ino: f.ino });
+    await call(c, 'Unmount', { mountId });
+    await new Promise((r) => setTimeout(r, 2500));
+    const again = (await call(c, 'Mount', { volume: srv.volume })).mountId;
+    await assert.rejects(call(c, 'Wrote', { mountId: again, ino: f.ino, object: report(dropped.objectId), extents: extent(dropped.objectId), mtime }), { code: 'PFS_ERR_STALE_OBJECT' });
+    await call(c, 'Unmount', { mountId: again });
+  } finally {
+    await c.close(0);
+    assert.equal(await srv.stop(), 0, srv.stderr());
+    await srv.cleanup();
+  }
+});

@@ -47,7 +47,7 @@ export interface ProxyfsdHandle {
   cleanup(): Promise<void>;
 }
 
-export function writeVolumeConf(dir: string, port: number, volume = 'TestVolume', extra = '', store?: { objectStoreUrl: string; keys: Record<string, string> }, mountGracePeriod = '30s'): string {
+export function writeVolumeConf(dir: string, port: number, volume = 'TestVolume', extra = '', store?: { objectStoreUrl: string; keys: Record<string, string> }, mountGracePeriod = '30s', volumeKeys = ''): string {
   const conf = join(dir, 'proxyfsd.conf');
   writeFileSync(conf, `[Volume:${volume}]
 MetadataPath: ${join(dir, 'meta.db')}
@@ -55,6 +55,7 @@ ObjectStoreURL: ${store?.objectStoreUrl ?? `file://${join(dir, 'objects')}`}
 ${store ? keysToIni(store.keys) : ''}
 DeadObjectDeleteDelay: 0s
 MountGracePeriod: ${mountGracePeriod}
+${volumeKeys}
 
 [RPCServer]
 IPAddr: 127.0.0.1
@@ -71,13 +72,14 @@ ${extra}`);
  * mountGracePeriod: 30 s by default, so a loaded machine that stalls an agent's connection for a
  * few seconds does not drop its mount; tests of the drop itself pass a short one.
  */
-export async function startProxyfsd(opts: { extraConf?: string; volume?: string; backend?: Backend; store?: BackendKeys; mountGracePeriod?: string } = {}): Promise<ProxyfsdHandle> {
+/** volumeKeys: more `Key: value` lines for the [Volume:NAME] section; extraConf: more sections. */
+export async function startProxyfsd(opts: { extraConf?: string; volume?: string; backend?: Backend; store?: BackendKeys; mountGracePeriod?: string; volumeKeys?: string } = {}): Promise<ProxyfsdHandle> {
   const backend = opts.backend ?? testBackend();
   const store = opts.store ?? (backend === 'local' ? undefined : await remoteBackendKeys(backend));
   const dir = mkdtempSync(join(tmpdir(), 'pfs-proxyfsd-'));
   const port = await freePort();
   const volume = opts.volume ?? 'TestVolume';
-  const conf = writeVolumeConf(dir, port, volume, opts.extraConf, store, opts.mountGracePeriod);
+  const conf = writeVolumeConf(dir, port, volume, opts.extraConf, store, opts.mountGracePeriod, opts.volumeKeys);
   await run(join(BIN, 'pfs'), ['format', conf, volume]);
   let errText = '';
   let proc!: ChildProcess;

@@ -31,7 +31,10 @@
  *   FUSE writes arrive one at a time, and every microsecond before the reply is on the path.
  * - Block CRC32s are computed as each write is copied in (segment.ts), never over a whole
  *   segment at once on the path of the write that closes it.
- * - A segment whose PUT (after retries) or Wrote fails is logged with inode, object and code,
+ * - A segment whose number the server refuses (PFS_ERR_STALE_OBJECT: expired, dead, unknown) is
+ *   PUT again under a fresh number and reported (upload.ts); only a failure that a new number
+ *   cannot cure is final.
+ * - A segment whose PUT (after retries) or Wrote fails for good is logged with inode, object and code,
  *   its data is dropped, and the inode is marked: the next flush(ino) (or flushAll) rejects with
  *   EIO (ENOSPC when the store was full) once and clears the mark, as Linux reports writeback
  *   errors on fsync. Later segments of
@@ -97,8 +100,12 @@ export function createWriteback(opts: WritebackOptions): Writeback {
   /** Open segments, oldest first. */
   const openSegs = new Map<LiveSegment, InodeState>();
   const listeners: ((ino: Ino, attr: Attr) => void)[] = [];
-  const s: WritebackStats = { dirtyBytes: 0, segmentsInFlight: 0, segmentsWritten: 0, bytesWritten: 0, segmentsOpen: 0, segmentsFailed: 0, putRetries: 0, slotWaits: 0 };
-  const deps = { store, server, log, checksumBlockSizeBytes: opts.checksumBlockSizeBytes, retry: opts.retry ?? DEFAULT_RETRY, onPutRetry: () => { s.putRetries++; } };
+  const s: WritebackStats = { dirtyBytes: 0, segmentsInFlight: 0, segmentsWritten: 0, bytesWritten: 0, segmentsOpen: 0, segmentsFailed: 0, putRetries: 0, segmentsReprovisioned: 0, slotWaits: 0 };
+  const deps = {
+    store, server, log, checksumBlockSizeBytes: opts.checksumBlockSizeBytes, retry: opts.retry ?? DEFAULT_RETRY,
+    onPutRetry: () => { s.putRetries++; },
+    onReprovision: () => { s.segmentsReprovisioned++; },
+  };
   let closed = false;
   /** Bumped by failAll(): older segments and writes are discarded. */
   let epoch = 0;

@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { crc32 } from 'node:zlib';
-import { FsError } from '../../common/errors/index.js';
+import { FsError, PfsError } from '../../common/errors/index.js';
 import type { ObjectStore } from '../../common/objectstore/index.js';
 import { objectKey, type Attr, type Ino, type WroteParams } from '../../common/protocol/index.js';
 import type { SegmentServer } from './index.js';
@@ -18,6 +18,12 @@ export interface FakeServer extends SegmentServer {
   provisioned: number;
   /** Rejects the next n Wrote calls with FsError EINVAL. */
   failWrotes: number;
+  /** Object numbers the server no longer accepts (expired): Wrote naming one is PFS_ERR_STALE_OBJECT. */
+  readonly expired: Set<number>;
+  /** Marks every number handed out so far and not yet reported expired. */
+  expireAll(): void;
+  /** provision calls with fresh set. */
+  freshProvisions: number;
   /** Called when Wrote starts (before its checks), e.g. to sample state. */
   onWroteCall?: (p: WroteCall) => void;
 }
@@ -25,12 +31,19 @@ export interface FakeServer extends SegmentServer {
 export function fakeServer(): FakeServer {
   let nextId = 1;
   const sizes = new Map<Ino, number>();
+  const reported = new Set<number>();
   const srv: FakeServer = {
     calls: [],
     provisioned: 0,
     failWrotes: 0,
-    async provision(count) {
+    expired: new Set(),
+    freshProvisions: 0,
+    expireAll() {
+      for (let id = 1; id < nextId; id++) if (!reported.has(id)) srv.expired.add(id);
+    },
+    async provision(count, fresh) {
       srv.provisioned += count;
+      if (fresh) srv.freshProvisions++;
       return Array.from({ length: count }, () => { const objectId = nextId++; return { objectId, key: objectKey(objectId) }; });
     },
     async wrote(p) {
@@ -41,6 +54,8 @@ export function fakeServer(): FakeServer {
         throw new FsError('EINVAL', 'injected Wrote failure');
       }
       const o = p.object;
+      if (srv.expired.has(o.objectId)) throw new PfsError('PFS_ERR_STALE_OBJECT', `object ${o.objectId} was never provisioned or has expired; provision a new one`);
+      reported.add(o.objectId);
       assert.equal(o.crc32.length, Math.ceil(o.sizeBytes / o.blockSizeBytes), 'one CRC32 per block');
       let prevEnd = -1;
       for (const e of p.extents) {

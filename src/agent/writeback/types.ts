@@ -28,6 +28,8 @@ export interface WritebackStats {
   segmentsOpen: number;
   segmentsFailed: number;
   putRetries: number;
+  /** Segments written again under a fresh object number after the server refused theirs. */
+  segmentsReprovisioned: number;
   slotWaits: number;
 }
 

@@ -6,8 +6,9 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { manualClock } from '../../common/clock/index.js';
 import { openLocalStore, withFaults, type FaultyStore, type ObjectStore } from '../../common/objectstore/index.js';
-import type { Attr, Ino } from '../../common/protocol/index.js';
+import { objectKey, type Attr, type Ino } from '../../common/protocol/index.js';
 import { createWriteback, type Writeback, type WritebackOptions } from './index.js';
+import { MAX_REPROVISIONS } from './upload.js';
 import { delayingStore, fakeServer, FileModel, gatedStore, quietLog, replay, waitFor, type FakeServer } from './test-helpers.js';
 
 const BLOCK = 1024;
@@ -61,7 +62,7 @@ describe('writeback', () => {
     assert.deepEqual((await replay(store, server.calls, 5)).bytes, expected.bytes); // checks CRC32 lists too
     assert.deepEqual(w.pending(5), []);
     assert.equal(w.dirtyEnd(5), 0);
-    assert.deepEqual(w.stats(), { dirtyBytes: 0, segmentsInFlight: 0, segmentsWritten: 3, bytesWritten: 10_000, segmentsOpen: 0, segmentsFailed: 0, putRetries: 0, slotWaits: 0 });
+    assert.deepEqual(w.stats(), { dirtyBytes: 0, segmentsInFlight: 0, segmentsWritten: 3, bytesWritten: 10_000, segmentsOpen: 0, segmentsFailed: 0, putRetries: 0, segmentsReprovisioned: 0, slotWaits: 0 });
   });
 
   it('closes a segment maxFlushTimeMs after its first byte', async () => {
@@ -234,6 +235,36 @@ describe('writeback', () => {
     await assert.rejects(w.flush(7), { code: 'EIO' });
     assert.deepEqual(server.calls.map((c) => c.extents[0]!.fileOffset), [100, 200]);
     await w.flush(7);
+  });
+
+  it('a segment whose object number the server refused is written again under a fresh one', async () => {
+    const warns: string[] = [];
+    const w = make({ log: { ...quietLog, warn: (_o: object, msg: string) => { warns.push(msg); } } });
+    server.onWroteCall = (p) => { if (server.calls.length === 0 && !server.expired.size) server.expired.add(p.object.objectId); };
+    await w.write(8, 0, Buffer.alloc(3000, 8));
+    await w.flush(8);
+    server.onWroteCall = undefined;
+    assert.equal(server.calls.length, 1);
+    const refused = [...server.expired][0]!;
+    assert.notEqual(server.calls[0]!.object.objectId, refused);
+    assert.equal(server.freshProvisions, 1);
+    assert.deepEqual((await replay(store, server.calls, 8)).bytes, Buffer.alloc(3000, 8));
+    assert.equal(w.stats().segmentsReprovisioned, 1);
+    assert.equal(w.stats().segmentsFailed, 0);
+    assert.ok(warns.some((m) => /refused the log segment's object number/.test(m)), warns.join('; '));
+    for (let i = 0; i < 500 && await local.head(objectKey(refused)).then(() => true, () => false); i++) await new Promise((r) => setTimeout(r, 2));
+    await assert.rejects(local.head(objectKey(refused)), { code: 'PFS_ERR_OBJECT_MISSING' }, 'the refused key is deleted');
+  });
+
+  it('a refusal a fresh number cannot cure is EIO on flush, once', async () => {
+    const w = make();
+    server.onWroteCall = (p) => { server.expired.add(p.object.objectId); };
+    await w.write(9, 0, Buffer.alloc(10, 9));
+    await assert.rejects(w.flush(9), { code: 'EIO', message: /PFS_ERR_STALE_OBJECT|expired/ });
+    assert.equal(server.freshProvisions, MAX_REPROVISIONS);
+    assert.equal(w.stats().segmentsFailed, 1);
+    server.onWroteCall = undefined;
+    await w.flush(9);
   });
 
   it('close() flushes everything and refuses later writes', async () => {

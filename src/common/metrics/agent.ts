@@ -21,7 +21,7 @@ export interface FuseOpObserver {
 export interface ReadCacheFigures { hits: number; misses: number; bytesFetched: number; lines: number; checksumErrors: number }
 export interface WritebackFigures {
   dirtyBytes: number; segmentsInFlight: number; segmentsOpen: number; segmentsWritten: number;
-  bytesWritten: number; segmentsFailed: number; putRetries: number;
+  bytesWritten: number; segmentsFailed: number; putRetries: number; segmentsReprovisioned: number;
 }
 export interface CredentialFigures { renewals: number; pluginStarts: number; pluginFailures: number }
 /** What agent/lease's stats() gives (LeaseStats has this shape). */
@@ -111,6 +111,7 @@ export function createAgentMetrics(): AgentMetrics {
   new Counter({ name: `${P}_writeback_segments_written_total`, help: 'Log segments uploaded and reported with Wrote.', registers, collect() { this.reset(); setCounter(this, wb()?.segmentsWritten ?? 0); } });
   new Counter({ name: `${P}_writeback_segments_failed_total`, help: 'Log segments that failed for good (their writes were lost; the next fsync/close returned EIO).', registers, collect() { this.reset(); setCounter(this, wb()?.segmentsFailed ?? 0); } });
   new Counter({ name: `${P}_writeback_put_retries_total`, help: 'Log-segment PUTs retried by writeback.', registers, collect() { this.reset(); setCounter(this, wb()?.putRetries ?? 0); } });
+  new Counter({ name: `${P}_writeback_segments_reprovisioned_total`, help: 'Log segments written again under a fresh object number after the volume server refused theirs (expired, dead or unknown).', registers, collect() { this.reset(); setCounter(this, wb()?.segmentsReprovisioned ?? 0); } });
 
   const ls = (): LeaseFigures | undefined => src.leases?.stats();
   new Gauge({ name: `${P}_leases_held`, help: 'Leases this mount holds, by type (shared, exclusive).', labelNames: ['type'], registers, collect() { const l = ls(); this.set({ type: 'shared' }, l?.shared ?? 0); this.set({ type: 'exclusive' }, l?.exclusive ?? 0); } });
@@ -178,7 +179,7 @@ export function createAgentMetrics(): AgentMetrics {
       if (w) {
         out.writeback = {
           dirtyBytes: w.dirtyBytes, segmentsInFlight: w.segmentsInFlight, segmentsOpen: w.segmentsOpen, segmentsWritten: w.segmentsWritten,
-          bytesWritten: w.bytesWritten, segmentsFailed: w.segmentsFailed, putRetries: w.putRetries,
+          bytesWritten: w.bytesWritten, segmentsFailed: w.segmentsFailed, putRetries: w.putRetries, segmentsReprovisioned: w.segmentsReprovisioned,
         };
       }
       const l = ls();

@@ -129,6 +129,12 @@ export interface MountResult {
   objectStoreUrl: string;
   /** Block size the agent must use for the CRC32 list it reports with Wrote. */
   checksumBlockSizeBytes: number;
+  /**
+   * The volume's ProvisionedObjectTTL: numbers from ProvisionObject stay valid while this
+   * mount is live and expire this long after it ended. The agent uses a pooled number only
+   * within half of it (docs/SEMANTICS.md, "Timeouts on each side").
+   */
+  provisionedObjectTtlMs: number;
 }
 
 export interface SetAttrParams {

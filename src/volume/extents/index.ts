@@ -15,7 +15,8 @@
  * - an object's life is provisioned -> live (first Wrote reporting it, which records its size
  *   and CRC32 blocks) -> dead (no live bytes left; dead_since_ns set) -> row forgotten once GC
  *   deleted it from the store. A dead object is never written into again. A provisioned object
- *   that expires unused is made dead by expiredProvisioned, the same way;
+ *   that expires unused is made dead by expiredProvisioned, the same way; one handed to a mount
+ *   expires only once that mount has ended (disownProvisioned) and the TTL has passed since;
  * - meta `used_bytes` is the sum of all extent lengths.
  */
 import { PfsError } from '../../common/errors/index.js';
@@ -52,8 +53,13 @@ export interface ExtentMaps {
   /** Sum of all extent lengths. */
   usedBytes(): number;
   fetchChunk(ino: Ino, size: number, fileOffset: number, maxEntriesFrom: number, maxEntriesBefore: number): ExtentMapChunk;
-  /** count new object ids, in state provisioned. */
-  provision(count: number): { objectId: number; key: string }[];
+  /**
+   * count new object ids, in state provisioned, owned by mountId: they do not expire while that
+   * mount is live (no mountId: they expire ProvisionedObjectTTL after now).
+   */
+  provision(count: number, mountId?: string): { objectId: number; key: string }[];
+  /** The mount ended: its provisioned objects lose their owner and expire ProvisionedObjectTTL after now. */
+  disownProvisioned(mountId: string): void;
   /** Patches ino's map with extents of a written object; returns the highest end written (0 if none). */
   wrote(ino: Ino, object: WroteParams['object'], extents: Extent[]): number;
   /** Dead objects whose dead_since_ns <= olderThanNs, oldest first. */
@@ -61,7 +67,7 @@ export interface ExtentMaps {
   /** Forgets rows of dead objects (after GC deleted them from the store). Other rows are kept. */
   forgetObjects(ids: number[]): void;
   /**
-   * Provisioned objects created at or before olderThanNs: they are made dead (dead_since = now),
+   * Provisioned objects of no live mount, created (or disowned) at or before olderThanNs: they are made dead (dead_since = now),
    * so a late Wrote is refused, and returned for deletion. Call inside a transaction and delete
    * from the store only after it committed.
    */
@@ -114,7 +120,11 @@ export function createExtentMaps(md: Metadata, opts: ExtentMapsOptions): ExtentM
 
     fetchChunk: (ino, size, fileOffset, maxEntriesFrom, maxEntriesBefore) => fetchChunk(s, ino, size, fileOffset, maxEntriesFrom, maxEntriesBefore),
 
-    provision: (count) => provision(s, md, nowNs(), count),
+    provision: (count, mountId) => provision(s, md, nowNs(), count, mountId ?? null),
+
+    disownProvisioned(mountId) {
+      s.disownProvisioned.run(nowNs(), mountId);
+    },
 
     wrote(ino, object, extents) {
       checkIno(ino);

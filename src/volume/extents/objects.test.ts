@@ -56,12 +56,12 @@ describe('wrote validation', () => {
     assert.equal(f.maps.objectChecksums(id)?.crc32.length, 3);
   });
 
-  it('refuses objects never provisioned, or dead, with PFS_ERR_BAD_REQUEST', () => {
-    assert.throws(() => wrote(1, report(id + 100, 10), [ext(id + 100, 0, 10)]), { code: 'PFS_ERR_BAD_REQUEST' });
+  it('refuses objects never provisioned, or dead, with PFS_ERR_STALE_OBJECT', () => {
+    assert.throws(() => wrote(1, report(id + 100, 10), [ext(id + 100, 0, 10)]), { code: 'PFS_ERR_STALE_OBJECT' });
     wrote(1, report(id, 10), [ext(id, 0, 10)]);
     write(f, 1, 10, [[0, 10, 0]]); // overwrites all of id: dead
     assert.equal(objectState(f, id)?.state, 'dead');
-    assert.throws(() => wrote(2, report(id, 10), [ext(id, 0, 10)]), { code: 'PFS_ERR_BAD_REQUEST' });
+    assert.throws(() => wrote(2, report(id, 10), [ext(id, 0, 10)]), { code: 'PFS_ERR_STALE_OBJECT' });
   });
 
   it('a second report of the same object must agree with the first', () => {
@@ -135,7 +135,7 @@ describe('live bytes and object life', () => {
     assert.deepEqual(f.md.transaction(() => f.maps.expiredProvisioned(createdAt + 500n, 10)), [{ objectId: old, key: objectKey(old) }]);
     assert.equal(objectState(f, old)?.state, 'dead');
     assert.equal(objectState(f, young)?.state, 'provisioned');
-    assert.throws(() => wrote(1, report(old, 10), [ext(old, 0, 10)]), { code: 'PFS_ERR_BAD_REQUEST' });
+    assert.throws(() => wrote(1, report(old, 10), [ext(old, 0, 10)]), { code: 'PFS_ERR_STALE_OBJECT' });
   });
 
   it('compactionCandidates lists live objects below the ratio, emptiest first', () => {

@@ -5,8 +5,8 @@
  * Errors: a malformed report (block size, CRC count, extents outside the object, overlapping
  * extents, a second report that disagrees with the first) is FsError EINVAL. An object that is
  * not ours to write into (never provisioned, expired, or already dead and queued for deletion)
- * is PfsError PFS_ERR_BAD_REQUEST, so an agent can tell "provision a new object and rewrite"
- * from "my report is wrong".
+ * is PfsError PFS_ERR_STALE_OBJECT, so an agent can tell "provision a new object and rewrite"
+ * (it still holds the bytes) from "my report is wrong".
  */
 import { FsError, PfsError } from '../../common/errors/index.js';
 import { objectKey, type Extent, type ObjectChecksums, type WroteParams } from '../../common/protocol/index.js';
@@ -25,12 +25,13 @@ function einval(msg: string): never {
   throw new FsError('EINVAL', msg);
 }
 
-export function provision(s: Statements, md: Metadata, nowNs: bigint, count: number): { objectId: number; key: string }[] {
+/** count new object ids, owned by mountId (null: by nobody, they expire by age alone). */
+export function provision(s: Statements, md: Metadata, nowNs: bigint, count: number, mountId: string | null): { objectId: number; key: string }[] {
   if (!Number.isSafeInteger(count) || count < 1 || count > MAX_PROVISION) einval(`provision count ${count} is not in 1..${MAX_PROVISION}`);
   const first = md.nextCounter('next_object_id', count);
   const out: { objectId: number; key: string }[] = [];
   for (let id = first; id < first + count; id++) {
-    s.insertObject.run(id, nowNs);
+    s.insertObject.run(id, nowNs, mountId);
     out.push({ objectId: id, key: objectKey(id) });
   }
   return out;
@@ -70,7 +71,7 @@ export function checkExtents(o: ObjectReport, extents: readonly Extent[]): Exten
 export function writableObject(s: Statements, o: ObjectReport): ObjectRow {
   const row = s.object.get(o.objectId);
   if (!row || row.state === 'dead') {
-    throw new PfsError('PFS_ERR_BAD_REQUEST', `object ${o.objectId} (${objectKey(o.objectId)}) ${row ? 'is dead' : 'was never provisioned or has expired'}; provision a new one`);
+    throw new PfsError('PFS_ERR_STALE_OBJECT', `object ${o.objectId} (${objectKey(o.objectId)}) ${row ? 'is dead' : 'was never provisioned or has expired'}; provision a new one`);
   }
   if (row.state === 'live') {
     if (row.sizeBytes !== o.sizeBytes || row.blockSizeBytes !== o.blockSizeBytes || !encodeCrcs(o.crc32).equals(row.crc32 ?? Buffer.alloc(0))) {

@@ -41,14 +41,19 @@ export function prepareStatements(db: Db) {
     bytesByObject: db.prepare<[], { objectId: number; bytes: number; count: number }>('SELECT object_id AS objectId, SUM(length) AS bytes, COUNT(*) AS count FROM extents GROUP BY object_id'),
     allExtents: db.prepare<[], ExtentRow & { ino: number }>(`SELECT ino, ${EXTENT} FROM extents ORDER BY ino, file_offset`),
     // objects
-    insertObject: db.prepare<[number, bigint]>("INSERT INTO objects(object_id, state, created_ns) VALUES (?, 'provisioned', ?)"),
+    insertObject: db.prepare<[number, bigint, string | null]>("INSERT INTO objects(object_id, state, created_ns, mount_id) VALUES (?, 'provisioned', ?, ?)"),
     object: db.prepare<[number], ObjectRow>(`SELECT ${OBJECT} FROM objects WHERE object_id = ?`),
     allObjects: db.prepare<[], ObjectRow>(`SELECT ${OBJECT} FROM objects ORDER BY object_id`),
     register: db.prepare<[number, number, Buffer, number]>("UPDATE objects SET state = 'live', size_bytes = ?, block_size_bytes = ?, crc32 = ? WHERE object_id = ? AND state = 'provisioned'"),
     addLive: db.prepare<[number, number]>('UPDATE objects SET live_bytes = live_bytes + ? WHERE object_id = ?'),
     markDeadIfEmpty: db.prepare<[bigint, number]>("UPDATE objects SET state = 'dead', dead_since_ns = ? WHERE object_id = ? AND state = 'live' AND live_bytes = 0"),
     dead: db.prepare<[bigint, number], { objectId: number }>("SELECT object_id AS objectId FROM objects WHERE state = 'dead' AND dead_since_ns <= ? ORDER BY dead_since_ns, object_id LIMIT ?"),
-    provisionedBefore: db.prepare<[bigint, number], { objectId: number }>("SELECT object_id AS objectId FROM objects WHERE state = 'provisioned' AND created_ns <= ? ORDER BY created_ns, object_id LIMIT ?"),
+    // Objects of a live mount never expire; a row whose mount row is gone (or evicted) without
+    // disownProvisioned having run expires by its created_ns all the same.
+    provisionedBefore: db.prepare<[bigint, number], { objectId: number }>(
+      "SELECT object_id AS objectId FROM objects WHERE state = 'provisioned' AND created_ns <= ? " +
+      'AND (mount_id IS NULL OR mount_id NOT IN (SELECT mount_id FROM mounts WHERE evicted_ns IS NULL)) ORDER BY created_ns, object_id LIMIT ?'),
+    disownProvisioned: db.prepare<[bigint, string]>("UPDATE objects SET mount_id = NULL, created_ns = ? WHERE state = 'provisioned' AND mount_id = ?"),
     markDead: db.prepare<[bigint, number]>("UPDATE objects SET state = 'dead', dead_since_ns = ? WHERE object_id = ?"),
     forget: db.prepare<[number]>("DELETE FROM objects WHERE object_id = ? AND state = 'dead' AND live_bytes = 0"),
     candidates: db.prepare<[number, number], { objectId: number; sizeBytes: number; liveBytes: number }>(

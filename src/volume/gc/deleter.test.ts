@@ -58,7 +58,33 @@ describe('gc deleter', () => {
     assert.deepEqual(await storeKeys(v), []);
     assert.equal(objectRow(v, objectId), undefined);
     const late = { objectId, sizeBytes: 1, blockSizeBytes: CHECKSUM_BLOCK_SIZE_BYTES, crc32: [0] };
-    assert.throws(() => v.md.transaction(() => v.extents.wrote(1, late, [{ fileOffset: 0, length: 1, objectId, objectOffset: 0 }])), { code: 'PFS_ERR_BAD_REQUEST' });
+    assert.throws(() => v.md.transaction(() => v.extents.wrote(1, late, [{ fileOffset: 0, length: 1, objectId, objectOffset: 0 }])), { code: 'PFS_ERR_STALE_OBJECT' });
+  });
+
+  it('objects provisioned for a live mount never expire; after the mount ends the TTL counts from its end', async () => {
+    gc = startGc(v.gcOptions({ provisionedObjectTtlMs: 60_000, compactionIntervalMs: 0 }));
+    v.md.db.prepare("INSERT INTO mounts(mount_id, client_id, created_ns) VALUES ('m1', 'c1', 0)").run();
+    const [{ objectId }] = v.md.transaction(() => v.extents.provision(1, 'm1')) as [{ objectId: number; key: string }];
+    v.clock.ns += 10n * 60_000n * MS; // ten TTLs with the mount live
+    assert.deepEqual(await gc.runOnce(), { deleted: 0, compacted: 0, expired: 0 });
+    assert.equal(objectRow(v, objectId)?.state, 'provisioned');
+    v.md.transaction(() => {
+      v.md.db.prepare("DELETE FROM mounts WHERE mount_id = 'm1'").run();
+      v.extents.disownProvisioned('m1');
+    });
+    v.clock.ns += 59_999n * MS;
+    assert.deepEqual(await gc.runOnce(), { deleted: 0, compacted: 0, expired: 0 });
+    v.clock.ns += 1n * MS;
+    assert.deepEqual(await gc.runOnce(), { deleted: 0, compacted: 0, expired: 1 });
+    assert.equal(objectRow(v, objectId), undefined);
+  });
+
+  it('objects of a mount that is evicted, or whose row is gone, expire by their age', async () => {
+    gc = startGc(v.gcOptions({ provisionedObjectTtlMs: 60_000, compactionIntervalMs: 0 }));
+    v.md.db.prepare("INSERT INTO mounts(mount_id, client_id, created_ns, evicted_ns) VALUES ('m1', 'c1', 0, 1)").run();
+    v.md.transaction(() => { v.extents.provision(1, 'm1'); v.extents.provision(1, 'gone'); });
+    v.clock.ns += 60_000n * MS;
+    assert.deepEqual(await gc.runOnce(), { deleted: 0, compacted: 0, expired: 2 });
   });
 
   it('a kick runs a round without waiting for the interval', async () => {

@@ -5,12 +5,15 @@
  * database up to it, one version at a time, when it is opened for writing. A proxyfsd refuses
  * a database newer than it knows.
  */
-export const SCHEMA_VERSION = 2;
+export const SCHEMA_VERSION = 3;
 
 /** migrations[v] turns a version-v database into version v+1 (run in one transaction with the version bump). */
 export const MIGRATIONS: Readonly<Record<number, string>> = {
   // 1 -> 2: mounts evicted for leaving a lease interrupt unanswered (docs/LEASES.md §3).
   1: 'ALTER TABLE mounts ADD COLUMN evicted_ns INTEGER;',
+  // 2 -> 3: provisioned objects owned by the mount they were handed to (issue 20); rows from
+  // before have no owner and keep expiring ProvisionedObjectTTL after they were provisioned.
+  2: 'ALTER TABLE objects ADD COLUMN mount_id TEXT;',
 };
 
 export const SCHEMA_SQL = `
@@ -68,6 +71,10 @@ CREATE INDEX IF NOT EXISTS extents_by_object ON extents(object_id);
 
 -- Log-segment objects. state: 'provisioned' (number handed out, no extent yet), 'live', 'dead'
 -- (no live bytes; queued for deletion from the object store after commit).
+-- A provisioned object handed to a mount has its mount_id: it never expires while that mount
+-- is live; when the mount ends (unmount, grace period, eviction) mount_id becomes NULL and
+-- created_ns the end, so ProvisionedObjectTTL counts from then. The compactor's own objects
+-- have no mount and expire ProvisionedObjectTTL after created_ns.
 CREATE TABLE IF NOT EXISTS objects (
   object_id        INTEGER PRIMARY KEY,
   state            TEXT NOT NULL,
@@ -76,7 +83,8 @@ CREATE TABLE IF NOT EXISTS objects (
   block_size_bytes INTEGER NOT NULL DEFAULT 0,
   crc32            BLOB,            -- uint32 LE per block
   created_ns       INTEGER NOT NULL,
-  dead_since_ns    INTEGER
+  dead_since_ns    INTEGER,
+  mount_id         TEXT
 ) STRICT;
 CREATE INDEX IF NOT EXISTS objects_by_state ON objects(state);
 

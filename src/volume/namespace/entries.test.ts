@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import {
   NAME_MAX, O_CREAT, O_RDWR, PATH_MAX, ROOT_INO, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT, S_IFREG,
 } from '../../common/protocol/index.js';
-import { toNs } from '../metadata/index.js';
+import { SCHEMA_VERSION, toNs } from '../metadata/index.js';
 import { formatNamespace } from './index.js';
 import { ALICE, ROOT, makeFixture, throwsCode } from './test-fixture.js';
 
@@ -13,7 +13,7 @@ test('format makes the root directory and refuses a second time', () => {
   assert.equal(root.mode, S_IFDIR | 0o755);
   assert.equal(root.nlink, 2);
   assert.equal(md.getMeta('next_ino'), '2');
-  assert.equal(md.getMeta('schema_version'), '2');
+  assert.equal(md.getMeta('schema_version'), String(SCHEMA_VERSION));
   assert.throws(() => formatNamespace(md, { uid: 0, gid: 0, mode: 0o755 }, { sec: 0, nsec: 0 }), { code: 'PFS_ERR_VOLUME_NOT_EMPTY' });
   assert.deepEqual(ns.check(), []);
 });

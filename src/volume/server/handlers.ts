@@ -34,6 +34,7 @@ export const handlers: Handlers = {
     rootIno: ROOT_INO,
     objectStoreUrl: ctx.volume.settings.objectStoreUrl,
     checksumBlockSizeBytes: Number(ctx.volume.md.getMeta('checksum_block_size') ?? 65536),
+    provisionedObjectTtlMs: ctx.volume.settings.provisionedObjectTtlMs,
   }),
   Unmount: (p, ctx) => { ctx.mounts.remove(p.mountId); return empty; },
 
@@ -69,7 +70,7 @@ export const handlers: Handlers = {
   },
   ProvisionObject: (p, ctx) => {
     if (p.count < 1 || p.count > 1024) throw new FsError('EINVAL', 'count must be 1..1024');
-    return { objects: ctx.volume.extents.provision(p.count) };
+    return { objects: ctx.volume.extents.provision(p.count, p.mountId) };
   },
   Wrote: (p, ctx) => {
     regularFile(ctx, p.ino);

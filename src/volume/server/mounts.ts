@@ -4,6 +4,8 @@
  * A mount whose client stays disconnected for the volume's MountGracePeriod is dropped and
  * its open-file references, leases and locks released; after a server restart every mount
  * gets that grace.
+ * Object numbers provisioned for a mount stay valid while it is live; when it is removed or
+ * evicted they are disowned, and expire ProvisionedObjectTTL later (extents/index.ts).
  * An evicted mount (it left a lease interrupt unanswered, docs/LEASES.md §3) loses its opens,
  * leases and locks at once but keeps its row, marked evicted_ns: fence() refuses every later
  * request with its ID, also after a restart.
@@ -93,6 +95,7 @@ export function createMounts(volumes: Iterable<Volume>, clock: Clock, log: Logge
       if (!entry) throw new PfsError('PFS_ERR_UNKNOWN_MOUNT', `unknown mount ${mountId}`);
       if (entry.evicted) throw evictedError(mountId);
       entry.volume.ns.dropMount(mountId);
+      entry.volume.extents.disownProvisioned(mountId);
       entry.volume.md.db.prepare('DELETE FROM mounts WHERE mount_id = ?').run(mountId);
       clearTimeout(entry.graceTimer);
       table.delete(mountId);
@@ -123,6 +126,7 @@ export function createMounts(volumes: Iterable<Volume>, clock: Clock, log: Logge
       try {
         volume.md.transaction(() => {
           volume.ns.dropMount(mountId);
+          volume.extents.disownProvisioned(mountId);
           volume.md.db.prepare('UPDATE mounts SET evicted_ns = ? WHERE mount_id = ?').run(clock.nowNs(), mountId);
         });
       } catch (err) {
