@@ -2,11 +2,14 @@
 # make run: format (if needed) a local volume under $PFS_DATA and serve it in the foreground.
 # Ctrl-C / SIGTERM stops everything cleanly.
 set -euo pipefail
+# The data directory holds every user's file data and the volume's metadata: private.
+umask 077
 top=$(cd "$(dirname "$0")/.." && pwd)
 PFS_DATA=${PFS_DATA:-$top/.pfs-data}
 PFS_MOUNT=${PFS_MOUNT:-$top/mnt}
 PFS_PORT=${PFS_PORT:-32356}
 mkdir -p "$PFS_DATA"
+chmod 700 "$PFS_DATA"
 conf=$PFS_DATA/proxyfsd.conf
 cat > "$conf" <<EOC
 # Written by scripts/run.sh for make run.

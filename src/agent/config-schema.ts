@@ -183,7 +183,8 @@ export const agentSchema: Schema = {
         RetryRPCDeadlineIO: {
           type: 'duration', default: '60s', min: 1,
           doc: 'Deadline of one RPC: until then it is resent across reconnects and server restarts (the ' +
-            'server\'s reply cache makes resending safe); past it the operation fails with EIO.',
+            'server\'s reply cache makes resending safe); past it the operation fails with EIO. Must be below the ' +
+            'volume server\'s `ReplyCacheTTL` (the agent refuses to start otherwise).',
         },
         RetryRPCKeepAlivePeriod: {
           type: 'duration', default: '60s',

@@ -51,6 +51,8 @@ function volumeFrom(confPath: string, name: string | undefined, overrides: strin
 }
 
 async function main(argv: string[]): Promise<number> {
+  // `pfs format` creates the database and the object directory: private, as the daemons keep them.
+  process.umask(0o077);
   const [command, ...rest] = argv;
   if (command === 'stats') return runStats(rest);
   const { flags, positional, overrides } = parse(rest);

@@ -79,6 +79,18 @@ export const volumeServerSchema: Schema = {
           doc: 'PEM certificate chain for TLS. Empty: plain TCP. Set together with `KeyFilePath`.',
         },
         KeyFilePath: { type: 'path', default: '', doc: 'PEM private key matching `CertFilePath`.' },
+        AllowedUIDs: {
+          type: 'string', default: '', pattern: { regex: '\\s*(\\d{1,10}\\s*(,\\s*\\d{1,10}\\s*)*)?', means: 'a comma-separated list of uids' },
+          doc: 'Local users whose agents may connect, as a comma-separated list of uids; root and the uid proxyfsd ' +
+            'runs as are always allowed. A local peer is identified by the kernel\'s owner of its socket ' +
+            '(docs/SECURITY.md); any other local user is refused (`PFS_ERR_RPC_REFUSED`) and logged.',
+        },
+        AllowUnauthenticatedTCP: {
+          type: 'bool', default: 'false',
+          doc: 'Serve agents on other hosts over plain TCP or server-only TLS, where nothing vouches for the peer: ' +
+            'anyone who reaches the port can then mount any volume. Off by default: such connections are refused ' +
+            'and logged. Only for a network where every host is trusted.',
+        },
         ReplyCacheTTL: {
           type: 'duration', default: '10m',
           doc: 'How long the reply to a completed request is kept, so that a request retried by an agent ' +

@@ -20,6 +20,8 @@ async function main(argv: string[]): Promise<number> {
     process.stderr.write('usage: proxyfsd CONF [Section.Key=Value ...]\n');
     return 2;
   }
+  // Everything this daemon writes (database, WAL, objects, logs) is private (docs/SECURITY.md §5).
+  process.umask(0o077);
   const config = loadConfig(volumeServerSchema, file, overrides);
   const logging = config.sections.Logging ?? {};
   const { logger, reopen, close: closeLog } = createLogger({

@@ -32,6 +32,8 @@ test('pfsagentd refuses to start on bad config, missing or busy mount point, unr
     await expectExit([`Agent.FUSEMountPointPath=${join(tmp.dir, 'missing')}`], 1, /does not exist/);
     await expectExit(['Agent.FUSEVolumeName=NoSuchVolume'], 1, /NoSuchVolume/);
     await expectExit([`Agent.RetryRPCPort=${await freePort()}`], 1, /unreachable/);
+    // A deadline past the server's ReplyCacheTTL (10m) would let a resent call run twice (issue 20).
+    await expectExit(['Agent.RetryRPCDeadlineIO=10m'], 2, /RetryRPCDeadlineIO: 600000 ms is not below the volume server's ReplyCacheTTL \(600000 ms\)/);
     // busy: another agent already has it mounted
     const first = spawnAgent(conf);
     for (let i = 0; i < 100 && !first.stdout().includes('pfsagentd: mounted'); i++) await new Promise((r) => setTimeout(r, 100));

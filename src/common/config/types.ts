@@ -15,6 +15,8 @@ export interface KeySpec {
   values?: string[];
   /** For string keys holding a URL: the accepted schemes, without '://' ('file', 's3'). */
   urlSchemes?: string[];
+  /** For string keys: a regular expression the whole value must match, and what it means ('a list of uids'). */
+  pattern?: { regex: string; means: string };
   /** Replaced by '[REDACTED]' by redact(); never logged. */
   secret?: boolean;
   /** Parsed and validated, but only used by a later feature, named here. */

@@ -133,6 +133,7 @@ export function parseValue(spec: KeySpec, raw: string, baseDir: string): Parsed 
   switch (spec.type) {
     case 'string':
       if (spec.urlSchemes !== undefined && raw !== '') return parseUrl(spec, raw);
+      if (spec.pattern !== undefined && !new RegExp(`^(?:${spec.pattern.regex})$`).test(raw)) return bad(`${q(raw)} is not ${spec.pattern.means}`);
       return ok(raw);
     case 'path':
       return ok(raw === '' ? '' : path.resolve(baseDir, raw));

@@ -23,6 +23,7 @@ export const PFS_ERROR_CODES = [
   'PFS_ERR_RPC_DEADLINE',      // an RPC got no reply within its deadline
   'PFS_ERR_RPC_CLOSED',        // the RPC client was closed while the call was outstanding
   'PFS_ERR_RPC_PROTOCOL',      // a peer sent a malformed, oversize or unknown frame
+  'PFS_ERR_RPC_REFUSED',       // the server does not serve this peer (uid, host) or this client ID (bound to another peer)
   'PFS_ERR_UNKNOWN_METHOD',    // the server has no such RPC method
   'PFS_ERR_BAD_REQUEST',       // RPC parameters failed validation
   'PFS_ERR_UNKNOWN_MOUNT',     // the mount ID is unknown (never mounted, or dropped after its grace period)

@@ -4,7 +4,8 @@
  *
  * Destinations: a log file opened for append, stderr, both (pino.multistream) or neither
  * (level 'silent'). Level 'trace' when tracing, else 'info'. Values under common secret field
- * names are replaced by '[REDACTED]' at any depth up to three levels. reopen() reopens the file
+ * names are replaced by '[REDACTED]' at any depth up to three levels; client and mount IDs (bearer
+ * names of sessions) are cut to their first 8 characters (shortId). The file is created 0600. reopen() reopens the file
  * (SIGHUP after log rotation); close() flushes and closes it (stderr is flushed, never closed).
  */
 import { closeSync, mkdirSync, openSync } from 'node:fs';
@@ -71,11 +72,16 @@ function flushStream(dest: Boom): Promise<void> {
   return new Promise((resolve) => dest.flush(() => resolve()));
 }
 
+/** The first 8 characters of an ID: enough to tell sessions apart in a log, too few to use one. */
+export function shortId(id: unknown): unknown {
+  return typeof id === 'string' && id.length > 8 ? `${id.slice(0, 8)}…` : id;
+}
+
 /** Opens the log file once synchronously so that a bad LogFilePath is a config error at start-up. */
 function openLogFile(filePath: string): Boom {
   try {
     mkdirSync(path.dirname(filePath), { recursive: true });
-    closeSync(openSync(filePath, 'a'));
+    closeSync(openSync(filePath, 'a', 0o600));
   } catch (err) {
     const problem = `cannot open log file ${JSON.stringify(filePath)}: ${(err as Error).message}`;
     throw new PfsError('PFS_ERR_CONFIG', problem, { cause: err });
@@ -97,6 +103,7 @@ export function createLogger(opts: LoggerOptions): LogHandle {
     level,
     timestamp: pino.stdTimeFunctions.isoTime,
     redact: { paths: redactPaths(), censor: '[REDACTED]' },
+    serializers: { clientId: shortId, mountId: shortId },
   };
   const logger = streams.length <= 1
     ? pino(options, streams[0] ?? { write: () => undefined })

@@ -8,6 +8,8 @@ import { packageRoot } from './package-root.js';
 export interface NativeAddon {
   dropPageCache(fd: number, offset: number, length: number, done: (errno: number) => void): void;
   crc32Blocks(buf: Buffer, blockSizeBytes: number, done: (crcs: number[]) => void): void;
+  /** The owner of the TCP socket src -> dst: uid, -1 when there is none, -2 - errno on failure (sockdiag.c). */
+  tcpPeerUid(family: 4 | 6, srcIp: Buffer, srcPort: number, dstIp: Buffer, dstPort: number): number;
 }
 
 const ADDON_REL = join('src', 'common', 'native', 'build', 'pfs_native.node');

@@ -10,7 +10,7 @@ import { buildAddon } from '../../../scripts/build-addon.mjs';
 const here = dirname(fileURLToPath(import.meta.url));
 buildAddon({
   name: 'pfs_native',
-  sources: ['module.c', 'pagecache.c', 'crc.c'].map((f) => join(here, f)),
+  sources: ['module.c', 'pagecache.c', 'crc.c', 'sockdiag.c'].map((f) => join(here, f)),
   headers: [join(here, 'pfs_native.h')],
   out: join(here, 'build', 'pfs_native.node'),
 });

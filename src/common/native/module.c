@@ -17,7 +17,8 @@ napi_status pfs_export(napi_env env, napi_value exports, const char *name, napi_
 }
 
 static napi_value init(napi_env env, napi_value exports) {
-  if (pfs_pagecache_init(env, exports) != napi_ok || pfs_crc_init(env, exports) != napi_ok) {
+  if (pfs_pagecache_init(env, exports) != napi_ok || pfs_crc_init(env, exports) != napi_ok ||
+      pfs_sockdiag_init(env, exports) != napi_ok) {
     napi_throw_error(env, NULL, "pfs_native: init failed");
   }
   return exports;

@@ -1,6 +1,7 @@
 // pfs_native: small native helpers of the common code (one .node, built by build.mjs):
 //  pagecache.c  dropPageCache: posix_fadvise(DONTNEED) on the thread pool
 //  crc.c        crc32Blocks: block CRC32s on the thread pool
+//  sockdiag.c   tcpPeerUid: the owner of a local TCP socket, by four-tuple (netlink sock_diag)
 //  module.c     the module entry
 #ifndef PFS_NATIVE_H
 #define PFS_NATIVE_H
@@ -13,4 +14,5 @@ void pfs_queue_job(napi_env env, const char *name, napi_value callback, napi_ref
 napi_status pfs_export(napi_env env, napi_value exports, const char *name, napi_callback fn);
 napi_status pfs_pagecache_init(napi_env env, napi_value exports);
 napi_status pfs_crc_init(napi_env env, napi_value exports);
+napi_status pfs_sockdiag_init(napi_env env, napi_value exports);
 #endif

@@ -21,7 +21,7 @@
  * creates measured the same within noise either way). Without the addon nothing is dropped.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, statSync } from 'node:fs';
+import { chmodSync, mkdirSync, statSync } from 'node:fs';
 import { open, readdir, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PfsError } from '../errors/index.js';
@@ -36,10 +36,17 @@ const MAX_KEY_BYTES = 255;
 const DROP_MIN_BYTES = 256 * 1024;
 
 export function openLocalStore(dir: string, opts: { create?: boolean } = {}): ObjectStore {
-  if (opts.create) mkdirSync(dir, { recursive: true });
+  if (opts.create) mkdirSync(dir, { recursive: true, mode: 0o700 });
   let isDir = false;
   try {
     isDir = statSync(dir).isDirectory();
+    // Objects hold file data of every user: nobody but the owner may list or read them, also
+    // in a directory made before pfs kept it private. A directory we do not own stays as it is.
+    if (isDir) {
+      try {
+        chmodSync(dir, 0o700);
+      } catch { /* not ours */ }
+    }
   } catch (err) {
     throw new PfsError('PFS_ERR_CONFIG', `object store directory ${dir} does not exist or cannot be read: ${(err as Error).message}`, { cause: err });
   }

@@ -135,6 +135,11 @@ export interface MountResult {
    * within half of it (docs/SEMANTICS.md, "Timeouts on each side").
    */
   provisionedObjectTtlMs: number;
+  /**
+   * The server's ReplyCacheTTL: a request resent later than this after it was first sent may
+   * run twice, so an agent whose RetryRPCDeadlineIO is not below it refuses to mount.
+   */
+  replyCacheTtlMs: number;
 }
 
 export interface SetAttrParams {

@@ -4,6 +4,10 @@
  * resend never executes twice (within the server's reply cache and durable replies).
  * Invariants: a request stays in `outstanding` until its reply, its deadline or close(); the ack
  * sent with each request never covers an id still in `outstanding`.
+ * A REFUSED frame (the server does not serve this peer or this clientId, docs/SECURITY.md) fails
+ * every outstanding call and waiter at once with its error (PFS_ERR_RPC_REFUSED), and every call
+ * made until a later connection is greeted; reconnecting goes on with backoff, so a server whose
+ * configuration is fixed is reached again.
  */
 import { randomBytes } from 'node:crypto';
 import * as net from 'node:net';
@@ -58,6 +62,8 @@ class Client implements RpcClient {
   private closed = false;
   private closePromise: Promise<void> | undefined;
   private onDrained: (() => void) | undefined;
+  /** The last REFUSED frame's error, until a connection is greeted. */
+  private refusal: PfsError | undefined;
 
   constructor(private readonly opts: RpcClientOptions) {
     this.clientId = opts.clientId ?? randomBytes(16).toString('hex');
@@ -77,6 +83,10 @@ class Client implements RpcClient {
     const sizeBytes = Buffer.byteLength(paramsJson) + Buffer.byteLength(JSON.stringify(method)) + REQUEST_OVERHEAD_BYTES;
     if (sizeBytes > this.opts.maxFrameBytes) {
       return Promise.reject(new PfsError('PFS_ERR_BAD_REQUEST', `${method} request of ~${sizeBytes} bytes exceeds maxFrameBytes`));
+    }
+    if (this.refusal) {
+      this.start();
+      return Promise.reject(this.refusal);
     }
     const id = this.nextId++;
     const deadlineMs = callOpts?.deadlineMs ?? this.opts.deadlineMs;
@@ -100,6 +110,7 @@ class Client implements RpcClient {
   connected(deadlineMs = this.opts.deadlineMs): Promise<void> {
     if (this.closing) return Promise.reject(new PfsError('PFS_ERR_RPC_CLOSED', 'rpc client is closed'));
     if (this.ready) return Promise.resolve();
+    if (this.refusal) return Promise.reject(this.refusal);
     return new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.waiters.delete(waiter);
@@ -184,6 +195,9 @@ class Client implements RpcClient {
     if (frame.kind === 'hello-ok') {
       if (this.ready) return conn.protocolError('second hello-ok');
       this.onGreeted(frame.serverId);
+    } else if (frame.kind === 'refused') {
+      if (this.ready) return conn.protocolError('refused after hello-ok');
+      this.onRefused(new PfsError('PFS_ERR_RPC_REFUSED', frame.error.message));
     } else if (frame.kind === 'reply' || frame.kind === 'upcall') {
       if (!this.ready) return conn.protocolError(`${frame.kind} before hello-ok`);
       if (frame.kind === 'reply') this.onReply(frame.id, frame.reply);
@@ -193,8 +207,22 @@ class Client implements RpcClient {
     }
   }
 
+  /** Fails everything waiting now; the connection closes and is redialled as after any loss. */
+  private onRefused(err: PfsError): void {
+    if (!this.refusal) this.opts.log.error({ clientId: this.clientId, server: this.target, err: err.message }, 'rpc connection refused by the server');
+    this.refusal = err;
+    for (const req of [...this.outstanding.values()]) {
+      this.finish(req);
+      this.done(req, err.code);
+      req.reject(err);
+    }
+    for (const w of this.waiters) w.reject(err);
+    this.waiters.clear();
+  }
+
   private onGreeted(serverId: string): void {
     this.ready = true;
+    this.refusal = undefined;
     this.attempt = 0;
     if (this.greeted) this.opts.hooks?.onReconnect?.();
     this.greeted = true;

@@ -21,6 +21,7 @@ export const FrameType = {
   upcall: 5,
   ping: 6,
   pong: 7,
+  refused: 8,
 } as const;
 export type FrameKind = keyof typeof FrameType;
 
@@ -35,7 +36,9 @@ export type Frame =
   | { kind: 'reply'; id: number; reply: WireReply }
   | { kind: 'upcall'; method: string; params: unknown }
   | { kind: 'ping' }
-  | { kind: 'pong' };
+  | { kind: 'pong' }
+  /** Server -> client instead of HELLO_OK: this peer may not be served (docs/SECURITY.md); the connection closes. */
+  | { kind: 'refused'; error: WireError };
 
 export interface DecodeResult {
   frames: Frame[];
@@ -79,6 +82,7 @@ function frameBody(frame: Frame): object {
     case 'upcall': return { method: frame.method, params: frame.params ?? null };
     case 'ping':
     case 'pong': return {};
+    case 'refused': return { error: { code: frame.error.code, message: frame.error.message } };
   }
 }
 
@@ -211,5 +215,8 @@ function parseBody(kind: FrameKind, bytes: Buffer): Frame | string {
     case 'ping':
     case 'pong':
       return { kind };
+    case 'refused':
+      if (!isWireError(body.error)) return 'refused: bad error';
+      return { kind, error: { code: body.error.code.slice(0, 64), message: body.error.message.slice(0, 1024) } };
   }
 }

@@ -6,7 +6,8 @@
  *   connection.ts  socket -> frames; PING/PONG keepalive, idle drop, protocol errors close the socket
  *   client.ts      numbered requests, deadlines, reconnect with backoff, resend of outstanding requests
  *   ack-tracker.ts highest id below which every request is finished (sent with every request)
- *   server.ts      HELLO by clientId, dedup (in-flight, cache, durable), upcalls
+ *   peer.ts        who is at the other end of a socket (the uid owning a loopback peer's socket)
+ *   server.ts      peer check before HELLO, HELLO by clientId (bound to its peer), dedup (in-flight, cache, durable), upcalls
  *   batcher.ts     group commit: queued calls dispatched as one batch; batches never overlap;
  *                  a deferred reply (a promise) answers its call later without holding up the next batch
  *   reply-cache.ts per-client in-flight set and completed replies, trimmed by ack and TTL
@@ -37,8 +38,10 @@ export type {
   RpcDispatcher,
   RpcServer,
   RpcServerOptions,
+  PeerPolicy,
   WireReply,
 } from './types.js';
+export { identifyPeer, isLoopback, parseSocketTable, type PeerIdentity } from './peer.js';
 export { createRpcServer } from './server.js';
 export { createRpcClient } from './client.js';
 export {

@@ -1,6 +1,9 @@
 /**
- * RPC server: accepts connections, greets clients by clientId, answers each request exactly
- * once per clientId + requestId, batches dispatches (group commit) and sends upcalls.
+ * RPC server: accepts connections, identifies each peer before serving its HELLO (peer.ts; a
+ * peer the policy does not allow gets a REFUSED frame and is closed), greets clients by
+ * clientId, binds each clientId to the peer that first used it (a HELLO for it from another
+ * peer is refused), answers each request exactly once per clientId + requestId, batches
+ * dispatches (group commit) and sends upcalls.
  * Lookup order for a request: in-flight -> memory cache -> durableReplies -> dispatch.
  * A reply goes to the client's connection current at completion time; with none, it waits in
  * the cache for the client's resend.
@@ -10,14 +13,18 @@ import * as net from 'node:net';
 import * as tls from 'node:tls';
 import { performance } from 'node:perf_hooks';
 import { toWireError, type WireError } from '../errors/index.js';
+import { shortId } from '../log/index.js';
+import { identifyPeer, type PeerIdentity } from './peer.js';
 import { Batcher, normalizeReply } from './batcher.js';
 import { FramedConnection } from './connection.js';
 import { encodeFrame, FRAME_HEADER_BYTES, PROTOCOL_VERSION, type Frame } from './frame.js';
 import { ClientReplyCache } from './reply-cache.js';
-import type { RpcDispatcher, RpcServer, RpcServerOptions, WireReply } from './types.js';
+import type { PeerPolicy, RpcDispatcher, RpcServer, RpcServerOptions, WireReply } from './types.js';
 
 interface ClientState {
   readonly clientId: string;
+  /** The peer key the clientId is bound to. */
+  readonly owner: string;
   readonly cache: ClientReplyCache;
   conn: FramedConnection | undefined;
   lastSeenMs: number;
@@ -39,10 +46,12 @@ class Server implements RpcServer {
   private readonly listener: net.Server;
   private readonly sweepTimer: NodeJS.Timeout;
   private readonly batcher: Batcher;
+  private readonly peers: PeerPolicy;
   private closePromise: Promise<void> | undefined;
 
   constructor(private readonly opts: RpcServerOptions, private readonly dispatcher: RpcDispatcher) {
     this.batcher = new Batcher(dispatcher, opts.log);
+    this.peers = opts.peers ?? { allowedUids: [...new Set([0, process.geteuid?.() ?? 0])], allowUnauthenticated: false };
     if (opts.tls) {
       this.listener = tls.createServer({ cert: opts.tls.certPem, key: opts.tls.keyPem });
       this.listener.on('secureConnection', (socket: tls.TLSSocket) => this.onSocket(socket));
@@ -79,7 +88,7 @@ class Server implements RpcServer {
     try {
       return conn.send({ kind: 'upcall', method, params });
     } catch (err) {
-      this.opts.log.error({ clientId, method, err: (err as Error).message }, 'rpc upcall not serialisable');
+      this.opts.log.error({ clientId: shortId(clientId), method, err: (err as Error).message }, 'rpc upcall not serialisable');
       return false;
     }
   }
@@ -109,6 +118,15 @@ class Server implements RpcServer {
       return;
     }
     let client: ClientState | undefined;
+    let peer: PeerIdentity | undefined;
+    const hello = (clientId: string, version: number): void => {
+      if (version !== PROTOCOL_VERSION) return conn.protocolError(`unsupported protocol version ${version}`);
+      if (this.closing) return conn.end('server closing');
+      const refusal = this.clientRefusal(clientId, peer!);
+      if (refusal) return this.refuse(conn, peer!, refusal, clientId);
+      clearTimeout(helloTimer);
+      client = this.attach(clientId, peer!.key, conn);
+    };
     const conn: FramedConnection = new FramedConnection(
       socket,
       { maxFrameBytes: this.opts.maxFrameBytes, keepAliveMs: this.opts.keepAliveMs, log: this.opts.log, logContext: { side: 'server' } },
@@ -116,10 +134,7 @@ class Server implements RpcServer {
         onFrame: (frame) => {
           if (frame.kind === 'hello') {
             if (client) return conn.protocolError('second hello on one connection');
-            if (frame.version !== PROTOCOL_VERSION) return conn.protocolError(`unsupported protocol version ${frame.version}`);
-            if (this.closing) return conn.end('server closing');
-            clearTimeout(helloTimer);
-            client = this.attach(frame.clientId, conn);
+            hello(frame.clientId, frame.version);
           } else if (frame.kind === 'request') {
             if (!client) return conn.protocolError('request before hello');
             this.onRequest(client, frame);
@@ -133,7 +148,7 @@ class Server implements RpcServer {
           if (!client || client.conn !== conn) return;
           client.conn = undefined;
           client.lastSeenMs = performance.now();
-          this.opts.log.info({ clientId: client.clientId, remote: conn.remote, reason }, 'rpc client disconnected');
+          this.opts.log.info({ clientId: shortId(client.clientId), remote: conn.remote, reason }, 'rpc client disconnected');
           this.notifyConnection(client.clientId, false);
         },
       },
@@ -141,23 +156,63 @@ class Server implements RpcServer {
     this.conns.add(conn);
     const helloTimer = setTimeout(() => conn.protocolError('no hello in time'), 2 * this.opts.keepAliveMs);
     helloTimer.unref();
+    // Nothing the peer sent is read until it is identified (its bytes wait in the socket).
+    socket.pause();
+    (this.opts.identifyPeer ?? identifyPeer)(socket).then((who) => {
+      if (!conn.open) return;
+      const refusal = this.peerRefusal(who);
+      if (refusal) return this.refuse(conn, who, refusal);
+      peer = who;
+      socket.resume();
+    }, (err: unknown) => {
+      this.refuse(conn, { key: 'remote', address: conn.remote }, `the peer could not be identified: ${(err as Error)?.message ?? String(err)}`);
+    });
   }
 
-  private attach(clientId: string, conn: FramedConnection): ClientState {
+  /** Why this peer may not be served at all, or undefined. */
+  private peerRefusal(peer: PeerIdentity): string | undefined {
+    if (peer.uid !== undefined) {
+      return this.peers.allowedUids.includes(peer.uid) ? undefined : `a local peer of uid ${peer.uid} is not allowed ([RPCServer] AllowedUIDs)`;
+    }
+    if (this.peers.allowUnauthenticated) return undefined;
+    return 'the peer is not authenticated: plain TCP is served only to local processes of an allowed uid ([RPCServer] AllowedUIDs), ' +
+      'unless [RPCServer] AllowUnauthenticatedTCP is set';
+  }
+
+  /** Why this peer may not use clientId (bound to another peer), or undefined. */
+  private clientRefusal(clientId: string, peer: PeerIdentity): string | undefined {
+    const known = this.clients.get(clientId);
+    if (known && known.owner !== peer.key) return 'this client ID belongs to another peer';
+    try {
+      return this.dispatcher.clientRefusal?.(clientId, peer.key);
+    } catch (err) {
+      this.opts.log.error({ clientId: shortId(clientId), err: (err as Error)?.message }, 'rpc clientRefusal failed');
+      return 'the server could not check this client ID';
+    }
+  }
+
+  /** Sends REFUSED, logs one line and closes the connection. */
+  private refuse(conn: FramedConnection, peer: PeerIdentity, reason: string, clientId?: string): void {
+    this.opts.log.warn({ remote: peer.address, peer: peer.key, clientId: clientId && shortId(clientId), reason }, 'rpc connection refused');
+    conn.send({ kind: 'refused', error: { code: 'PFS_ERR_RPC_REFUSED', message: `the volume server refused this connection: ${reason}` } });
+    conn.end(reason);
+  }
+
+  private attach(clientId: string, owner: string, conn: FramedConnection): ClientState {
     let client = this.clients.get(clientId);
     if (!client) {
-      client = { clientId, cache: new ClientReplyCache(), conn: undefined, lastSeenMs: 0 };
+      client = { clientId, owner, cache: new ClientReplyCache(), conn: undefined, lastSeenMs: 0 };
       this.clients.set(clientId, client);
     }
     const old = client.conn;
     client.conn = conn;
     client.lastSeenMs = performance.now();
     if (old && old !== conn) {
-      this.opts.log.info({ clientId, remote: old.remote }, 'rpc client reconnected, closing its previous connection');
+      this.opts.log.info({ clientId: shortId(clientId), remote: old.remote }, 'rpc client reconnected, closing its previous connection');
       old.destroy('replaced by a newer connection');
     }
     conn.send({ kind: 'hello-ok', serverId: this.serverId });
-    this.opts.log.info({ clientId, remote: conn.remote }, 'rpc client connected');
+    this.opts.log.info({ clientId: shortId(clientId), peer: owner, remote: conn.remote }, 'rpc client connected');
     this.notifyConnection(clientId, true);
     return client;
   }
@@ -171,7 +226,7 @@ class Server implements RpcServer {
     cache.expire(now, this.opts.replyCacheTtlMs);
     if (this.closing) return; // the client resends to the next server
     if (id <= cache.ack) {
-      this.opts.log.warn({ clientId, requestId: id, ack: cache.ack }, 'rpc request already acknowledged, not executed');
+      this.opts.log.warn({ clientId: shortId(clientId), requestId: id, ack: cache.ack }, 'rpc request already acknowledged, not executed');
       this.send(client, id, { error: { code: 'PFS_ERR_RPC_PROTOCOL', message: `request ${id} was already acknowledged` } });
       return;
     }
@@ -185,7 +240,7 @@ class Server implements RpcServer {
     try {
       durable = this.dispatcher.durableReplies?.get(clientId, id);
     } catch (err) {
-      this.opts.log.error({ clientId, requestId: id, method: frame.method, err: (err as Error)?.message }, 'rpc durable reply lookup failed');
+      this.opts.log.error({ clientId: shortId(clientId), requestId: id, method: frame.method, err: (err as Error)?.message }, 'rpc durable reply lookup failed');
       this.send(client, id, { error: toWireError(err) });
       return;
     }
@@ -195,7 +250,7 @@ class Server implements RpcServer {
     }
     cache.begin(id);
     this.batcher.push({
-      call: { clientId, requestId: id, method: frame.method, params: frame.params },
+      call: { clientId, peer: client.owner, requestId: id, method: frame.method, params: frame.params },
       done: (reply) => this.complete(client, id, frame.method, reply),
     });
   }
@@ -213,7 +268,7 @@ class Server implements RpcServer {
       problem = { code: 'PFS_ERR_INTERNAL', message: `reply to ${method} is not serialisable: ${(err as Error).message}` };
     }
     if (problem) {
-      this.opts.log.error({ clientId: client.clientId, requestId: id, method, reason: problem.message }, 'rpc reply replaced by an error');
+      this.opts.log.error({ clientId: shortId(client.clientId), requestId: id, method, reason: problem.message }, 'rpc reply replaced by an error');
       reply = { error: problem };
       bytes = encodeFrame({ kind: 'reply', id, reply });
     }
@@ -229,7 +284,7 @@ class Server implements RpcServer {
     try {
       this.dispatcher.durableReplies?.trim(clientId, ack);
     } catch (err) {
-      this.opts.log.error({ clientId, ack, err: (err as Error)?.message }, 'rpc durable reply trim failed');
+      this.opts.log.error({ clientId: shortId(clientId), ack, err: (err as Error)?.message }, 'rpc durable reply trim failed');
     }
   }
 
@@ -237,7 +292,7 @@ class Server implements RpcServer {
     try {
       this.dispatcher.onClientConnection?.(clientId, connected);
     } catch (err) {
-      this.opts.log.error({ clientId, connected, err: (err as Error)?.message }, 'rpc onClientConnection failed');
+      this.opts.log.error({ clientId: shortId(clientId), connected, err: (err as Error)?.message }, 'rpc onClientConnection failed');
     }
   }
 

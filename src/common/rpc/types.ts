@@ -1,6 +1,7 @@
 /** Public types of the RPC layer (implementation in this folder; see index.ts). */
 import type { Logger } from '../log/index.js';
 import type { WireError } from '../errors/index.js';
+import type { PeerIdentity } from './peer.js';
 
 /** A reply as the server caches and sends it. */
 export type WireReply = { result: unknown } | { error: WireError };
@@ -17,6 +18,7 @@ export type DispatchReply = WireReply | Promise<WireReply>;
 /** One request as the server hands it to its dispatcher. */
 export interface IncomingCall {
   clientId: string;     // stable for the life of an RpcClient, across reconnects
+  peer: string;         // the key of the authenticated peer whose connection carried it (peer.ts)
   requestId: number;    // 1, 2, 3 ... per client
   method: string;       // not validated by the RPC layer
   params: unknown;      // not validated by the RPC layer
@@ -42,6 +44,19 @@ export interface RpcDispatcher {
   };
   /** A client's connection came (connected=true) or went (connected=false). */
   onClientConnection?(clientId: string, connected: boolean): void;
+  /**
+   * A HELLO from peer for clientId: the reason to refuse it (clientId is bound to another peer,
+   * e.g. by a durable mount), or undefined to serve it.
+   */
+  clientRefusal?(clientId: string, peer: string): string | undefined;
+}
+
+/** Which authenticated peers a server serves (docs/SECURITY.md §2). */
+export interface PeerPolicy {
+  /** Loopback peers whose socket belongs to one of these uids. */
+  allowedUids: readonly number[];
+  /** Peers nobody vouches for (another host over plain TCP): served only when true. */
+  allowUnauthenticated: boolean;
 }
 
 export interface RpcServerOptions {
@@ -52,6 +67,10 @@ export interface RpcServerOptions {
   replyCacheTtlMs: number;      // completed replies kept at most this long even if never acknowledged
   maxFrameBytes: number;        // larger frames close the connection
   log: Logger;
+  /** Default: root and this process's own uid on loopback, nothing else. */
+  peers?: PeerPolicy;
+  /** Who a socket's peer is (tests inject one); default peer.ts identifyPeer. */
+  identifyPeer?: (socket: import('node:net').Socket) => Promise<PeerIdentity>;
 }
 
 export interface RpcServer {

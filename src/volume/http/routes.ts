@@ -5,6 +5,7 @@
 import { redact, type Config, type Schema } from '../../common/config/index.js';
 import { indexPage, sendJson, type Handler, type HttpApp, type VersionInfo } from '../../common/http/index.js';
 import type { VolumeServer } from '../server/index.js';
+import { shortId } from '../../common/log/index.js';
 
 /** An inode number as the reference prints it (and pfsagentd's /leases): 16 hex digits. */
 export function inoHex(ino: number): string {
@@ -74,9 +75,9 @@ export function addAdminRoutes(http: HttpApp, o: AdminOptions): void {
   }))));
 
   http.route('GET', '/mounts', (req, reply) => sendJson(req, reply, mounts.list().map((m) => ({
-    mountId: m.mountId,
+    mountId: shortId(m.mountId),
     volume: m.volume,
-    clientId: m.clientId,
+    clientId: shortId(m.clientId),
     connected: m.connected,
     evicted: m.evicted,
     openFiles: mounts.openFiles(m.mountId),
@@ -89,7 +90,7 @@ export function addAdminRoutes(http: HttpApp, o: AdminOptions): void {
       const v = volumes.get(m.volume);
       const held = v?.leases.held(m.mountId) ?? { shared: [], exclusive: [] };
       return {
-        mountId: m.mountId,
+        mountId: shortId(m.mountId),
         volume: m.volume,
         evicted: m.evicted,
         shared: held.shared.map(inoHex),

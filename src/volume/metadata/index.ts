@@ -6,6 +6,7 @@
  * Everything here is synchronous: the volume server is single-threaded, so transactions are
  * serializable by construction.
  */
+import { chmodSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { PfsError } from '../../common/errors/index.js';
 import type { Timespec } from '../../common/protocol/index.js';
@@ -34,6 +35,12 @@ export function openMetadata(path: string, opts: { readonly?: boolean } = {}): M
     throw new PfsError('PFS_ERR_CONFIG', `cannot open metadata database ${path}: ${(err as Error).message}`, { cause: err });
   }
   if (!opts.readonly) {
+    // Private, also a database made before pfs kept it so (its -wal and -shm follow its mode).
+    for (const f of [path, `${path}-wal`, `${path}-shm`]) {
+      try {
+        chmodSync(f, 0o600);
+      } catch { /* not there yet, or not ours: as it is */ }
+    }
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = FULL');
     db.pragma('foreign_keys = OFF');

@@ -5,7 +5,7 @@
  * database up to it, one version at a time, when it is opened for writing. A proxyfsd refuses
  * a database newer than it knows.
  */
-export const SCHEMA_VERSION = 3;
+export const SCHEMA_VERSION = 4;
 
 /** migrations[v] turns a version-v database into version v+1 (run in one transaction with the version bump). */
 export const MIGRATIONS: Readonly<Record<number, string>> = {
@@ -14,6 +14,9 @@ export const MIGRATIONS: Readonly<Record<number, string>> = {
   // 2 -> 3: provisioned objects owned by the mount they were handed to (issue 20); rows from
   // before have no owner and keep expiring ProvisionedObjectTTL after they were provisioned.
   2: 'ALTER TABLE objects ADD COLUMN mount_id TEXT;',
+  // 3 -> 4: each mount bound to the authenticated peer that made it (docs/SECURITY.md §3);
+  // mounts from before are bound to the first peer that uses their client ID.
+  3: 'ALTER TABLE mounts ADD COLUMN owner TEXT;',
 };
 
 export const SCHEMA_SQL = `
@@ -90,11 +93,14 @@ CREATE INDEX IF NOT EXISTS objects_by_state ON objects(state);
 
 -- Mounts and their open files. evicted_ns is set when the mount was evicted (it left a lease
 -- interrupt unanswered); the row stays, so every later request with its ID is refused.
+-- owner is the key of the authenticated peer that made the mount (uid:N, cert:…): only that
+-- peer may use the mount's client ID, also after a restart (docs/SECURITY.md §3).
 CREATE TABLE IF NOT EXISTS mounts (
   mount_id   TEXT PRIMARY KEY,
   client_id  TEXT NOT NULL,
   created_ns INTEGER NOT NULL,
-  evicted_ns INTEGER
+  evicted_ns INTEGER,
+  owner      TEXT
 ) STRICT;
 CREATE TABLE IF NOT EXISTS opens (
   mount_id TEXT NOT NULL,

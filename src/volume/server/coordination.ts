@@ -67,7 +67,7 @@ function reclaim(p: Params<'Reclaim'>, ctx: CallContext): Result<'Reclaim'> {
   const { volume, mounts } = ctx;
   const refuse = (ino: number, what: string): never => {
     mounts.evict(p.mountId, ino, `its claim of ${what} on inode ${ino} after a proxyfsd restart could not be granted`);
-    mounts.fence(p.mountId);
+    mounts.fence(p.mountId, ctx.clientId);
     throw new PfsError('PFS_ERR_INTERNAL', 'unreachable: an evicted mount passed the fence');
   };
   for (const l of p.leases) if (!volume.reclaim.mayClaim(p.mountId, l.ino)) refuse(l.ino, `a ${l.mode} lease`);

@@ -8,6 +8,9 @@
  * change is durable, and a request resent after a reconnect or a server restart is answered
  * from rpc_replies instead of running again.
  *
+ * A mount ID is usable only by the client ID that made it (others get PFS_ERR_UNKNOWN_MOUNT), and
+ * that client ID only by the authenticated peer that made the mount (mounts.clientRefusal, asked
+ * by the RPC server at HELLO).
  * Before anything else, a request naming an evicted mount is refused (PFS_ERR_MOUNT_EVICTED):
  * the fence of docs/LEASES.md §3. Blocking methods (Lease, Lock, GetLock: protocol BLOCKING) run their
  * checks in the batch like any call, but their answer may be a promise: the batch commits and
@@ -54,7 +57,7 @@ export function createDispatcher(opts: DispatcherOptions): RpcDispatcher {
       if (!v) throw new PfsError('PFS_ERR_UNKNOWN_VOLUME', `no volume named ${JSON.stringify(params.volume)} is served here (served: ${[...volumes.keys()].join(', ')})`);
       return v;
     }
-    return mounts.volumeOf(params.mountId as string);
+    return mounts.volumeOf(params.mountId as string, call.clientId);
   }
 
   function runOne(call: IncomingCall, open: (v: Volume) => void): DispatchReply {
@@ -62,12 +65,12 @@ export function createDispatcher(opts: DispatcherOptions): RpcDispatcher {
     try {
       if (!isMethod(call.method)) throw new PfsError('PFS_ERR_UNKNOWN_METHOD', `unknown method ${JSON.stringify(String(call.method).slice(0, 64))}`);
       method = call.method;
-      if (typeof call.params === 'object' && call.params !== null) mounts.fence((call.params as Record<string, unknown>).mountId);
+      if (typeof call.params === 'object' && call.params !== null) mounts.fence((call.params as Record<string, unknown>).mountId, call.clientId);
       validateParams(method, call.params);
       if (method === 'Ping') return { result: { serverTime: clock.now() } };
       const volume = volumeOf(call)!;
       open(volume);
-      const ctx = { clientId: call.clientId, volume, mounts, clock };
+      const ctx = { clientId: call.clientId, peer: call.peer, volume, mounts, clock, replyCacheTtlMs: opts.replyTtlMs };
       if (BLOCKING.has(method)) return runBlocking(method as BlockingMethod, call, ctx);
       const handler = handlers[method as Exclude<Method, 'Ping' | BlockingMethod>] as (p: unknown, ctx: object) => unknown;
       let reply: WireReply;
@@ -141,5 +144,6 @@ export function createDispatcher(opts: DispatcherOptions): RpcDispatcher {
       trim: (clientId, ackedUpTo) => replies.ack(clientId, ackedUpTo),
     },
     onClientConnection: (clientId, connected) => mounts.onClientConnection(clientId, connected),
+    clientRefusal: (clientId, peer) => mounts.clientRefusal(clientId, peer),
   };
 }

@@ -12,6 +12,10 @@ import type { Volume } from './volume.js';
 
 export interface CallContext {
   clientId: string;
+  /** The authenticated peer that sent the call (common/rpc peer.ts). */
+  peer: string;
+  /** [RPCServer] ReplyCacheTTL: how long a reply is kept for a resend. */
+  replyCacheTtlMs: number;
   volume: Volume;
   mounts: Mounts;
   clock: Clock;
@@ -30,11 +34,12 @@ function regularFile(ctx: CallContext, ino: number) {
 
 export const handlers: Handlers = {
   Mount: (_p, ctx) => ({
-    mountId: ctx.mounts.add(ctx.volume, ctx.clientId),
+    mountId: ctx.mounts.add(ctx.volume, ctx.clientId, ctx.peer),
     rootIno: ROOT_INO,
     objectStoreUrl: ctx.volume.settings.objectStoreUrl,
     checksumBlockSizeBytes: Number(ctx.volume.md.getMeta('checksum_block_size') ?? 65536),
     provisionedObjectTtlMs: ctx.volume.settings.provisionedObjectTtlMs,
+    replyCacheTtlMs: ctx.replyCacheTtlMs,
   }),
   Unmount: (p, ctx) => { ctx.mounts.remove(p.mountId); return empty; },
 

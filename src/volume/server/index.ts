@@ -90,6 +90,7 @@ export async function startVolumeServer(opts: VolumeServerOptions): Promise<Volu
       replyCacheTtlMs: opts.rpc.replyCacheTtlMs,
       maxFrameBytes: opts.rpc.maxFrameBytes,
       log: opts.log,
+      peers: opts.rpc.peers,
     }, dispatcher);
   } catch (err) {
     mountTable.close();

@@ -12,6 +12,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { PfsError } from '../../common/errors/index.js';
+import { shortId } from '../../common/log/index.js';
 import type { Clock } from '../../common/clock/index.js';
 import type { Ino } from '../../common/protocol/index.js';
 import type { Logger } from '../../common/rpc/index.js';
@@ -20,6 +21,8 @@ import type { Volume } from './volume.js';
 interface MountEntry {
   volume: Volume;
   clientId: string;
+  /** The peer key that made the mount (undefined: a row from before schema 4, bound on first use). */
+  owner: string | undefined;
   evicted: boolean;
   graceTimer?: NodeJS.Timeout;
 }
@@ -33,14 +36,19 @@ export interface MountInfo {
 }
 
 export interface Mounts {
-  /** Records a new mount inside the caller's transaction on `volume`. */
-  add(volume: Volume, clientId: string): string;
+  /** Records a new mount of clientId, made by the authenticated peer `owner`, inside the caller's transaction on `volume`. */
+  add(volume: Volume, clientId: string, owner: string): string;
   /** Drops a mount inside the caller's transaction on its volume. */
   remove(mountId: string): void;
-  /** The mount's volume; throws PFS_ERR_MOUNT_EVICTED or PFS_ERR_UNKNOWN_MOUNT. */
-  volumeOf(mountId: string): Volume;
-  /** Throws PFS_ERR_MOUNT_EVICTED when `mountId` names an evicted mount (the fence, checked before anything runs). */
-  fence(mountId: unknown): void;
+  /**
+   * The mount's volume; throws PFS_ERR_MOUNT_EVICTED or PFS_ERR_UNKNOWN_MOUNT. A mount is
+   * usable only by the client that made it: for any other clientId it is unknown.
+   */
+  volumeOf(mountId: string, clientId: string): Volume;
+  /** Throws PFS_ERR_MOUNT_EVICTED when `mountId` names an evicted mount of clientId (the fence, checked before anything runs). */
+  fence(mountId: unknown, clientId: string): void;
+  /** Why peer may not use clientId (a mount of it belongs to another peer), or undefined; binds older unowned mounts to peer. */
+  clientRefusal(clientId: string, peer: string): string | undefined;
   /** The RPC client of a live mount. */
   clientOf(mountId: string): string | undefined;
   /**
@@ -73,21 +81,21 @@ export function createMounts(volumes: Iterable<Volume>, clock: Clock, log: Logge
     clearTimeout(entry.graceTimer);
     entry.graceTimer = setTimeout(() => {
       if (table.get(mountId) !== entry || isConnected(entry.clientId)) return;
-      log.warn({ mountId, volume: entry.volume.name }, 'mount disconnected past its grace period: dropping it and releasing its open files');
+      log.warn({ mountId: shortId(mountId), volume: entry.volume.name }, 'mount disconnected past its grace period: dropping it and releasing its open files');
       try {
         entry.volume.md.transaction(() => mounts.remove(mountId));
       } catch (err) {
-        log.error({ mountId, err: (err as Error).message }, 'dropping mount failed');
+        log.error({ mountId: shortId(mountId), err: (err as Error).message }, 'dropping mount failed');
       }
     }, entry.volume.settings.mountGracePeriodMs);
     entry.graceTimer.unref();
   };
 
   const mounts: Mounts = {
-    add(volume, clientId) {
+    add(volume, clientId, owner) {
       const mountId = randomBytes(16).toString('base64url');
-      volume.md.db.prepare('INSERT INTO mounts(mount_id, client_id, created_ns) VALUES (?, ?, ?)').run(mountId, clientId, clock.nowNs());
-      table.set(mountId, { volume, clientId, evicted: false });
+      volume.md.db.prepare('INSERT INTO mounts(mount_id, client_id, created_ns, owner) VALUES (?, ?, ?, ?)').run(mountId, clientId, clock.nowNs(), owner);
+      table.set(mountId, { volume, clientId, owner, evicted: false });
       return mountId;
     },
     remove(mountId) {
@@ -101,14 +109,33 @@ export function createMounts(volumes: Iterable<Volume>, clock: Clock, log: Logge
       table.delete(mountId);
       dropCoordination(mountId, entry, new PfsError('PFS_ERR_UNKNOWN_MOUNT', `mount ${mountId} was unmounted or dropped after its grace period`));
     },
-    volumeOf(mountId) {
+    volumeOf(mountId, clientId) {
       const entry = table.get(mountId);
-      if (!entry) throw new PfsError('PFS_ERR_UNKNOWN_MOUNT', `unknown mount ${mountId} (never mounted, unmounted, or dropped after its grace period)`);
+      if (!entry || entry.clientId !== clientId) throw new PfsError('PFS_ERR_UNKNOWN_MOUNT', `unknown mount ${mountId} (never mounted, unmounted, or dropped after its grace period)`);
       if (entry.evicted) throw evictedError(mountId);
       return entry.volume;
     },
-    fence(mountId) {
-      if (typeof mountId === 'string' && table.get(mountId)?.evicted) throw evictedError(mountId);
+    fence(mountId, clientId) {
+      if (typeof mountId !== 'string') return;
+      const entry = table.get(mountId);
+      if (entry?.evicted && entry.clientId === clientId) throw evictedError(mountId);
+    },
+    clientRefusal(clientId, peer) {
+      const unowned: [string, MountEntry][] = [];
+      for (const [mountId, entry] of table) {
+        if (entry.clientId !== clientId) continue;
+        if (entry.owner === undefined) unowned.push([mountId, entry]);
+        else if (entry.owner !== peer) return 'this client ID belongs to another peer (one of its mounts was made by another)';
+      }
+      for (const [mountId, entry] of unowned) {
+        entry.owner = peer;
+        try {
+          entry.volume.md.db.prepare('UPDATE mounts SET owner = ? WHERE mount_id = ? AND owner IS NULL').run(peer, mountId);
+        } catch (err) {
+          log.error({ mountId: shortId(mountId), err: (err as Error).message }, 'binding a mount to its peer failed (it stays bound in memory)');
+        }
+      }
+      return undefined;
     },
     clientOf(mountId) {
       const entry = table.get(mountId);
@@ -121,7 +148,7 @@ export function createMounts(volumes: Iterable<Volume>, clock: Clock, log: Logge
       clearTimeout(entry.graceTimer);
       entry.graceTimer = undefined;
       const { volume } = entry;
-      log.warn({ volume: volume.name, mountId, clientId: entry.clientId, ino }, `mount evicted: ${why}; its leases, locks and opens are released and its requests refused`);
+      log.warn({ volume: volume.name, mountId: shortId(mountId), clientId: shortId(entry.clientId), ino }, `mount evicted: ${why}; its leases, locks and opens are released and its requests refused`);
       dropCoordination(mountId, entry, evictedError(mountId));
       try {
         volume.md.transaction(() => {
@@ -131,7 +158,7 @@ export function createMounts(volumes: Iterable<Volume>, clock: Clock, log: Logge
         });
       } catch (err) {
         // The fence still holds in memory; after a restart the mount would only get its grace period.
-        log.error({ volume: volume.name, mountId, err: (err as Error).message }, 'recording the eviction failed');
+        log.error({ volume: volume.name, mountId: shortId(mountId), err: (err as Error).message }, 'recording the eviction failed');
       }
     },
     onClientConnection(clientId, connected) {
@@ -160,9 +187,9 @@ export function createMounts(volumes: Iterable<Volume>, clock: Clock, log: Logge
   };
 
   for (const volume of volumes) {
-    const rows = volume.md.db.prepare('SELECT mount_id, client_id, evicted_ns FROM mounts').all() as { mount_id: string; client_id: string; evicted_ns: number | bigint | null }[];
+    const rows = volume.md.db.prepare('SELECT mount_id, client_id, evicted_ns, owner FROM mounts').all() as { mount_id: string; client_id: string; evicted_ns: number | bigint | null; owner: string | null }[];
     for (const row of rows) {
-      const entry: MountEntry = { volume, clientId: row.client_id, evicted: row.evicted_ns !== null };
+      const entry: MountEntry = { volume, clientId: row.client_id, owner: row.owner ?? undefined, evicted: row.evicted_ns !== null };
       table.set(row.mount_id, entry);
       if (!entry.evicted) dropAfterGrace(row.mount_id, entry);
     }

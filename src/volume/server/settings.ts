@@ -2,6 +2,7 @@
 import type { Config } from '../../common/config/index.js';
 import { PfsError } from '../../common/errors/index.js';
 import { storeAccessFrom } from '../../common/objectstore/config-keys.js';
+import type { PeerPolicy } from '../../common/rpc/index.js';
 import type { LeaseSettings } from '../leases/index.js';
 import type { VolumeSettings } from './volume.js';
 
@@ -13,6 +14,8 @@ export interface RpcServerSettings {
   replyCacheTtlMs: number;
   keepAliveMs: number;
   maxFrameBytes: number;
+  /** Which peers are served (docs/SECURITY.md §2); default root and our own uid on loopback. */
+  peers?: PeerPolicy;
 }
 
 export function volumeSettingsFromConfig(config: Config): VolumeSettings[] {
@@ -43,6 +46,7 @@ export function rpcServerSettingsFromConfig(config: Config): RpcServerSettings {
     replyCacheTtlMs: k.ReplyCacheTTL as number,
     keepAliveMs: k.KeepAlivePeriod as number,
     maxFrameBytes: k.MaxFrameSize as number,
+    peers: peerPolicy(k.AllowedUIDs as string, k.AllowUnauthenticatedTCP as boolean),
   };
 }
 
@@ -82,4 +86,10 @@ export function leaseSettingsFromConfig(config: Config): LeaseServerSettings {
       'lower the interrupt settings or raise MaxLeaseWait (and the agents\' RetryRPCDeadlineIO with it)');
   }
   return s;
+}
+
+/** AllowedUIDs (already checked against its pattern) plus root and our own uid. */
+export function peerPolicy(allowedUids: string, allowUnauthenticated: boolean): PeerPolicy {
+  const listed = allowedUids.split(',').map((u) => u.trim()).filter((u) => u !== '').map(Number);
+  return { allowedUids: [...new Set([0, process.geteuid?.() ?? 0, ...listed])], allowUnauthenticated };
 }

@@ -1,0 +1,118 @@
+/**
+ * Issue 17, the RPC session layer, attacked as docs/SECURITY.md says: a local user who is not
+ * allowed (uid 65534, a raw client of a few dozen lines), a stolen mount ID, a stolen client ID
+ * (also across a proxyfsd restart), and what proxyfsd and the agent leave on disk. Each attack
+ * must fail with a clear error while a legitimate client keeps working.
+ *
+ * Reproduce: make build && node --test dist/test/security/rpc-trust.test.js
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ROOT_INO, O_RDWR, type Cred } from '../../src/common/protocol/index.js';
+import { call, rpcClient } from '../support/rpc-agent.js';
+import { rawRpc } from '../support/raw-rpc.js';
+import { startProxyfsd } from '../support/proxyfsd.js';
+import { q, sh, startMount } from '../support/agent.js';
+
+const NOBODY = 65534;
+const root: Cred = { uid: 0, gid: 0, groups: [] };
+const mode = (path: string) => statSync(path).mode & 0o777;
+
+test('a local user who is not allowed is refused before anything is served, whatever it claims; the agent keeps working', { timeout: 60_000 }, async () => {
+  const srv = await startProxyfsd();
+  const a = rpcClient(srv.port);
+  try {
+    const { mountId } = await call(a, 'Mount', { volume: srv.volume });
+    const f = await call(a, 'Create', { mountId, cred: root, parent: ROOT_INO, name: 'secret', mode: 0o600, umask: 0, flags: O_RDWR });
+    const attacks = [
+      await rawRpc(srv.port, { uid: NOBODY, clientId: 'attacker', calls: [{ method: 'Mount', params: { volume: srv.volume } }] }),
+      await rawRpc(srv.port, { uid: NOBODY, clientId: a.clientId, calls: [{ method: 'SetAttr', params: { mountId, cred: root, ino: f.ino, mode: 0o666 } }] }),
+    ];
+    for (const r of attacks) {
+      assert.equal(r.refused?.code, 'PFS_ERR_RPC_REFUSED', JSON.stringify(r));
+      assert.match(r.refused!.message, /uid 65534 is not allowed/);
+      assert.deepEqual(r.replies, []);
+    }
+    assert.match(srv.stderr(), /rpc connection refused/);
+    assert.equal((await call(a, 'GetAttr', { mountId, ino: f.ino })).mode & 0o777, 0o600, 'the attack changed nothing');
+  } finally {
+    await a.close(0);
+    await srv.stop();
+    await srv.cleanup();
+  }
+});
+
+test('a mount ID is usable only by the client that made it', { timeout: 60_000 }, async () => {
+  const srv = await startProxyfsd();
+  const a = rpcClient(srv.port);
+  try {
+    const { mountId } = await call(a, 'Mount', { volume: srv.volume });
+    const r = await rawRpc(srv.port, {
+      clientId: 'another-client-of-root',
+      calls: [
+        { method: 'GetAttr', params: { mountId, ino: ROOT_INO } },
+        { method: 'Mkdir', params: { mountId, cred: root, parent: ROOT_INO, name: 'x', mode: 0o755, umask: 0 } },
+        { method: 'Unmount', params: { mountId } },
+      ],
+    });
+    assert.deepEqual(r.replies.map((x) => ('error' in x ? x.error.code : 'ok')), ['PFS_ERR_UNKNOWN_MOUNT', 'PFS_ERR_UNKNOWN_MOUNT', 'PFS_ERR_UNKNOWN_MOUNT']);
+    await call(a, 'Mkdir', { mountId, cred: root, parent: ROOT_INO, name: 'still-mine', mode: 0o755, umask: 0 });
+    assert.match(srv.stderr(), /"clientId":"[0-9a-f]{8}…"/, 'client IDs are logged cut short');
+    assert.ok(!srv.stderr().includes(a.clientId), 'the full client ID never reaches the log');
+    assert.ok(!srv.stderr().includes(mountId), 'the full mount ID never reaches the log');
+  } finally {
+    await a.close(0);
+    await srv.stop();
+    await srv.cleanup();
+  }
+});
+
+test('a client ID belongs to the peer that made its mount, also after a proxyfsd restart', { timeout: 90_000 }, async () => {
+  const srv = await startProxyfsd({ extraConf: `[RPCServer]\nAllowedUIDs: ${NOBODY}\n` });
+  const a = rpcClient(srv.port);
+  try {
+    const { mountId } = await call(a, 'Mount', { volume: srv.volume });
+    const own = await rawRpc(srv.port, { uid: NOBODY, clientId: 'nobodys-own-client', calls: [{ method: 'Mount', params: { volume: srv.volume } }] });
+    assert.ok(own.replies[0] && 'result' in own.replies[0], `an allowed uid mounts: ${JSON.stringify(own)}`);
+    const takeover = () => rawRpc(srv.port, { uid: NOBODY, clientId: a.clientId, calls: [{ method: 'Unmount', params: { mountId } }] });
+    const before = await takeover();
+    assert.equal(before.refused?.code, 'PFS_ERR_RPC_REFUSED', JSON.stringify(before));
+    assert.match(before.refused!.message, /belongs to another peer/);
+    await srv.crash();
+    await srv.restart();
+    const after = await takeover();
+    assert.equal(after.refused?.code, 'PFS_ERR_RPC_REFUSED', JSON.stringify(after));
+    assert.match(after.refused!.message, /belongs to another peer/);
+    await call(a, 'Mkdir', { mountId, cred: root, parent: ROOT_INO, name: 'still-mine', mode: 0o755, umask: 0 });
+  } finally {
+    await a.close(0);
+    await srv.stop();
+    await srv.cleanup();
+  }
+});
+
+test('what proxyfsd and the agent write is private: database, WAL, object directory and objects, logs', { timeout: 120_000 }, async () => {
+  const logs = mkdtempSync(join(tmpdir(), 'pfs-logs-'));
+  const srv = await startProxyfsd({ extraConf: `LogFilePath: ${join(logs, 'proxyfsd.log')}\n` });
+  const m = await startMount({ proxyfsd: srv, agentConf: { LogFilePath: join(logs, 'agent.log') } });
+  try {
+    const w = await sh(`umask 022; head -c 100000 /dev/urandom > ${q(join(m.mnt, 'f'))} && sync`);
+    assert.equal(w.code, 0, w.stderr);
+    for (const f of ['meta.db', 'meta.db-wal', 'meta.db-shm']) assert.equal(mode(join(srv.dir, f)), 0o600, f);
+    for (const f of ['proxyfsd.log', 'agent.log']) assert.equal(mode(join(logs, f)), 0o600, f);
+    const objects = join(srv.dir, 'objects');
+    assert.equal(mode(objects), 0o700);
+    const walk = (d: string): string[] => readdirSync(d, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? walk(join(d, e.name)) : [join(d, e.name)]));
+    const files = walk(objects);
+    assert.ok(files.length > 0, 'the write made an object');
+    for (const f of files) assert.equal(mode(f) & 0o077, 0, `${f} is private`);
+  } finally {
+    await m.cleanup();
+    await srv.stop();
+    await srv.cleanup();
+    rmSync(logs, { recursive: true, force: true });
+  }
+});
