@@ -81,7 +81,12 @@ if [ ! -e "$policy" ]; then
 fi
 trap '[ "$added_policy" -eq 1 ] && $SUDO rm -f "$policy"' EXIT
 $SUDO apt-get update -qq
-$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+# A config file already there (the test Swift's, written by scripts/swift-aio.sh before an
+# earlier install failed) must not stop dpkg at a prompt no one answers: keep it. A package left
+# unpacked but not configured by an interrupted install is configured first.
+confopts=(-o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold)
+$SUDO dpkg --force-confdef --force-confold --configure -a || true
+$SUDO apt-get install -y -qq --no-install-recommends "${confopts[@]}" "${missing[@]}"
 
 if [[ " ${missing[*]} " == *" fuse "* ]] && [ ! -e /dev/fuse ]; then
   echo "install-system-deps: warning: /dev/fuse is missing (the container needs --device /dev/fuse)" >&2
