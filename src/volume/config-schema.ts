@@ -97,6 +97,24 @@ export const volumeServerSchema: Schema = {
             '(after a reconnect) gets the same answer instead of running twice.',
         },
         KeepAlivePeriod: { type: 'duration', default: '60s', doc: 'TCP keep-alive period of accepted connections.' },
+        MaxConnections: {
+          type: 'int', default: '1024', min: 1,
+          doc: 'Connections open at once, from any peer; more are closed as they arrive and logged (one line every 10 s).',
+        },
+        MaxConnectionsPerPeer: {
+          type: 'int', default: '64', min: 1,
+          doc: 'Connections of one peer (a uid on this machine; all unauthenticated peers count as one); more are ' +
+            'refused (`PFS_ERR_RPC_REFUSED`) and logged. An agent uses one.',
+        },
+        FrameDeadline: {
+          type: 'duration', default: '30s', min: 1,
+          doc: 'A request frame must arrive whole within this of its first byte; a peer that sends slower is disconnected.',
+        },
+        ReplyCacheSizePerClient: {
+          type: 'bytes', default: '64MiB', min: 65536,
+          doc: 'Completed replies kept in memory for one client, for its resends; beyond it the oldest are dropped ' +
+            '(replies of changes stay in the database, other calls are simply run again).',
+        },
         MaxFrameSize: {
           type: 'bytes', default: '16MiB', min: 65536,
           doc: 'Largest request or reply frame accepted; a larger frame is a protocol error and closes the connection.',

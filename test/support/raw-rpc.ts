@@ -76,3 +76,65 @@ export function rawRpc(port: number, opts: { uid?: number; clientId: string; cal
     });
   });
 }
+
+const FLOOD = String.raw`
+import json, socket, struct, sys, time, resource
+spec = json.loads(sys.argv[1])
+soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, 8192), hard))
+def frame(t, body):
+    b = json.dumps(body).encode()
+    return struct.pack('>HBBI', 0x5046, 1, t, len(b)) + b
+socks, failed = [], 0
+for i in range(spec['connections']):
+    try:
+        s = socket.create_connection((spec['host'], spec['port']), timeout=5)
+        s.sendall(frame(1, {'clientId': 'flood-%d' % i, 'version': 1}))
+        if spec.get('partialBytes'):
+            hdr = struct.pack('>HBBI', 0x5046, 1, 3, spec['partialBytes'])
+            s.sendall(hdr + b'{' * min(spec['partialBytes'] - 1, 1 << 20))
+        socks.append(s)
+    except OSError:
+        failed += 1
+print(json.dumps({'opened': len(socks), 'failed': failed}), flush=True)
+time.sleep(spec['holdSeconds'])
+alive = 0
+for s in socks:
+    s.setblocking(False)
+    try:
+        while s.recv(65536) != b'':
+            pass  # what the server sent before it closed, or is still sending
+    except BlockingIOError:
+        alive += 1  # open, nothing more to read
+    except OSError:
+        pass  # reset: closed
+print(json.dumps({'alive': alive}), flush=True)
+`;
+
+/**
+ * Opens `connections` connections as uid, each saying HELLO (and, with partialBytes, the header
+ * of a frame that long and up to 1 MiB of it, never finished), holds them holdSeconds, and
+ * reports how many the server had closed by then.
+ */
+export function rawFlood(port: number, opts: { uid: number; connections: number; holdSeconds: number; partialBytes?: number }): { opened: Promise<{ opened: number; failed: number }>; done: Promise<{ alive: number }> } {
+  const spec = JSON.stringify({ host: '127.0.0.1', port, connections: opts.connections, holdSeconds: opts.holdSeconds, partialBytes: opts.partialBytes ?? 0 });
+  const child = spawn('python3', ['-c', FLOOD, spec], { cwd: '/', stdio: ['ignore', 'pipe', 'pipe'], uid: opts.uid, gid: opts.uid });
+  let out = '';
+  let err = '';
+  let resolveOpened!: (v: { opened: number; failed: number }) => void;
+  const opened = new Promise<{ opened: number; failed: number }>((r) => { resolveOpened = r; });
+  child.stdout.on('data', (d) => {
+    out += d;
+    const first = out.split('\n')[0];
+    if (out.includes('\n') && first) resolveOpened(JSON.parse(first) as { opened: number; failed: number });
+  });
+  child.stderr.on('data', (d) => { err += d; });
+  const done = new Promise<{ alive: number }>((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', (code) => {
+      if (code !== 0) return reject(new Error(`flood exited ${code}: ${err}`));
+      resolve(JSON.parse(out.trim().split('\n').at(-1)!) as { alive: number });
+    });
+  });
+  return { opened, done };
+}

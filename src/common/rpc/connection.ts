@@ -6,16 +6,37 @@
  *   silent for 2*keepAliveMs -> destroy (the peer is dead or wedged).
  * - A protocol error is logged with log.warn (remote address, reason) and the socket destroyed.
  * - onClose is called exactly once, whatever ended the socket.
+ * - Bounds (docs/SECURITY.md §6): a frame must arrive whole within frameDeadlineMs of its first
+ *   byte; a frame body over BIG_FRAME_BYTES is received only while the shared budget has room
+ *   for it (else the connection is dropped); while more than maxSendBufferBytes wait to be sent,
+ *   the peer's bytes are not read (it must read its replies before it can send more).
+ * - hold()/release(): reading and delivering frames stop while any hold is on (the server holds
+ *   a socket until its peer is identified, and while a client has too many calls in flight);
+ *   frames already decoded wait in order.
  */
 import type { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { encodeFrame, FrameDecoder, type Frame } from './frame.js';
 import type { Logger } from './types.js';
 
+/** Bytes of big frames being received, shared by every connection of a server. */
+export interface FrameBudget {
+  take(bytes: number): boolean;
+  give(bytes: number): void;
+}
+
+/** Frame bodies above this draw on the FrameBudget; smaller ones are bounded by the connection count. */
+export const BIG_FRAME_BYTES = 1 << 20;
+
 export interface ConnectionOptions {
   maxFrameBytes: number;
   keepAliveMs: number;
   log: Logger;
+  /** A frame begun and not finished within this is a protocol error (default: no limit). */
+  frameDeadlineMs?: number;
+  /** Reading pauses while more than this waits to be sent (default: no limit). */
+  maxSendBufferBytes?: number;
+  budget?: FrameBudget;
   /** Extra fields for log lines (e.g. side, clientId). */
   logContext?: Record<string, unknown>;
 }
@@ -34,6 +55,14 @@ export class FramedConnection {
   private corked = false;
   private closeReason: string | undefined;
   private closed = false;
+  private holds = 0;
+  private ending = false;
+  /** Frames decoded while held (or behind one that set a hold), delivered on release. */
+  private queued: Frame[] = [];
+  private sendBlocked = false;
+  private frameTimer: NodeJS.Timeout | undefined;
+  /** Budget bytes taken for the big frame being received. */
+  private bigFrameBytes = 0;
 
   constructor(
     private readonly socket: Socket,
@@ -70,7 +99,42 @@ export class FramedConnection {
       });
     }
     this.socket.write(bytes);
+    const limit = this.opts.maxSendBufferBytes;
+    if (limit !== undefined && !this.sendBlocked && this.socket.writableLength > limit) {
+      this.sendBlocked = true;
+      this.hold();
+      this.socket.once('drain', () => {
+        this.sendBlocked = false;
+        this.release();
+      });
+    }
     return true;
+  }
+
+  /** Stops reading the peer's bytes until as many release() calls. */
+  hold(): void {
+    if (this.holds++ === 0) this.socket.pause();
+  }
+
+  release(): void {
+    if (this.holds > 0 && --this.holds === 0 && !this.closed) {
+      this.socket.resume();
+      this.deliver();
+    }
+  }
+
+  /** Hands queued frames to the handler while nothing holds the connection. */
+  private deliver(): void {
+    try {
+      while (this.queued.length > 0 && this.holds === 0 && !this.closed && !this.ending && !this.socket.destroyed) {
+        const frame = this.queued.shift()!;
+        if (frame.kind === 'ping') this.send({ kind: 'pong' });
+        else if (frame.kind !== 'pong') this.handlers.onFrame(frame);
+      }
+    } catch (err) {
+      this.opts.log.error({ ...this.opts.logContext, remote: this.remote, err: (err as Error)?.message }, 'rpc frame handler failed, closing connection');
+      this.destroy('internal error');
+    }
   }
 
   /** Encodes and sends; throws only if the frame holds values JSON cannot carry. */
@@ -82,6 +146,9 @@ export class FramedConnection {
   end(reason: string, graceMs = 1000): void {
     if (this.closed || this.socket.destroyed) return;
     this.closeReason ??= reason;
+    // Read on (and ignore) whatever still comes, so the peer's FIN is seen even on a held socket.
+    this.ending = true;
+    this.socket.resume();
     this.socket.end();
     setTimeout(() => this.socket.destroy(), graceMs).unref();
   }
@@ -105,22 +172,48 @@ export class FramedConnection {
   }
 
   private onData(chunk: Buffer): void {
-    if (this.closed) return;
+    if (this.closed || this.ending) return;
     this.lastReceivedMs = performance.now();
     try {
       const { frames, error } = this.decoder.push(chunk);
-      for (const frame of frames) {
-        if (this.closed || this.socket.destroyed) return;
-        if (frame.kind === 'ping') this.send({ kind: 'pong' });
-        else if (frame.kind !== 'pong') this.handlers.onFrame(frame);
-      }
-      if (error) this.protocolError(error.message);
+      if (frames.length > 0) this.frameDone();
+      this.queued.push(...frames);
+      this.deliver();
+      if (error) return this.protocolError(error.message);
+      if (this.decoder.midFrame) this.frameStarted();
     } catch (err) {
       this.opts.log.error(
         { ...this.opts.logContext, remote: this.remote, err: (err as Error)?.message },
         'rpc frame handler failed, closing connection',
       );
       this.destroy('internal error');
+    }
+  }
+
+  /** A frame is partly in: start its deadline, and take budget for a big one. */
+  private frameStarted(): void {
+    const deadlineMs = this.opts.frameDeadlineMs;
+    if (deadlineMs !== undefined && !this.frameTimer) {
+      this.frameTimer = setTimeout(() => this.protocolError(`a frame was not completed within ${deadlineMs} ms`), deadlineMs);
+      this.frameTimer.unref();
+    }
+    const body = this.decoder.pendingBodyBytes;
+    if (this.opts.budget && body > BIG_FRAME_BYTES && this.bigFrameBytes === 0) {
+      if (!this.opts.budget.take(body)) {
+        this.protocolError(`a frame of ${body} bytes does not fit the server's budget for big frames now`);
+        return;
+      }
+      this.bigFrameBytes = body;
+    }
+  }
+
+  /** Every frame begun has arrived (or the connection ended). */
+  private frameDone(): void {
+    clearTimeout(this.frameTimer);
+    this.frameTimer = undefined;
+    if (this.bigFrameBytes > 0) {
+      this.opts.budget?.give(this.bigFrameBytes);
+      this.bigFrameBytes = 0;
     }
   }
 
@@ -144,6 +237,7 @@ export class FramedConnection {
     if (this.closed) return;
     this.closed = true;
     clearInterval(this.timer);
+    this.frameDone();
     try {
       this.handlers.onClose(this.closeReason ?? 'closed by peer');
     } catch (err) {

@@ -92,6 +92,9 @@ export function encodeRequestFrame(id: number, ack: number, method: string, para
   return encodeRawFrame(FrameType.request, body);
 }
 
+/** Deepest nesting of arrays and objects a frame body may have: pfs's own bodies nest 5 deep. */
+export const MAX_JSON_DEPTH = 32;
+
 /** Streaming decoder; one per connection. */
 export class FrameDecoder {
   private chunks: Buffer[] = [];
@@ -100,6 +103,16 @@ export class FrameDecoder {
   private failure: PfsError | undefined;
 
   constructor(private readonly maxFrameBytes: number) {}
+
+  /** Part of a frame has arrived and the rest has not. */
+  get midFrame(): boolean {
+    return this.header !== undefined || this.buffered > 0;
+  }
+
+  /** Body length of the frame being received (its header arrived), else 0. */
+  get pendingBodyBytes(): number {
+    return this.header?.length ?? 0;
+  }
 
   push(chunk: Buffer): DecodeResult {
     const frames: Frame[] = [];
@@ -160,6 +173,26 @@ export class FrameDecoder {
   }
 }
 
+/** Whether the JSON text nests arrays and objects deeper than max (strings skipped; no validation). */
+export function nestingExceeds(bytes: Uint8Array, max: number): boolean {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < bytes.length; i++) {
+    const c = bytes[i]!;
+    if (inString) {
+      if (c === 0x5c) i++; // backslash: skip the escaped byte
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) {
+      inString = true;
+    } else if (c === 0x7b || c === 0x5b) {
+      if (++depth > max) return true;
+    } else if (c === 0x7d || c === 0x5d) {
+      depth--;
+    }
+  }
+  return false;
+}
+
 /** One-shot decode of a complete byte string (handy for tests). */
 export function decodeFrames(bytes: Buffer, maxFrameBytes: number): DecodeResult {
   return new FrameDecoder(maxFrameBytes).push(bytes);
@@ -181,6 +214,8 @@ function isWireError(v: unknown): v is WireError {
 
 /** Parses and checks a body; returns the frame or the reason it is invalid. */
 function parseBody(kind: FrameKind, bytes: Buffer): Frame | string {
+  // Checked before parsing: a deeply nested body costs JSON.parse seconds of the event loop.
+  if (nestingExceeds(bytes, MAX_JSON_DEPTH)) return `${kind} body nests deeper than ${MAX_JSON_DEPTH}`;
   let body: unknown;
   try {
     body = JSON.parse(bytes.toString('utf8'));

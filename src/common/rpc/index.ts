@@ -39,8 +39,10 @@ export type {
   RpcServer,
   RpcServerOptions,
   PeerPolicy,
+  ServerLimits,
   WireReply,
 } from './types.js';
+export { DEFAULT_SERVER_LIMITS } from './types.js';
 export { identifyPeer, isLoopback, parseSocketTable, type PeerIdentity } from './peer.js';
 export { createRpcServer } from './server.js';
 export { createRpcClient } from './client.js';

@@ -5,6 +5,9 @@
  * - done: completed replies by request id, in completion order, until the client acknowledges
  *   them (ack = every reply <= ack was received) or they are older than the TTL.
  * - ack only grows. A reply completing at or below ack is not kept: the client has given up on it.
+ * - done holds at most maxBytes of encoded replies; beyond, the oldest are dropped. That is safe:
+ *   a mutating call's reply is also in the volume's database (durableReplies), and any other call
+ *   may run again.
  */
 import type { WireReply } from './types.js';
 
@@ -13,7 +16,15 @@ export type CachedLookup = { state: 'in-flight' } | { state: 'done'; reply: Wire
 export class ClientReplyCache {
   private acked = 0;
   private readonly inFlight = new Set<number>();
-  private readonly done = new Map<number, { reply: WireReply; atMs: number }>();
+  private readonly done = new Map<number, { reply: WireReply; atMs: number; sizeBytes: number }>();
+  private bytes = 0;
+
+  constructor(private readonly maxBytes = Infinity) {}
+
+  /** Encoded bytes of the replies kept. */
+  get sizeBytes(): number {
+    return this.bytes;
+  }
 
   get ack(): number {
     return this.acked;
@@ -27,6 +38,11 @@ export class ClientReplyCache {
     return this.done.size;
   }
 
+  /** Requests dispatched and not yet completed. */
+  get inFlightCount(): number {
+    return this.inFlight.size;
+  }
+
   lookup(id: number): CachedLookup {
     if (this.inFlight.has(id)) return { state: 'in-flight' };
     const hit = this.done.get(id);
@@ -37,17 +53,31 @@ export class ClientReplyCache {
     this.inFlight.add(id);
   }
 
-  /** Records a completed reply (unless already acknowledged). */
-  complete(id: number, reply: WireReply, nowMs: number): void {
+  /** Records a completed reply of sizeBytes encoded (unless already acknowledged). */
+  complete(id: number, reply: WireReply, nowMs: number, sizeBytes = 0): void {
     this.inFlight.delete(id);
-    if (id > this.acked) this.done.set(id, { reply, atMs: nowMs });
+    if (id <= this.acked) return;
+    this.drop(id);
+    this.done.set(id, { reply, atMs: nowMs, sizeBytes });
+    this.bytes += sizeBytes;
+    for (const oldest of this.done.keys()) {
+      if (this.bytes <= this.maxBytes) break;
+      this.drop(oldest);
+    }
+  }
+
+  private drop(id: number): void {
+    const e = this.done.get(id);
+    if (!e) return;
+    this.bytes -= e.sizeBytes;
+    this.done.delete(id);
   }
 
   /** Drops replies <= ack; returns true when ack advanced. */
   acknowledge(ack: number): boolean {
     if (ack <= this.acked) return false;
     this.acked = ack;
-    for (const id of this.done.keys()) if (id <= ack) this.done.delete(id);
+    for (const id of this.done.keys()) if (id <= ack) this.drop(id);
     return true;
   }
 
@@ -55,7 +85,7 @@ export class ClientReplyCache {
   expire(nowMs: number, ttlMs: number): void {
     for (const [id, entry] of this.done) {
       if (nowMs - entry.atMs < ttlMs) break;
-      this.done.delete(id);
+      this.drop(id);
     }
   }
 }

@@ -19,10 +19,13 @@ import { Batcher, normalizeReply } from './batcher.js';
 import { FramedConnection } from './connection.js';
 import { encodeFrame, FRAME_HEADER_BYTES, PROTOCOL_VERSION, type Frame } from './frame.js';
 import { ClientReplyCache } from './reply-cache.js';
-import type { PeerPolicy, RpcDispatcher, RpcServer, RpcServerOptions, WireReply } from './types.js';
+import { DEFAULT_SERVER_LIMITS, type PeerPolicy, type RpcDispatcher, type RpcServer, type RpcServerOptions, type ServerLimits, type WireReply } from './types.js';
+import type { FrameBudget } from './connection.js';
 
 interface ClientState {
   readonly clientId: string;
+  /** The connection held because this client had MAX_IN_FLIGHT calls running. */
+  heldConn?: FramedConnection;
   /** The peer key the clientId is bound to. */
   readonly owner: string;
   readonly cache: ClientReplyCache;
@@ -31,6 +34,12 @@ interface ClientState {
 }
 
 type RequestFrame = Extract<Frame, { kind: 'request' }>;
+
+/** Calls of one client running at once; its connection is not read from beyond (an agent runs tens). */
+const MAX_IN_FLIGHT = 256;
+
+/** At most one log line per kind of limit hit in this long. */
+const LIMIT_LOG_MS = 10_000;
 
 export async function createRpcServer(opts: RpcServerOptions, dispatcher: RpcDispatcher): Promise<RpcServer> {
   const server = new Server(opts, dispatcher);
@@ -47,11 +56,27 @@ class Server implements RpcServer {
   private readonly sweepTimer: NodeJS.Timeout;
   private readonly batcher: Batcher;
   private readonly peers: PeerPolicy;
+  private readonly limits: ServerLimits;
+  /** Identified connections per peer key. */
+  private readonly perPeer = new Map<string, number>();
+  private readonly budget: FrameBudget;
+  /** Limit hits not logged yet, by kind: one line per kind every LIMIT_LOG_MS. */
+  private readonly limitHits = new Map<string, { count: number; lastLogMs: number }>();
   private closePromise: Promise<void> | undefined;
 
   constructor(private readonly opts: RpcServerOptions, private readonly dispatcher: RpcDispatcher) {
     this.batcher = new Batcher(dispatcher, opts.log);
     this.peers = opts.peers ?? { allowedUids: [...new Set([0, process.geteuid?.() ?? 0])], allowUnauthenticated: false };
+    this.limits = { ...DEFAULT_SERVER_LIMITS, ...opts.limits };
+    let budgetLeft = this.limits.bigFrameBudgetBytes;
+    this.budget = {
+      take: (n) => {
+        if (n > budgetLeft) return false;
+        budgetLeft -= n;
+        return true;
+      },
+      give: (n) => { budgetLeft += n; },
+    };
     if (opts.tls) {
       this.listener = tls.createServer({ cert: opts.tls.certPem, key: opts.tls.keyPem });
       this.listener.on('secureConnection', (socket: tls.TLSSocket) => this.onSocket(socket));
@@ -61,6 +86,9 @@ class Server implements RpcServer {
     } else {
       this.listener = net.createServer((socket) => this.onSocket(socket));
     }
+    // The kernel's accept queue holds the rest; Node closes connections past the limit at once.
+    this.listener.maxConnections = this.limits.maxConnections;
+    this.listener.on('drop', (d?: { remoteAddress?: string }) => this.limitHit('connections', `more than ${this.limits.maxConnections} connections at once ([RPCServer] MaxConnections)`, d?.remoteAddress ?? '?'));
     const sweepMs = Math.max(10, Math.min(opts.replyCacheTtlMs, 10_000));
     this.sweepTimer = setInterval(() => this.sweep(), sweepMs);
     this.sweepTimer.unref();
@@ -127,9 +155,13 @@ class Server implements RpcServer {
       clearTimeout(helloTimer);
       client = this.attach(clientId, peer!.key, conn);
     };
+    let counted: string | undefined;
     const conn: FramedConnection = new FramedConnection(
       socket,
-      { maxFrameBytes: this.opts.maxFrameBytes, keepAliveMs: this.opts.keepAliveMs, log: this.opts.log, logContext: { side: 'server' } },
+      {
+        maxFrameBytes: this.opts.maxFrameBytes, keepAliveMs: this.opts.keepAliveMs, log: this.opts.log, logContext: { side: 'server' },
+        frameDeadlineMs: this.limits.frameDeadlineMs, maxSendBufferBytes: this.limits.maxSendBufferBytes, budget: this.budget,
+      },
       {
         onFrame: (frame) => {
           if (frame.kind === 'hello') {
@@ -145,6 +177,11 @@ class Server implements RpcServer {
         onClose: (reason) => {
           clearTimeout(helloTimer);
           this.conns.delete(conn);
+          if (counted !== undefined) {
+            const left = (this.perPeer.get(counted) ?? 1) - 1;
+            if (left > 0) this.perPeer.set(counted, left);
+            else this.perPeer.delete(counted);
+          }
           if (!client || client.conn !== conn) return;
           client.conn = undefined;
           client.lastSeenMs = performance.now();
@@ -154,19 +191,41 @@ class Server implements RpcServer {
       },
     );
     this.conns.add(conn);
-    const helloTimer = setTimeout(() => conn.protocolError('no hello in time'), 2 * this.opts.keepAliveMs);
+    const helloTimer = setTimeout(() => conn.protocolError('no hello in time'), Math.min(this.limits.helloTimeoutMs, 2 * this.opts.keepAliveMs));
     helloTimer.unref();
     // Nothing the peer sent is read until it is identified (its bytes wait in the socket).
-    socket.pause();
+    conn.hold();
     (this.opts.identifyPeer ?? identifyPeer)(socket).then((who) => {
       if (!conn.open) return;
       const refusal = this.peerRefusal(who);
       if (refusal) return this.refuse(conn, who, refusal);
+      const n = this.perPeer.get(who.key) ?? 0;
+      if (n >= this.limits.maxConnectionsPerPeer) {
+        this.limitHit('connections per peer', `more than ${this.limits.maxConnectionsPerPeer} connections of one peer ([RPCServer] MaxConnectionsPerPeer)`, `${who.address} (${who.key})`);
+        conn.send({ kind: 'refused', error: { code: 'PFS_ERR_RPC_REFUSED', message: `the volume server refused this connection: this peer already has ${n} connections ([RPCServer] MaxConnectionsPerPeer)` } });
+        conn.end('too many connections of this peer');
+        return;
+      }
+      this.perPeer.set(who.key, n + 1);
+      counted = who.key;
       peer = who;
-      socket.resume();
+      conn.release();
     }, (err: unknown) => {
       this.refuse(conn, { key: 'remote', address: conn.remote }, `the peer could not be identified: ${(err as Error)?.message ?? String(err)}`);
     });
+  }
+
+  /** Counts a hit of a limit; logs one warn line per kind at most every LIMIT_LOG_MS, with the hits since. */
+  private limitHit(kind: string, what: string, peer: string): void {
+    const now = performance.now();
+    if (!this.limitHits.has(kind) && this.limitHits.size >= 1000) this.limitHits.clear(); // many peers: start over
+    const h = this.limitHits.get(kind) ?? { count: 0, lastLogMs: -Infinity };
+    h.count++;
+    this.limitHits.set(kind, h);
+    if (now - h.lastLogMs < LIMIT_LOG_MS) return;
+    this.opts.log.warn({ peer, refused: h.count }, `rpc connection refused: ${what}`);
+    h.count = 0;
+    h.lastLogMs = now;
   }
 
   /** Why this peer may not be served at all, or undefined. */
@@ -191,9 +250,9 @@ class Server implements RpcServer {
     }
   }
 
-  /** Sends REFUSED, logs one line and closes the connection. */
+  /** Sends REFUSED, logs (at most a line per peer every LIMIT_LOG_MS) and closes the connection. */
   private refuse(conn: FramedConnection, peer: PeerIdentity, reason: string, clientId?: string): void {
-    this.opts.log.warn({ remote: peer.address, peer: peer.key, clientId: clientId && shortId(clientId), reason }, 'rpc connection refused');
+    this.limitHit(`refused ${peer.key}`, reason, `${peer.address} (${peer.key})${clientId ? ` client ${String(shortId(clientId))}` : ''}`);
     conn.send({ kind: 'refused', error: { code: 'PFS_ERR_RPC_REFUSED', message: `the volume server refused this connection: ${reason}` } });
     conn.end(reason);
   }
@@ -201,7 +260,7 @@ class Server implements RpcServer {
   private attach(clientId: string, owner: string, conn: FramedConnection): ClientState {
     let client = this.clients.get(clientId);
     if (!client) {
-      client = { clientId, owner, cache: new ClientReplyCache(), conn: undefined, lastSeenMs: 0 };
+      client = { clientId, owner, cache: new ClientReplyCache(this.limits.replyCacheBytesPerClient), conn: undefined, lastSeenMs: 0 };
       this.clients.set(clientId, client);
     }
     const old = client.conn;
@@ -249,6 +308,10 @@ class Server implements RpcServer {
       return;
     }
     cache.begin(id);
+    if (cache.inFlightCount >= MAX_IN_FLIGHT && client.conn && !client.heldConn) {
+      client.heldConn = client.conn;
+      client.conn.hold();
+    }
     this.batcher.push({
       call: { clientId, peer: client.owner, requestId: id, method: frame.method, params: frame.params },
       done: (reply) => this.complete(client, id, frame.method, reply),
@@ -272,8 +335,13 @@ class Server implements RpcServer {
       reply = { error: problem };
       bytes = encodeFrame({ kind: 'reply', id, reply });
     }
-    client.cache.complete(id, reply, performance.now());
+    client.cache.complete(id, reply, performance.now(), bytes!.length);
     client.conn?.sendBytes(bytes!);
+    if (client.heldConn && client.cache.inFlightCount <= MAX_IN_FLIGHT / 2) {
+      const held = client.heldConn;
+      client.heldConn = undefined;
+      held.release();
+    }
   }
 
   private send(client: ClientState, id: number, reply: WireReply): void {

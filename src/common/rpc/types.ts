@@ -51,6 +51,33 @@ export interface RpcDispatcher {
   clientRefusal?(clientId: string, peer: string): string | undefined;
 }
 
+export interface ServerLimits {
+  /** Connections open at once, identified or not; more are closed at once. */
+  maxConnections: number;
+  /** Connections of one peer (uid, or all unauthenticated peers together). */
+  maxConnectionsPerPeer: number;
+  /** A frame must arrive whole within this of its first byte. */
+  frameDeadlineMs: number;
+  /** A connection must say HELLO within this. */
+  helloTimeoutMs: number;
+  /** Bytes of frames over 1 MiB being received at once, all connections together. */
+  bigFrameBudgetBytes: number;
+  /** Completed replies kept in memory per client ID (the oldest go first; mutating calls' replies stay in the database). */
+  replyCacheBytesPerClient: number;
+  /** A connection whose peer does not read its replies is not read from while this much waits to be sent. */
+  maxSendBufferBytes: number;
+}
+
+export const DEFAULT_SERVER_LIMITS: ServerLimits = {
+  maxConnections: 1024,
+  maxConnectionsPerPeer: 64,
+  frameDeadlineMs: 30_000,
+  helloTimeoutMs: 10_000,
+  bigFrameBudgetBytes: 256 << 20,
+  replyCacheBytesPerClient: 64 << 20,
+  maxSendBufferBytes: 64 << 20,
+};
+
 /** Which authenticated peers a server serves (docs/SECURITY.md §2). */
 export interface PeerPolicy {
   /** Loopback peers whose socket belongs to one of these uids. */
@@ -69,6 +96,8 @@ export interface RpcServerOptions {
   log: Logger;
   /** Default: root and this process's own uid on loopback, nothing else. */
   peers?: PeerPolicy;
+  /** Bounds on what peers can make the server hold (docs/SECURITY.md §6); each defaults to DEFAULT_SERVER_LIMITS. */
+  limits?: Partial<ServerLimits>;
   /** Who a socket's peer is (tests inject one); default peer.ts identifyPeer. */
   identifyPeer?: (socket: import('node:net').Socket) => Promise<PeerIdentity>;
 }

@@ -91,6 +91,7 @@ export async function startVolumeServer(opts: VolumeServerOptions): Promise<Volu
       maxFrameBytes: opts.rpc.maxFrameBytes,
       log: opts.log,
       peers: opts.rpc.peers,
+      limits: opts.rpc.limits,
     }, dispatcher);
   } catch (err) {
     mountTable.close();

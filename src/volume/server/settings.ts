@@ -2,7 +2,7 @@
 import type { Config } from '../../common/config/index.js';
 import { PfsError } from '../../common/errors/index.js';
 import { storeAccessFrom } from '../../common/objectstore/config-keys.js';
-import type { PeerPolicy } from '../../common/rpc/index.js';
+import type { PeerPolicy, ServerLimits } from '../../common/rpc/index.js';
 import type { LeaseSettings } from '../leases/index.js';
 import type { VolumeSettings } from './volume.js';
 
@@ -16,6 +16,8 @@ export interface RpcServerSettings {
   maxFrameBytes: number;
   /** Which peers are served (docs/SECURITY.md §2); default root and our own uid on loopback. */
   peers?: PeerPolicy;
+  /** What peers can make the server hold (docs/SECURITY.md §6); default DEFAULT_SERVER_LIMITS. */
+  limits?: Partial<ServerLimits>;
 }
 
 export function volumeSettingsFromConfig(config: Config): VolumeSettings[] {
@@ -47,6 +49,12 @@ export function rpcServerSettingsFromConfig(config: Config): RpcServerSettings {
     keepAliveMs: k.KeepAlivePeriod as number,
     maxFrameBytes: k.MaxFrameSize as number,
     peers: peerPolicy(k.AllowedUIDs as string, k.AllowUnauthenticatedTCP as boolean),
+    limits: {
+      maxConnections: k.MaxConnections as number,
+      maxConnectionsPerPeer: k.MaxConnectionsPerPeer as number,
+      frameDeadlineMs: k.FrameDeadline as number,
+      replyCacheBytesPerClient: k.ReplyCacheSizePerClient as number,
+    },
   };
 }
 
