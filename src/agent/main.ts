@@ -40,7 +40,7 @@ async function main(argv: string[]): Promise<number> {
   }
   // Everything this daemon writes (database, WAL, objects, logs) is private (docs/SECURITY.md §5).
   process.umask(0o077);
-  const config = loadConfig(agentSchema, file, overrides);
+  const config = loadConfig(agentSchema, file, overrides, { privateSecrets: true });
   const a = config.sections.Agent as ConfigSection;
   const volume = a.FUSEVolumeName as string;
   const mnt = a.FUSEMountPointPath as string;

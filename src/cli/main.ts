@@ -44,7 +44,7 @@ function parse(args: string[]) {
 
 function volumeFrom(confPath: string, name: string | undefined, overrides: string[]) {
   if (!name) throw new UsageError('missing VOLUME');
-  const config = loadConfig(volumeServerSchema, confPath, overrides);
+  const config = loadConfig(volumeServerSchema, confPath, overrides, { privateSecrets: true });
   const settings = volumeSettingsFromConfig(config).find((v) => v.name === name);
   if (!settings) throw new PfsError('PFS_ERR_UNKNOWN_VOLUME', `${confPath}: no [Volume:${name}] section`);
   return settings;

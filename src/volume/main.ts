@@ -22,7 +22,7 @@ async function main(argv: string[]): Promise<number> {
   }
   // Everything this daemon writes (database, WAL, objects, logs) is private (docs/SECURITY.md §5).
   process.umask(0o077);
-  const config = loadConfig(volumeServerSchema, file, overrides);
+  const config = loadConfig(volumeServerSchema, file, overrides, { privateSecrets: true });
   const logging = config.sections.Logging ?? {};
   const { logger, reopen, close: closeLog } = createLogger({
     name: 'proxyfsd',

@@ -59,7 +59,7 @@ test('the reference PFSAgent example config, adapted to our volume-server addres
   try {
     mkdirSync(join(tmp.dir, 'AgentMountPoint'));
     const conf = join(tmp.dir, 'reference.conf');
-    writeFileSync(conf, readFileSync(join(REPO, 'conf/pfsagentd-reference.conf'), 'utf8'));
+    writeFileSync(conf, readFileSync(join(REPO, 'conf/pfsagentd-reference.conf'), 'utf8'), { mode: 0o600 }); // it holds a secret
     const a = spawnAgent(conf, [`Agent.RetryRPCPort=${srv.port}`, 'Agent.LogFilePath=', 'Agent.HTTPServerTCPPort=0']);
     for (let i = 0; i < 100 && !a.stdout().includes('pfsagentd: mounted'); i++) await new Promise((r) => setTimeout(r, 100));
     assert.match(a.stdout(), /pfsagentd: mounted CommonVolume/, a.stderr());

@@ -11,7 +11,7 @@
  * `grep fuse /proc/mounts` stays clean.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -166,7 +166,9 @@ export function spawnAgent(conf: string, overrides: string[] = []): AgentProcess
 /** Writes an [Agent] INI file. */
 export function writeAgentConf(path: string, keys: Record<string, string>): void {
   const lines = ['[Agent]', ...Object.entries(keys).map(([k, v]) => `${k}: ${v}`), ''];
-  writeFileSync(path, lines.join('\n'));
+  // Private: it may hold the plug-in's secret, which the daemons refuse from a file others can read.
+  writeFileSync(path, lines.join('\n'), { mode: 0o600 });
+  chmodSync(path, 0o600);
 }
 
 export function isRunning(p: ChildProcess): boolean {

@@ -64,7 +64,7 @@ KeepAlivePeriod: 5s
 
 [Logging]
 LogToConsole: true
-${extra}`);
+${extra}`, { mode: 0o600 });
   return conf;
 }
 

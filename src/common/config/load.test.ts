@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, test } from 'node:test';
@@ -136,18 +136,16 @@ test('overrides: Section.Key=Value, sections with ":" and ".", creating a sectio
   const file = conf('[Agent]\nCount: 5\n[Volume:a.b]\nMetadataPath: /m\nURL: file:///o\n');
   const config = loadConfig(schema, file, [
     'Agent.Count=7',
-    'Agent.Blob = x\\u002Cy',
-    'Agent.Name=a=b',
+    'Agent.Name = x\\u002Cy',
     'Volume:a.b.Delay=3s',
-    'Volume:X.MetadataPath=rel.db',
+    'Volume:X.MetadataPath=rel=a.db',
     'Volume:X.URL=file:///x',
   ]);
   assert.equal(config.sections.Agent!.Count, 7);
-  assert.equal(config.sections.Agent!.Blob, 'x,y');
-  assert.equal(config.sections.Agent!.Name, 'a=b');
+  assert.equal(config.sections.Agent!.Name, 'x,y');
   assert.equal(config.sections['Volume:a.b']!.Delay, 3000);
   // Override paths resolve against the working directory, as the shell user typed them.
-  assert.deepEqual(config.sections['Volume:X'], { MetadataPath: path.resolve('rel.db'), URL: 'file:///x', Delay: 10_000 });
+  assert.deepEqual(config.sections['Volume:X'], { MetadataPath: path.resolve('rel=a.db'), URL: 'file:///x', Delay: 10_000 });
 });
 
 test('bad overrides name the override', () => {
@@ -254,4 +252,27 @@ test('a bad default in a schema is an internal error, not a config error', () =>
   const broken: Schema = { program: 'x', sections: [{ name: 'S', doc: '', keys: { K: { type: 'int', default: 'ten', doc: '' } } }] };
   assert.throws(() => loadConfig(broken, conf('[S]\n'), []),
     (err: { code?: string; message: string }) => err.code === 'PFS_ERR_INTERNAL' && /\[S\] K: bad default/.test(err.message));
+});
+
+test('a secret is never taken from the command line, and the error does not repeat it', () => {
+  const file = conf('[Agent]\n');
+  assert.throws(() => loadConfig(schema, file, ['Agent.Blob=hunter2']), (err: { code?: string; message: string }) => {
+    assert.equal(err.code, 'PFS_ERR_CONFIG');
+    assert.match(err.message, /command line override Agent\.Blob: a secret is never taken from the command line/);
+    assert.ok(!err.message.includes('hunter2'), err.message);
+    return true;
+  });
+  assert.equal(loadConfig(schema, file, ['Agent.Blob=']).sections.Agent!.Blob, '', 'an empty one is no secret');
+});
+
+test('with privateSecrets, a secret in a file every user can read is refused, naming file, line and key', () => {
+  const file = conf('[Agent]\nName: x\nBlob: hunter2\n');
+  chmodSync(file, 0o644);
+  assert.equal(loadConfig(schema, file, []).sections.Agent!.Blob, 'hunter2', 'tools that only read configs are not held to it');
+  assertConfigError(() => loadConfig(schema, file, [], { privateSecrets: true }), /t\d+\.conf:3: \[Agent\] Blob: holds a secret, but .* is readable by every user/);
+  chmodSync(file, 0o600);
+  assert.equal(loadConfig(schema, file, [], { privateSecrets: true }).sections.Agent!.Blob, 'hunter2');
+  const noSecret = conf('[Agent]\nName: x\n');
+  chmodSync(noSecret, 0o644);
+  assert.equal(loadConfig(schema, noSecret, [], { privateSecrets: true }).sections.Agent!.Name, 'x');
 });

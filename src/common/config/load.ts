@@ -3,7 +3,7 @@
  * parse values, fill defaults, freeze. All problems found are reported together in one
  * PfsError('PFS_ERR_CONFIG'), one line each.
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { PfsError } from '../errors/index.js';
 import { applyOverrides, readIniText, type RawSection } from './read-ini.js';
@@ -36,8 +36,15 @@ function parseDefault(schema: Schema, section: string, key: string, spec: KeySpe
   return parsed.value;
 }
 
+/** How secrets may be given (docs/SECURITY.md §7). */
+interface SecretRules {
+  /** The config file is readable by every user (a daemon refuses secrets in it then). */
+  fileWorldReadable: boolean;
+  file: string;
+}
+
 function checkSection(
-  schema: Schema, name: string, spec: SectionSpec, raw: RawSection, baseDir: string, errors: string[],
+  schema: Schema, name: string, spec: SectionSpec, raw: RawSection, baseDir: string, errors: string[], secrets?: SecretRules,
 ): Record<string, ConfigValue> {
   const values: Record<string, ConfigValue> = {};
   for (const [key, entry] of raw.entries) {
@@ -47,6 +54,17 @@ function checkSection(
     }
     const keySpec = spec.keys[key]!;
     const value = unescapeValue(entry.value);
+    if (keySpec.secret && value !== '') {
+      if (entry.fromCommandLine) {
+        // Not entry.where: it quotes the override, secret and all.
+        errors.push(`command line override ${name}.${key}: a secret is never taken from the command line (every user can read it in /proc/PID/cmdline); put it in the config file, readable by its owner only, or leave it empty and give the plug-in's variable through the environment`);
+        continue;
+      }
+      if (secrets?.fileWorldReadable) {
+        errors.push(`${entry.where}: [${name}] ${key}: holds a secret, but ${secrets.file} is readable by every user; make it private (chmod 600) or leave ${key} empty and give the plug-in's variable through the environment`);
+        continue;
+      }
+    }
     if (keySpec.required && value === '') {
       errors.push(`${entry.where}: [${name}] ${key}: required key has an empty value`);
       continue;
@@ -76,11 +94,15 @@ function deepFreeze<T>(value: T): T {
 /**
  * Loads `filePath` (named in messages as given), applies `overrides` ('Section.Key=Value'),
  * validates against `schema`. Throws PfsError('PFS_ERR_CONFIG') listing every problem.
+ * A secret key (KeySpec.secret) is never taken from an override; with privateSecrets (the
+ * daemons), nor from a file every user can read.
  */
-export function loadConfig(schema: Schema, filePath: string, overrides: readonly string[]): Config {
+export function loadConfig(schema: Schema, filePath: string, overrides: readonly string[], opts: { privateSecrets?: boolean } = {}): Config {
   let text: string;
+  let secrets: SecretRules | undefined;
   try {
     text = readFileSync(filePath, 'utf8');
+    if (opts.privateSecrets) secrets = { file: filePath, fileWorldReadable: (statSync(filePath).mode & 0o004) !== 0 };
   } catch (err) {
     const problem = `${filePath}: cannot read config file: ${(err as Error).message}`;
     throw new PfsError('PFS_ERR_CONFIG', problem, { cause: err });
@@ -99,7 +121,7 @@ export function loadConfig(schema: Schema, filePath: string, overrides: readonly
       errors.push(`${rawSection.where}: unknown section [${name}] (${schema.program} knows ${known})`);
       continue;
     }
-    sections[name] = checkSection(schema, name, spec, rawSection, baseDir, errors);
+    sections[name] = checkSection(schema, name, spec, rawSection, baseDir, errors, secrets);
   }
   for (const spec of schema.sections) {
     if (isPattern(spec)) {

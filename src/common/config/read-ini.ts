@@ -18,6 +18,8 @@ export interface RawEntry {
   where: string;
   /** Relative paths in the value resolve against this directory. */
   baseDir: string;
+  /** Given as a command-line override (where then quotes the override: never shown for a secret). */
+  fromCommandLine?: boolean;
 }
 
 export interface RawSection {
@@ -114,6 +116,6 @@ export function applyOverrides(raw: RawConfig, overrides: readonly string[], bas
       target = { where, entries: new Map() };
       raw.set(section, target);
     }
-    target.entries.set(key, { value: text.slice(eq + 1).trim(), where, baseDir });
+    target.entries.set(key, { value: text.slice(eq + 1).trim(), where, baseDir, fromCommandLine: true });
   }
 }

@@ -11,8 +11,10 @@ export const plugInKeys: Record<string, KeySpec> = {
     type: 'string', default: 'pfsagentd-swift-auth-plugin',
     doc: 'The auth plug-in program (docs/PLUGINS.md), started when the volume\'s object store is `swift://` ' +
       'or `s3://` (not for `file://`), with `PlugInEnvName` as its first argument; it prints credentials as ' +
-      'JSON and renews them on each byte read from stdin. A bare name is looked up on PATH, then in pfs\'s own ' +
-      '`bin/` (which holds `pfsagentd-swift-auth-plugin` and `pfsagentd-s3-auth-plugin`).',
+      'JSON and renews them on each byte read from stdin. A bare name is one of pfs\'s own plug-ins in its `bin/` ' +
+      '(`pfsagentd-swift-auth-plugin`, `pfsagentd-s3-auth-plugin`; never looked up on PATH); any other plug-in ' +
+      'is given by absolute path. The program and its directory must belong to root or to the daemon\'s user and ' +
+      'be writable by nobody else (a sticky directory is fine), or the daemon refuses to start.',
   },
   PlugInEnvName: {
     type: 'string', default: 'SwiftAuthBlob',
@@ -21,7 +23,8 @@ export const plugInKeys: Record<string, KeySpec> = {
   PlugInEnvValue: {
     type: 'string', default: '', secret: true,
     doc: 'If set, the plug-in\'s environment variable `PlugInEnvName` is set to this value (write commas ' +
-      'as `\\u002C`); empty keeps the inherited environment. Never logged or shown.',
+      'as `\\u002C`); empty keeps the inherited environment (systemd `EnvironmentFile=`). A secret: never logged ' +
+      'or shown, refused as a command-line override, and refused in a config file every user can read (chmod 600).',
   },
 };
 

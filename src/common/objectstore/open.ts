@@ -4,10 +4,11 @@
  * Both processes use it: the agent with its [Agent] keys, proxyfsd with its [Volume:NAME] keys.
  * close() of the result closes the store and then the plug-in (its stdin closes; it exits).
  */
-import { existsSync } from 'node:fs';
+import { realpathSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startAuthPlugin } from '../auth/index.js';
+import { PfsError } from '../errors/index.js';
 import type { CredentialSource } from '../auth/types.js';
 import type { Logger } from '../log/index.js';
 import { openLocalStore } from './local.js';
@@ -35,14 +36,33 @@ export interface ConnectedStore {
   credentials?: CredentialSource;
 }
 
-/** The shipped plug-ins live in <install>/bin; a bare name is looked up on PATH first, then there. */
+/**
+ * The plug-in program PlugInPath names, checked before it runs as this daemon's user
+ * (docs/SECURITY.md §7): a bare name is one of pfs's own plug-ins in <install>/bin (never looked
+ * up on PATH, where anyone who can write a directory of it could plant one); anything else
+ * must be an absolute path. The program (after symlinks) must belong to root or to this
+ * process's user and be writable by nobody else, and so must its directory (unless sticky).
+ * Throws PfsError PFS_ERR_CONFIG saying what is wrong.
+ */
 export function resolvePlugInPath(name: string): string {
-  if (name.includes('/')) return name;
-  for (const dir of (process.env.PATH ?? '').split(':')) {
-    if (dir !== '' && existsSync(path.join(dir, name))) return path.join(dir, name);
+  let p: string;
+  if (!name.includes('/')) p = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../../bin', name);
+  else if (path.isAbsolute(name)) p = name;
+  else throw new PfsError('PFS_ERR_CONFIG', `PlugInPath ${JSON.stringify(name)} is relative: give an absolute path, or the bare name of a plug-in pfs ships`);
+  let real: string;
+  try {
+    real = realpathSync(p);
+  } catch (err) {
+    throw new PfsError('PFS_ERR_CONFIG', `PlugInPath ${JSON.stringify(name)}: ${p} cannot be found: ${(err as Error).message}`);
   }
-  const shipped = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../../bin', name);
-  return existsSync(shipped) ? shipped : name;
+  const me = process.geteuid?.() ?? 0;
+  for (const [what, f, isDir] of [['the plug-in', real, false], ['the plug-in\'s directory', path.dirname(real), true]] as const) {
+    const st = statSync(f);
+    if (st.uid !== 0 && st.uid !== me) throw new PfsError('PFS_ERR_CONFIG', `PlugInPath ${JSON.stringify(name)}: ${what} ${f} belongs to uid ${st.uid}, not to root or to this daemon's user`);
+    const sticky = isDir && (st.mode & 0o1000) !== 0;
+    if ((st.mode & 0o022) !== 0 && !sticky) throw new PfsError('PFS_ERR_CONFIG', `PlugInPath ${JSON.stringify(name)}: ${what} ${f} is writable by its group or by everyone (mode ${(st.mode & 0o7777).toString(8)}); it would run as this daemon's user`);
+  }
+  return real;
 }
 
 export async function connectObjectStore(access: StoreAccess, opts: { log: Logger; create?: boolean; hooks?: RetryHooks }): Promise<ConnectedStore> {
