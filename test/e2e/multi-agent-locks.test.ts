@@ -164,10 +164,10 @@ test('EDEADLK across agents: a wait that would close a cycle through the other a
 test('an interrupted wait leaks no lock: a waiter on B killed by a signal, then A releases, and the lock is free', { timeout: 90_000 }, async () => {
   const f = await sharedFile('interrupt');
   const holder = await hold(f.onA, 'flock ex', 'lock w 0 0 nb'); // flock and fcntl locks are independent (as on Linux)
-  // SIGALRM after 1 s interrupts the waiting flock (locktool makes it raise EINTR), then the process exits.
-  const w = await locktool(f.onB, ['flock ex', 'sleep 0'], { prefix: 'timeout -s ALRM 1 ' });
+  // SIGALRM after 3 s (python may take a second to start on a loaded machine) interrupts the waiting flock (locktool makes it raise EINTR), then the process exits.
+  const w = await locktool(f.onB, ['flock ex', 'sleep 0'], { prefix: 'timeout -s ALRM 3 ' });
   assert.equal(result(w, 'flock ex'), 'EINTR', w.stdout + w.stderr);
-  const fcntlWaiter = await locktool(f.onB, ['lock w 0 0 w'], { prefix: 'timeout -s ALRM 1 ' });
+  const fcntlWaiter = await locktool(f.onB, ['lock w 0 0 w'], { prefix: 'timeout -s ALRM 3 ' });
   assert.equal(result(fcntlWaiter, 'lock w 0 0 w'), 'EINTR', fcntlWaiter.stdout + fcntlWaiter.stderr);
   await holder.release();
   // The server may have granted the abandoned waits when A's holder exited: the agent undoes them.

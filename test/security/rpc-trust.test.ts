@@ -116,3 +116,31 @@ test('what proxyfsd and the agent write is private: database, WAL, object direct
     rmSync(logs, { recursive: true, force: true });
   }
 });
+
+test('Wrote takes only objects provisioned to the same mount and not yet reported; ProvisionObject is bounded', { timeout: 60_000 }, async () => {
+  const srv = await startProxyfsd();
+  const a = rpcClient(srv.port);
+  const b = rpcClient(srv.port);
+  try {
+    const ma = (await call(a, 'Mount', { volume: srv.volume })).mountId;
+    const mb = (await call(b, 'Mount', { volume: srv.volume })).mountId;
+    const fa = await call(a, 'Create', { mountId: ma, cred: root, parent: ROOT_INO, name: 'a', mode: 0o600, umask: 0, flags: O_RDWR });
+    const fb = await call(b, 'Create', { mountId: mb, cred: root, parent: ROOT_INO, name: 'b', mode: 0o644, umask: 0, flags: O_RDWR });
+    const [objA] = (await call(a, 'ProvisionObject', { mountId: ma, count: 1 })).objects;
+    const wrote = (mountId: string, ino: number, objectId: number) => call(mountId === ma ? a : b, 'Wrote', {
+      mountId, ino, mtime: { sec: 1, nsec: 0 },
+      object: { objectId, sizeBytes: 10, blockSizeBytes: 65536, crc32: [0] },
+      extents: [{ fileOffset: 0, length: 10, objectId, objectOffset: 0 }],
+    });
+    await assert.rejects(wrote(mb, fb.ino, objA!.objectId), { code: 'PFS_ERR_STALE_OBJECT' }, "B cannot attach A's object");
+    assert.equal((await wrote(ma, fa.ino, objA!.objectId)).size, 10);
+    await assert.rejects(wrote(ma, fb.ino, objA!.objectId), { code: 'PFS_ERR_STALE_OBJECT' }, 'an object already in a file cannot be attached to another');
+    assert.equal((await call(b, 'GetAttr', { mountId: mb, ino: fb.ino })).size, 0);
+    await assert.rejects(call(a, 'ProvisionObject', { mountId: ma, count: 1024 }), { code: 'EINVAL' });
+  } finally {
+    await a.close(0);
+    await b.close(0);
+    await srv.stop();
+    await srv.cleanup();
+  }
+});

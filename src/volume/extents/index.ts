@@ -60,8 +60,11 @@ export interface ExtentMaps {
   provision(count: number, mountId?: string): { objectId: number; key: string }[];
   /** The mount ended: its provisioned objects lose their owner and expire ProvisionedObjectTTL after now. */
   disownProvisioned(mountId: string): void;
-  /** Patches ino's map with extents of a written object; returns the highest end written (0 if none). */
-  wrote(ino: Ino, object: WroteParams['object'], extents: Extent[]): number;
+  /**
+   * Patches ino's map with extents of a written object; returns the highest end written (0 if
+   * none). byMount (an agent's Wrote): the object must be provisioned to that mount and unreported.
+   */
+  wrote(ino: Ino, object: WroteParams['object'], extents: Extent[], byMount?: string): number;
   /** Dead objects whose dead_since_ns <= olderThanNs, oldest first. */
   deadObjects(olderThanNs: bigint, limit: number): { objectId: number; key: string }[];
   /** Forgets rows of dead objects (after GC deleted them from the store). Other rows are kept. */
@@ -126,11 +129,11 @@ export function createExtentMaps(md: Metadata, opts: ExtentMapsOptions): ExtentM
       s.disownProvisioned.run(nowNs(), mountId);
     },
 
-    wrote(ino, object, extents) {
+    wrote(ino, object, extents, byMount) {
       checkIno(ino);
       checkReport(object);
       const sorted = checkExtents(object, extents);
-      const row = writableObject(s, object);
+      const row = writableObject(s, object, byMount);
       if (sorted.length === 0) return 0;
       if (row.state === 'provisioned') register(s, object);
       const live = new LiveBytes();

@@ -3,6 +3,7 @@ import { afterEach, beforeEach, describe, it } from 'node:test';
 import { objectKey, type Extent } from '../../common/protocol/index.js';
 import { CHECKSUM_BLOCK_SIZE_BYTES } from './index.js';
 import { allExtents, fixture, objectState, report, write, type Fixture } from './test-helpers.js';
+import { MAX_PROVISIONED_PER_MOUNT } from './objects.js';
 
 let f: Fixture;
 beforeEach(() => { f = fixture(); });
@@ -24,8 +25,16 @@ describe('provision', () => {
     }
   });
 
-  it('rejects counts outside 1..1024', () => {
-    for (const n of [0, -1, 1.5, 1025]) assert.throws(() => f.maps.provision(n), { code: 'EINVAL' });
+  it('rejects counts outside 1..64', () => {
+    for (const n of [0, -1, 1.5, 65, 1024]) assert.throws(() => f.maps.provision(n), { code: 'EINVAL' });
+  });
+
+  it('a mount holds at most MAX_PROVISIONED_PER_MOUNT unreported numbers: its oldest are disowned', () => {
+    const first = f.maps.provision(1, 'm1')[0]!.objectId;
+    for (let i = 0; i < MAX_PROVISIONED_PER_MOUNT / 64; i++) f.maps.provision(64, 'm1');
+    const owner = (id: number) => (f.md.db.prepare('SELECT mount_id AS m FROM objects WHERE object_id = ?').get(id) as { m: string | null }).m;
+    assert.equal(owner(first), null, 'the oldest lost its owner');
+    assert.equal(owner(first + 1), 'm1');
   });
 });
 

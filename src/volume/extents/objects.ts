@@ -16,7 +16,14 @@ import type { ObjectRow, Statements } from './sql.js';
 
 export type ObjectReport = WroteParams['object'];
 
-const MAX_PROVISION = 1024;
+/** Numbers one ProvisionObject call may ask for (an agent asks for 64 at a time). */
+const MAX_PROVISION = 64;
+/**
+ * Unreported numbers one mount may hold. Provisioning past it disowns the mount's oldest, which
+ * then expire after ProvisionedObjectTTL; an agent still using one gets PFS_ERR_STALE_OBJECT and
+ * writes that segment again under a fresh number.
+ */
+export const MAX_PROVISIONED_PER_MOUNT = 4096;
 const USED_BYTES_KEY = 'used_bytes';
 
 const isUint = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) >= 0;
@@ -33,6 +40,10 @@ export function provision(s: Statements, md: Metadata, nowNs: bigint, count: num
   for (let id = first; id < first + count; id++) {
     s.insertObject.run(id, nowNs, mountId);
     out.push({ objectId: id, key: objectKey(id) });
+  }
+  if (mountId !== null) {
+    const over = s.provisionedOf.get(mountId)!.n - MAX_PROVISIONED_PER_MOUNT;
+    if (over > 0) s.disownOldest.run(nowNs, mountId, over);
   }
   return out;
 }
@@ -66,12 +77,17 @@ export function checkExtents(o: ObjectReport, extents: readonly Extent[]): Exten
 
 /**
  * The row of an object a report may write into: provisioned (first report) or live with the
- * same size and checksums (a later report: another file, or a retried chunk).
+ * same size and checksums (a later report: another file, or a retried chunk). With byMount (an
+ * agent's Wrote), only an object provisioned to that mount and not yet reported: an agent
+ * cannot attach another mount's object, or one already in a file, to a file of its choice.
  */
-export function writableObject(s: Statements, o: ObjectReport): ObjectRow {
+export function writableObject(s: Statements, o: ObjectReport, byMount?: string): ObjectRow {
   const row = s.object.get(o.objectId);
   if (!row || row.state === 'dead') {
     throw new PfsError('PFS_ERR_STALE_OBJECT', `object ${o.objectId} (${objectKey(o.objectId)}) ${row ? 'is dead' : 'was never provisioned or has expired'}; provision a new one`);
+  }
+  if (byMount !== undefined && (row.state !== 'provisioned' || row.mountId !== byMount)) {
+    throw new PfsError('PFS_ERR_STALE_OBJECT', `object ${o.objectId} (${objectKey(o.objectId)}) is not a number provisioned to this mount and still unreported; provision a new one`);
   }
   if (row.state === 'live') {
     if (row.sizeBytes !== o.sizeBytes || row.blockSizeBytes !== o.blockSizeBytes || !encodeCrcs(o.crc32).equals(row.crc32 ?? Buffer.alloc(0))) {

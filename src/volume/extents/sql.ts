@@ -10,6 +10,8 @@ export interface ExtentRow {
 
 export interface ObjectRow {
   objectId: number;
+  /** The mount a provisioned object was handed to (null: nobody's, or its mount ended). */
+  mountId: string | null;
   state: 'provisioned' | 'live' | 'dead';
   sizeBytes: number;
   liveBytes: number;
@@ -18,7 +20,7 @@ export interface ObjectRow {
 }
 
 const EXTENT = 'file_offset AS fileOffset, length, object_id AS objectId, object_offset AS objectOffset';
-const OBJECT = 'object_id AS objectId, state, size_bytes AS sizeBytes, live_bytes AS liveBytes, block_size_bytes AS blockSizeBytes, crc32';
+const OBJECT = 'object_id AS objectId, mount_id AS mountId, state, size_bytes AS sizeBytes, live_bytes AS liveBytes, block_size_bytes AS blockSizeBytes, crc32';
 
 export type Statements = ReturnType<typeof prepareStatements>;
 
@@ -53,6 +55,10 @@ export function prepareStatements(db: Db) {
     provisionedBefore: db.prepare<[bigint, number], { objectId: number }>(
       "SELECT object_id AS objectId FROM objects WHERE state = 'provisioned' AND created_ns <= ? " +
       'AND (mount_id IS NULL OR mount_id NOT IN (SELECT mount_id FROM mounts WHERE evicted_ns IS NULL)) ORDER BY created_ns, object_id LIMIT ?'),
+    provisionedOf: db.prepare<[string], { n: number }>("SELECT COUNT(*) AS n FROM objects WHERE state = 'provisioned' AND mount_id = ?"),
+    disownOldest: db.prepare<[bigint, string, number]>(
+      "UPDATE objects SET mount_id = NULL, created_ns = ? WHERE object_id IN " +
+      "(SELECT object_id FROM objects WHERE state = 'provisioned' AND mount_id = ? ORDER BY object_id LIMIT ?)"),
     disownProvisioned: db.prepare<[bigint, string]>("UPDATE objects SET mount_id = NULL, created_ns = ? WHERE state = 'provisioned' AND mount_id = ?"),
     markDead: db.prepare<[bigint, number]>("UPDATE objects SET state = 'dead', dead_since_ns = ? WHERE object_id = ?"),
     forget: db.prepare<[number]>("DELETE FROM objects WHERE object_id = ? AND state = 'dead' AND live_bytes = 0"),

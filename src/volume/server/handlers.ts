@@ -74,12 +74,11 @@ export const handlers: Handlers = {
     return ctx.volume.extents.fetchChunk(p.ino, attr.size, p.fileOffset, p.maxEntriesFrom, p.maxEntriesBefore);
   },
   ProvisionObject: (p, ctx) => {
-    if (p.count < 1 || p.count > 1024) throw new FsError('EINVAL', 'count must be 1..1024');
     return { objects: ctx.volume.extents.provision(p.count, p.mountId) };
   },
   Wrote: (p, ctx) => {
     regularFile(ctx, p.ino);
-    const end = ctx.volume.extents.wrote(p.ino, p.object, p.extents);
+    const end = ctx.volume.extents.wrote(p.ino, p.object, p.extents, p.mountId);
     return ctx.volume.ns.noteWrite(p.ino, end, p.mtime);
   },
 

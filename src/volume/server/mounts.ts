@@ -68,7 +68,7 @@ export function createMounts(volumes: Iterable<Volume>, clock: Clock, log: Logge
   const table = new Map<string, MountEntry>();
 
   const evictedError = (mountId: string): PfsError =>
-    new PfsError('PFS_ERR_MOUNT_EVICTED', `mount ${mountId} was evicted (a lease interrupt went unanswered, or its claim after a proxyfsd restart could not be granted); mount again`);
+    new PfsError('PFS_ERR_MOUNT_EVICTED', `mount ${String(shortId(mountId))} was evicted (a lease interrupt went unanswered, or its claim after a proxyfsd restart could not be granted); mount again`);
 
   /** Releases the mount's leases and locks (memory only); their waiting requests fail with `reason`. */
   const dropCoordination = (mountId: string, entry: MountEntry, reason: Error): void => {
@@ -100,18 +100,18 @@ export function createMounts(volumes: Iterable<Volume>, clock: Clock, log: Logge
     },
     remove(mountId) {
       const entry = table.get(mountId);
-      if (!entry) throw new PfsError('PFS_ERR_UNKNOWN_MOUNT', `unknown mount ${mountId}`);
+      if (!entry) throw new PfsError('PFS_ERR_UNKNOWN_MOUNT', `unknown mount ${String(shortId(mountId))}`);
       if (entry.evicted) throw evictedError(mountId);
       entry.volume.ns.dropMount(mountId);
       entry.volume.extents.disownProvisioned(mountId);
       entry.volume.md.db.prepare('DELETE FROM mounts WHERE mount_id = ?').run(mountId);
       clearTimeout(entry.graceTimer);
       table.delete(mountId);
-      dropCoordination(mountId, entry, new PfsError('PFS_ERR_UNKNOWN_MOUNT', `mount ${mountId} was unmounted or dropped after its grace period`));
+      dropCoordination(mountId, entry, new PfsError('PFS_ERR_UNKNOWN_MOUNT', `mount ${String(shortId(mountId))} was unmounted or dropped after its grace period`));
     },
     volumeOf(mountId, clientId) {
       const entry = table.get(mountId);
-      if (!entry || entry.clientId !== clientId) throw new PfsError('PFS_ERR_UNKNOWN_MOUNT', `unknown mount ${mountId} (never mounted, unmounted, or dropped after its grace period)`);
+      if (!entry || entry.clientId !== clientId) throw new PfsError('PFS_ERR_UNKNOWN_MOUNT', `unknown mount ${String(shortId(mountId))} (never mounted, unmounted, or dropped after its grace period)`);
       if (entry.evicted) throw evictedError(mountId);
       return entry.volume;
     },
