@@ -41,7 +41,8 @@ const arrayOf = (c: Check, max: number): Check => (v, p) => {
 function object(fields: Record<string, Check>): Check {
   return (v, p) => {
     if (typeof v !== 'object' || v === null || Array.isArray(v)) bad(p, 'expected an object');
-    for (const k of Object.keys(v)) if (!(k in fields)) bad(`${p}.${k}`, 'unknown field');
+    // Own keys only: `in` would take constructor, toString, __proto__ ... (Object.prototype's) for fields.
+    for (const k of Object.keys(v)) if (!Object.hasOwn(fields, k)) bad(`${p}.${k}`, 'unknown field');
     for (const [k, c] of Object.entries(fields)) c((v as Record<string, unknown>)[k], `${p}.${k}`);
   };
 }
