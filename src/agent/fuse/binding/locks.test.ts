@@ -434,10 +434,12 @@ test('open file description locks (F_OFD_SETLK): the last close sends their unlo
 test('no lock/flock handlers: the kernel keeps locks local, as before', { skip: reason, timeout: 30_000 }, async () => {
   await withMount(null, [], async (mnt, fuse) => {
     const f = join(mnt, 'f');
-    const holder = startChild('flock', ['-n', f, '-c', 'echo locked; sleep 1']);
+    // Held 4 s: the probes must run while the locks are held, and a loaded machine can take
+    // more than a second to start python.
+    const holder = startChild('flock', ['-n', f, '-c', 'echo locked; sleep 4']);
     await holder.waitFor('locked');
     assert.equal((await sh('flock', ['-n', f, '-c', 'true'])).code, 1, 'local flock conflict');
-    const py = startChild('python3', ['-c', PY_HOLD, join(mnt, 'g'), '1']);
+    const py = startChild('python3', ['-c', PY_HOLD, join(mnt, 'g'), '4']);
     await py.waitFor('locked');
     const probe = await sh('python3', ['-c', 'import fcntl,os,sys; fd=os.open(sys.argv[1], os.O_RDWR); fcntl.lockf(fd, fcntl.LOCK_EX|fcntl.LOCK_NB, 10, 50)', join(mnt, 'g')]);
     assert.notEqual(probe.code, 0, 'local fcntl conflict');
