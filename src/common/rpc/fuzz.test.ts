@@ -65,10 +65,13 @@ const SEED = process.env.PFS_FUZZ_SEED ? Number(process.env.PFS_FUZZ_SEED) | 0 :
 const REPLAY = process.env.PFS_FUZZ_REPLAY;
 /** Fuzz connections open at once (all one peer: kept well under MaxConnectionsPerPeer). */
 const LANES = Math.max(1, intEnv('PFS_FUZZ_LANES', 16));
-/** A connection must be answered or closed within this of its first byte. */
-const CONN_BOUND_MS = intEnv('PFS_FUZZ_CONN_MS', 5000);
-/** The well-behaved client's slowest call. */
-const MAX_LATENCY_MS = intEnv('PFS_FUZZ_LATENCY_MS', 3000);
+/**
+ * A connection must be answered or closed within this of its first byte (a frame left unfinished
+ * closes at 1 s; the slowest seen: 1.2 s on an idle 2-core machine, 3 s with it overloaded).
+ */
+const CONN_BOUND_MS = intEnv('PFS_FUZZ_CONN_MS', 6000);
+/** Bound on the well-behaved client's slowest call (seen: 0.1-0.3 s idle, 1.9 s overloaded; its deadline is 30 s). */
+const MAX_LATENCY_MS = intEnv('PFS_FUZZ_LATENCY_MS', 4000);
 /** Connection scripts generated per fast-check sample (one seed each). */
 const CHUNK = 8;
 
@@ -173,7 +176,7 @@ async function startFuzzServer(log: Logger, stats: DispatchStats): Promise<RpcSe
 }
 
 // ---------------------------------------------------------------------------------------------
-// Scripts: what fast-check generates, turned into bytes by materialize().
+// Scripts: what fast-check generates, turned into bytes by a Builder (one per connection).
 
 type IdSpec = { t: 'next' } | { t: 'same' } | { t: 'back'; n: number } | { t: 'value'; v: unknown };
 type AckSpec = { t: 'zero' } | { t: 'behind'; n: number } | { t: 'value'; v: unknown };
@@ -892,7 +895,7 @@ function watchProcess(): { errors: string[]; stop(): void } {
   };
 }
 
-test(`RPC server fuzz: ${TOTAL_FRAMES} random and mutated frames, no crash, no hang, memory back under a ceiling`, { skip: REPLAY !== undefined, timeout: 600_000 }, async () => {
+test(`RPC server fuzz: ${TOTAL_FRAMES} random and mutated frames, no crash, no hang, memory back under a ceiling`, { skip: REPLAY !== undefined, timeout: 300_000 }, async () => {
   const log = countingLogger();
   const stats: DispatchStats = { calls: 0, valid: new Map(), codes: new Map() };
   const watch = watchProcess();
@@ -986,7 +989,7 @@ test(`RPC server fuzz: ${TOTAL_FRAMES} random and mutated frames, no crash, no h
     const warnings = [...log.counts].filter(([k]) => k.startsWith('warn')).map(([k, v]) => `${v} × ${k.slice(6)}`);
     console.log(`fuzz: server warnings: ${warnings.join('; ')}`);
 
-    assert.deepEqual(failures, [], failures.slice(0, 5).join('\n\n'));
+    assert.deepEqual(failures, [], `${failures.slice(0, 5).join('\n\n')}\n\nthe server's last warnings:\n${log.lastWarns.join('\n')}`);
     assert.deepEqual(watch.errors, [], `thrown out of the process: ${watch.errors.slice(0, 3).join('\n')}`);
     const unexpectedErrors = log.errors.filter((e) => ![...EXPECTED_ERROR_LOGS].some((k) => e.startsWith(k)));
     assert.deepEqual(unexpectedErrors, [], `the server logged errors:\n${unexpectedErrors.slice(0, 5).join('\n')}`);

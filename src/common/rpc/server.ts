@@ -217,13 +217,18 @@ class Server implements RpcServer {
 
   /** Counts a hit of a limit; logs one warn line per kind at most every LIMIT_LOG_MS, with the hits since. */
   private limitHit(kind: string, what: string, peer: string): void {
+    this.rateLimitedWarn(kind, { peer }, `rpc connection refused: ${what}`);
+  }
+
+  /** One warn line per kind at most every LIMIT_LOG_MS, with how many times it happened since (`times`). */
+  private rateLimitedWarn(kind: string, fields: Record<string, unknown>, msg: string): void {
     const now = performance.now();
     if (!this.limitHits.has(kind) && this.limitHits.size >= 1000) this.limitHits.clear(); // many peers: start over
     const h = this.limitHits.get(kind) ?? { count: 0, lastLogMs: -Infinity };
     h.count++;
     this.limitHits.set(kind, h);
     if (now - h.lastLogMs < LIMIT_LOG_MS) return;
-    this.opts.log.warn({ peer, refused: h.count }, `rpc connection refused: ${what}`);
+    this.opts.log.warn({ ...fields, times: h.count }, msg);
     h.count = 0;
     h.lastLogMs = now;
   }
@@ -285,7 +290,7 @@ class Server implements RpcServer {
     cache.expire(now, this.opts.replyCacheTtlMs);
     if (this.closing) return; // the client resends to the next server
     if (id <= cache.ack) {
-      this.opts.log.warn({ clientId: shortId(clientId), requestId: id, ack: cache.ack }, 'rpc request already acknowledged, not executed');
+      this.rateLimitedWarn(`acked ${clientId}`, { clientId: shortId(clientId), requestId: id, ack: cache.ack }, 'rpc request already acknowledged, not executed');
       this.send(client, id, { error: { code: 'PFS_ERR_RPC_PROTOCOL', message: `request ${id} was already acknowledged` } });
       return;
     }
