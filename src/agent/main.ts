@@ -89,7 +89,7 @@ async function main(argv: string[]): Promise<number> {
   // Exactly once holds only while every resend comes before the server forgets the reply.
   const replyTtl = mounted.replyCacheTtlMs;
   if (Number.isSafeInteger(replyTtl) && deadlineMs >= replyTtl) {
-    await unmountUnused(rpc, mounted.mountId);
+    await rpc.call('Unmount', { mountId: mounted.mountId }).catch(() => undefined); // else dropped after its grace period
     await rpc.close(0);
     await closeLog();
     throw new PfsError('PFS_ERR_CONFIG', `${file}: [Agent] RetryRPCDeadlineIO: ${deadlineMs} ms is not below the volume server's ReplyCacheTTL (${replyTtl} ms): a call resent after the server forgot its reply would run twice; lower RetryRPCDeadlineIO or raise [RPCServer] ReplyCacheTTL on proxyfsd`);
@@ -297,11 +297,6 @@ function requestBytes(value: number, key: string, log: { warn(o: object, msg: st
   if (bytes > LIBFUSE2_MAX_WRITE_BYTES) bytes -= bytes % 4096;
   if (bytes !== value) log.warn({ [key]: value, using: bytes }, `${key}: requests are at most ${MAX_REQUEST_BYTES} bytes, and above ${LIBFUSE2_MAX_WRITE_BYTES} whole 4096-byte pages`);
   return bytes;
-}
-
-/** Ends a mount made at start-up that the agent will not use (best effort: the grace period drops it otherwise). */
-async function unmountUnused(rpc: { call(method: string, params: unknown): Promise<unknown> }, mountId: string): Promise<void> {
-  await rpc.call('Unmount', { mountId }).catch(() => undefined);
 }
 
 /** Pooled numbers' age limit when the server does not state its ProvisionedObjectTTL (an older proxyfsd). */

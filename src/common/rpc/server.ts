@@ -199,14 +199,7 @@ class Server implements RpcServer {
       if (!conn.open) return;
       const refusal = this.peerRefusal(who);
       if (refusal) return this.refuse(conn, who, refusal);
-      const n = this.perPeer.get(who.key) ?? 0;
-      if (n >= this.limits.maxConnectionsPerPeer) {
-        this.limitHit('connections per peer', `more than ${this.limits.maxConnectionsPerPeer} connections of one peer ([RPCServer] MaxConnectionsPerPeer)`, `${who.address} (${who.key})`);
-        conn.send({ kind: 'refused', error: { code: 'PFS_ERR_RPC_REFUSED', message: `the volume server refused this connection: this peer already has ${n} connections ([RPCServer] MaxConnectionsPerPeer)` } });
-        conn.end('too many connections of this peer');
-        return;
-      }
-      this.perPeer.set(who.key, n + 1);
+      this.perPeer.set(who.key, (this.perPeer.get(who.key) ?? 0) + 1);
       counted = who.key;
       peer = who;
       conn.release();
@@ -235,6 +228,8 @@ class Server implements RpcServer {
 
   /** Why this peer may not be served at all, or undefined. */
   private peerRefusal(peer: PeerIdentity): string | undefined {
+    const n = this.perPeer.get(peer.key) ?? 0;
+    if (n >= this.limits.maxConnectionsPerPeer) return `this peer already has ${n} connections ([RPCServer] MaxConnectionsPerPeer)`;
     if (peer.uid !== undefined) {
       return this.peers.allowedUids.includes(peer.uid) ? undefined : `a local peer of uid ${peer.uid} is not allowed ([RPCServer] AllowedUIDs)`;
     }
