@@ -93,7 +93,7 @@ export async function measureRpc(srv: ProxyfsdHandle, opts: { files: number; rou
     const inos: Ino[] = [];
     for (let i = 0; i < opts.files; i++) {
       const f = await call(a.rpc, 'Create', { mountId: a.mountId, cred: root, parent: dir.ino, name: `f${i}`, mode: 0o644, umask: 0, flags: O_RDWR });
-      await call(a.rpc, 'Release', { mountId: a.mountId, ino: f.ino });
+      await call(a.rpc, 'Release', { cred: root, mountId: a.mountId, ino: f.ino });
       inos.push(f.ino);
     }
     const pingMs: number[] = [];

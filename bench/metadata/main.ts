@@ -43,8 +43,8 @@ async function runWith(port: number, volume: string, nClients: number): Promise<
     const a = await c.call('Create', { mountId: mounts[ci]!.mountId, cred: root, parent: dirs[ci]!.ino, name: `file-${i}`, mode: 0o644, umask: 0, flags: O_RDWR }) as { ino: number };
     inos[ci]!.push(a.ino);
   }));
-  await Promise.all(clients.map((c, ci) => Promise.all(inos[ci]!.map((ino) => c.call('Release', { mountId: mounts[ci]!.mountId, ino })))));
-  rows.push(await phase('stat', clients, per, (c, ci, i) => c.call('GetAttr', { mountId: mounts[ci]!.mountId, ino: inos[ci]![i]! })));
+  await Promise.all(clients.map((c, ci) => Promise.all(inos[ci]!.map((ino) => c.call('Release', { mountId: mounts[ci]!.mountId, cred: root, ino })))));
+  rows.push(await phase('stat', clients, per, (c, ci, i) => c.call('GetAttr', { mountId: mounts[ci]!.mountId, cred: root, ino: inos[ci]![i]! })));
   rows.push(await phase('lookup', clients, per, (c, ci, i) => c.call('Lookup', { mountId: mounts[ci]!.mountId, cred: root, parent: dirs[ci]!.ino, name: `file-${i}` })));
   const pages = Math.ceil(per / 100);
   rows.push(await phase('readdir(100)', clients, pages * 4, (c, ci, i) => c.call('ReadDir', { mountId: mounts[ci]!.mountId, cred: root, ino: dirs[ci]!.ino, cookie: (i % pages) * 100, maxEntries: 100, plus: true })));

@@ -28,6 +28,7 @@ import { createAgentMetrics } from '../common/metrics/index.js';
 import { versionInfo } from '../common/http/index.js';
 import { startHttpServer, type HttpServerHandle } from './http/index.js';
 import { createLeaseManager, createMountRecovery, createReclaimer, inoHex, systemTimers } from './lease/index.js';
+import { processCred } from './vfs/creds.js';
 
 /** A start-up failure that is not the config's fault: exit code 1. */
 class StartupError extends Error {}
@@ -109,13 +110,14 @@ async function main(argv: string[]): Promise<number> {
   // Outside the retries: counts operations as the agent sees them (retries count apart).
   const store = withMetrics(connected.store, connected.backend, metrics.objectStore);
   const readCache = createReadCache({ store, lineSizeBytes: lineSize, lineCount: a.ReadCacheLineCount as number, log });
+  const ownCred = processCred();
   const writeback = createWriteback({
     store, clock, log,
     server: {
       provision: pooledProvision(async (count) => (await client.call('ProvisionObject', { count })).objects, {
         batchSize: 64, nowMs: () => clock.nowMs(), maxAgeMs: () => provisionedObjectTtlMs / 2, generation: () => client.generation,
       }),
-      wrote: (p) => client.call('Wrote', p),
+      wrote: (p) => client.call('Wrote', { ...p, cred: ownCred }),
     },
     maxFlushSizeBytes: a.MaxFlushSize as number,
     maxFlushTimeMs: a.MaxFlushTime as number,

@@ -83,7 +83,9 @@ export const volumeServerSchema: Schema = {
           type: 'string', default: '', pattern: { regex: '\\s*(\\d{1,10}\\s*(,\\s*\\d{1,10}\\s*)*)?', means: 'a comma-separated list of uids' },
           doc: 'Local users whose agents may connect, as a comma-separated list of uids; root and the uid proxyfsd ' +
             'runs as are always allowed. A local peer is identified by the kernel\'s owner of its socket ' +
-            '(docs/SECURITY.md); any other local user is refused (`PFS_ERR_RPC_REFUSED`) and logged.',
+            '(docs/SECURITY.md); any other local user is refused (`PFS_ERR_RPC_REFUSED`) and logged. An agent of a ' +
+            'listed uid (other than root and proxyfsd\'s own) acts only as that user: calls with another user\'s or ' +
+            'group\'s credentials get EACCES.',
         },
         AllowUnauthenticatedTCP: {
           type: 'bool', default: 'false',

@@ -77,6 +77,8 @@ test('proxyfsd killed with -9 and restarted three times under a write+fsync+rena
     let finished: ShResult | undefined;
     void writer.then((r) => { finished = r; });
     const doneAtCrash: number[] = [];
+    // The first crash comes once the writer is under way (python starts slowly on a loaded machine).
+    for (let waited = 0; (await lines(log)).length === 0 && waited < 30_000 && finished === undefined; waited += 100) await sleep(100);
     for (let i = 0; i < 3; i++) {
       await sleep(1500);
       doneAtCrash.push((await lines(log)).length);

@@ -34,11 +34,11 @@ test('an agent that ignores interrupts is evicted after LeaseInterruptLimit; the
 
     const wrote = tenByteWrote(ma, f.ino, obj!.objectId);
     await assert.rejects(call(a, 'Wrote', wrote), { code: 'PFS_ERR_MOUNT_EVICTED' });
-    await assert.rejects(call(a, 'GetAttr', { mountId: ma, ino: f.ino }), { code: 'PFS_ERR_MOUNT_EVICTED' });
+    await assert.rejects(call(a, 'GetAttr', { cred: root, mountId: ma, ino: f.ino }), { code: 'PFS_ERR_MOUNT_EVICTED' });
     await assert.rejects(call(a, 'Lease', { mountId: ma, ino: f.ino, request: 'release' }), { code: 'PFS_ERR_MOUNT_EVICTED' });
     await assert.rejects(a.call('Wrote', { mountId: ma, garbage: true }), { code: 'PFS_ERR_MOUNT_EVICTED' }, 'the fence comes before validation');
     await assert.rejects(call(a, 'Unmount', { mountId: ma }), { code: 'PFS_ERR_MOUNT_EVICTED' });
-    assert.equal((await call(b, 'GetAttr', { mountId: mb, ino: f.ino })).size, 0, 'the fenced Wrote changed nothing');
+    assert.equal((await call(b, 'GetAttr', { cred: root, mountId: mb, ino: f.ino })).size, 0, 'the fenced Wrote changed nothing');
     const lines = srv.stderr().split('\n').filter((l) => l.includes('mount evicted'));
     assert.equal(lines.length, 1, 'one log line per eviction');
     for (const want of [`"mountId":"${shortId(ma)}"`, `"volume":"${srv.volume}"`, `"ino":${f.ino}`]) assert.ok(lines[0]!.includes(want), `${want} in ${lines[0]}`);
@@ -46,9 +46,9 @@ test('an agent that ignores interrupts is evicted after LeaseInterruptLimit; the
     assert.equal(await srv.stop(), 0, srv.stderr());
     await srv.restart();
     await assert.rejects(call(a, 'Wrote', wrote), { code: 'PFS_ERR_MOUNT_EVICTED' }, 'the eviction is durable');
-    assert.equal((await call(b, 'GetAttr', { mountId: mb, ino: f.ino })).ino, f.ino, 'B keeps its mount');
+    assert.equal((await call(b, 'GetAttr', { cred: root, mountId: mb, ino: f.ino })).ino, f.ino, 'B keeps its mount');
     const again = (await call(a, 'Mount', { volume: srv.volume })).mountId;
-    assert.equal((await call(a, 'GetAttr', { mountId: again, ino: f.ino })).ino, f.ino, 'a new mount works');
+    assert.equal((await call(a, 'GetAttr', { cred: root, mountId: again, ino: f.ino })).ino, f.ino, 'a new mount works');
   });
 });
 
@@ -98,7 +98,7 @@ test('lock contention: a blocking Lock waits without holding up other calls, is 
     assert.deepEqual(await call(b, 'Lock', lock(mb, 'B1', 'read', false, 22)), { granted: false, retryAfterMs: 0 });
     const bWaits = call(b, 'Lock', lock(mb, 'B1', 'write', true, 22));
     assert.equal(await within(bWaits, 300), 'pending');
-    assert.equal((await call(b, 'GetAttr', { mountId: mb, ino: f.ino })).ino, f.ino, 'the same client\'s next call is answered while its Lock waits');
+    assert.equal((await call(b, 'GetAttr', { cred: root, mountId: mb, ino: f.ino })).ino, f.ino, 'the same client\'s next call is answered while its Lock waits');
     assert.deepEqual(await call(b, 'GetLock', { mountId: mb, ino: f.ino, owner: 'B1', kind: 'posix', type: 'read', start: 5, end: 6 }),
       { conflict: { type: 'write', start: 0, end: -1, pid: 11 } });
     assert.deepEqual(await call(a, 'Lock', lock(ma, 'A1', 'unlock', false, 11)), { granted: true });

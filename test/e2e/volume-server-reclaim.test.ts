@@ -92,7 +92,7 @@ test('a late claim keeps what nobody took meanwhile; a claim of what another mou
     await assert.rejects(call(a, 'Reclaim', { mountId: ma, leases: [{ ino: f1.ino, mode: 'exclusive' }], locks: [], done: true }), { code: 'PFS_ERR_MOUNT_EVICTED' });
     const wrote = tenByteWrote(ma, f1.ino, obj!.objectId);
     await assert.rejects(call(a, 'Wrote', wrote), { code: 'PFS_ERR_MOUNT_EVICTED' }, 'the late mount\'s stale data is fenced');
-    assert.equal((await call(b, 'GetAttr', { mountId: mb, ino: f1.ino })).size, 0);
+    assert.equal((await call(b, 'GetAttr', { cred: root, mountId: mb, ino: f1.ino })).size, 0);
     assert.deepEqual(await call(b, 'Lease', { mountId: mb, ino: f2.ino, request: 'exclusive' }), { granted: 'exclusive' }, 'the evicted mount\'s claims are gone');
     const evictions = srv.stderr().split('\n').filter((l) => l.includes('mount evicted'));
     assert.equal(evictions.length, 1);

@@ -33,8 +33,8 @@ test('namespace RPCs over a real proxyfsd', { timeout: 60000 }, async () => {
     assert.deepEqual(list.entries.map((e) => e.name), ['.', '..', 'f']);
     await assert.rejects(call(c, 'Mkdir', { mountId, cred: root, parent: dir.ino, name: 'f', mode: 0o755, umask: 0 }), { code: 'EEXIST' });
     await assert.rejects(call(c, 'Mount', { volume: 'NoSuchVolume' }), { code: 'PFS_ERR_UNKNOWN_VOLUME' });
-    await assert.rejects(call(c, 'GetAttr', { mountId: 'bogus', ino: 1 }), { code: 'PFS_ERR_UNKNOWN_MOUNT' });
-    await call(c, 'Release', { mountId, ino: f.ino });
+    await assert.rejects(call(c, 'GetAttr', { cred: root, mountId: 'bogus', ino: 1 }), { code: 'PFS_ERR_UNKNOWN_MOUNT' });
+    await call(c, 'Release', { cred: root, mountId, ino: f.ino });
     await call(c, 'Unmount', { mountId });
   } finally {
     await c.close(0);
@@ -120,7 +120,7 @@ test('random and malformed parameters for every RPC are answered with errors; th
         assert.notEqual((err as { code?: string }).code, 'PFS_ERR_INTERNAL', `internal error for ${method} ${JSON.stringify(params)}`);
       }
     }), { numRuns: 3000 });
-    const st = await call(good, 'GetAttr', { mountId, ino: ROOT_INO });
+    const st = await call(good, 'GetAttr', { cred: root, mountId, ino: ROOT_INO });
     assert.equal(st.ino, ROOT_INO);
   } finally {
     await c.close(0);
@@ -139,12 +139,12 @@ test('a mount whose agent stays away past the grace period is dropped and its op
     const mb = (await call(b, 'Mount', { volume: srv.volume })).mountId;
     const f = await call(a, 'Create', { mountId: ma, cred: root, parent: ROOT_INO, name: 'open-then-unlinked', mode: 0o644, umask: 0, flags: O_RDWR });
     await call(a, 'Unlink', { mountId: ma, cred: root, parent: ROOT_INO, name: 'open-then-unlinked' });
-    assert.equal((await call(b, 'GetAttr', { mountId: mb, ino: f.ino })).nlink, 0, 'open unlinked file still exists');
+    assert.equal((await call(b, 'GetAttr', { cred: root, mountId: mb, ino: f.ino })).nlink, 0, 'open unlinked file still exists');
     await a.close(0);
     await new Promise((r) => setTimeout(r, 3500)); // MountGracePeriod is 2s in the test config
-    await assert.rejects(call(b, 'GetAttr', { mountId: mb, ino: f.ino }), { code: 'ENOENT' });
+    await assert.rejects(call(b, 'GetAttr', { cred: root, mountId: mb, ino: f.ino }), { code: 'ENOENT' });
     const c2 = client(srv.port);
-    await assert.rejects(c2.call('GetAttr', { mountId: ma, ino: ROOT_INO }), { code: 'PFS_ERR_UNKNOWN_MOUNT' });
+    await assert.rejects(c2.call('GetAttr', { mountId: ma, cred: root, ino: ROOT_INO }), { code: 'PFS_ERR_UNKNOWN_MOUNT' });
     await c2.close(0);
   } finally {
     await b.close(0);
@@ -166,12 +166,13 @@ test('object numbers provisioned for a live mount never expire; after it ends th
     const report = (objectId: number) => ({ objectId, sizeBytes: 1, blockSizeBytes: 65536, crc32: [0xe8b7be43] }); // crc32('a')
     const extent = (objectId: number) => [{ fileOffset: 0, length: 1, objectId, objectOffset: 0 }];
     const mtime = { sec: 1, nsec: 0 };
-    assert.equal((await call(c, 'Wrote', { mountId, ino: f.ino, object: report(kept.objectId), extents: extent(kept.objectId), mtime })).size, 1);
-    await call(c, 'Release', { mountId, ino: f.ino });
+    assert.equal((await call(c, 'Wrote', { cred: root, mountId, ino: f.ino, object: report(kept.objectId), extents: extent(kept.objectId), mtime })).size, 1);
+    await call(c, 'Release', { cred: root, mountId, ino: f.ino });
     await call(c, 'Unmount', { mountId });
     await new Promise((r) => setTimeout(r, 2500));
     const again = (await call(c, 'Mount', { volume: srv.volume })).mountId;
-    await assert.rejects(call(c, 'Wrote', { mountId: again, ino: f.ino, object: report(dropped.objectId), extents: extent(dropped.objectId), mtime }), { code: 'PFS_ERR_STALE_OBJECT' });
+    await call(c, 'Open', { cred: root, mountId: again, ino: f.ino, flags: O_RDWR });
+    await assert.rejects(call(c, 'Wrote', { cred: root, mountId: again, ino: f.ino, object: report(dropped.objectId), extents: extent(dropped.objectId), mtime }), { code: 'PFS_ERR_STALE_OBJECT' });
     await call(c, 'Unmount', { mountId: again });
   } finally {
     await c.close(0);

@@ -10,7 +10,9 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ROOT_INO } from '../../src/common/protocol/index.js';
+import { ROOT_INO, type Cred } from '../../src/common/protocol/index.js';
+
+const ROOT_CRED: Cred = { uid: 0, gid: 0, groups: [] };
 import { call, rpcClient } from '../support/rpc-agent.js';
 import { rawFlood } from '../support/raw-rpc.js';
 import { startProxyfsd } from '../support/proxyfsd.js';
@@ -36,7 +38,7 @@ test('a flood of 1 100 connections from one local user is capped per peer; the a
     const { mountId } = await call(a, 'Mount', { volume: srv.volume });
     const flood = rawFlood(srv.port, { uid: NOBODY, connections: 1100, holdSeconds: 3 });
     const opened = await flood.opened;
-    const worstMs = await slowestOf(20, () => call(a, 'GetAttr', { mountId, ino: ROOT_INO }));
+    const worstMs = await slowestOf(20, () => call(a, 'GetAttr', { mountId, cred: ROOT_CRED, ino: ROOT_INO }));
     const { alive } = await flood.done;
     t.diagnostic(`flood: ${opened.opened} connections opened (${opened.failed} failed), ${alive} still served after 3 s; slowest GetAttr of the agent meanwhile ${worstMs.toFixed(1)} ms`);
     assert.ok(alive <= 64, `${alive} connections of one peer kept (MaxConnectionsPerPeer 64)`);
@@ -57,7 +59,7 @@ test('slow clients holding big unfinished frames are dropped at the frame deadli
     const { mountId } = await call(a, 'Mount', { volume: srv.volume });
     const flood = rawFlood(srv.port, { uid: NOBODY, connections: 8, holdSeconds: 4, partialBytes: 15 << 20 });
     await flood.opened;
-    const worstMs = await slowestOf(20, () => call(a, 'GetAttr', { mountId, ino: ROOT_INO }));
+    const worstMs = await slowestOf(20, () => call(a, 'GetAttr', { mountId, cred: ROOT_CRED, ino: ROOT_INO }));
     const { alive } = await flood.done;
     t.diagnostic(`8 slow clients with 15 MiB frames: ${alive} still connected after 4 s; slowest GetAttr meanwhile ${worstMs.toFixed(1)} ms`);
     assert.equal(alive, 0, 'every slow client was dropped');

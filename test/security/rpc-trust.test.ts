@@ -37,7 +37,7 @@ test('a local user who is not allowed is refused before anything is served, what
       assert.deepEqual(r.replies, []);
     }
     assert.match(srv.stderr(), /rpc connection refused/);
-    assert.equal((await call(a, 'GetAttr', { mountId, ino: f.ino })).mode & 0o777, 0o600, 'the attack changed nothing');
+    assert.equal((await call(a, 'GetAttr', { cred: root, mountId, ino: f.ino })).mode & 0o777, 0o600, 'the attack changed nothing');
   } finally {
     await a.close(0);
     await srv.stop();
@@ -53,7 +53,7 @@ test('a mount ID is usable only by the client that made it', { timeout: 60_000 }
     const r = await rawRpc(srv.port, {
       clientId: 'another-client-of-root',
       calls: [
-        { method: 'GetAttr', params: { mountId, ino: ROOT_INO } },
+        { method: 'GetAttr', params: { mountId, cred: root, ino: ROOT_INO } },
         { method: 'Mkdir', params: { mountId, cred: root, parent: ROOT_INO, name: 'x', mode: 0o755, umask: 0 } },
         { method: 'Unmount', params: { mountId } },
       ],
@@ -127,19 +127,62 @@ test('Wrote takes only objects provisioned to the same mount and not yet reporte
     const fa = await call(a, 'Create', { mountId: ma, cred: root, parent: ROOT_INO, name: 'a', mode: 0o600, umask: 0, flags: O_RDWR });
     const fb = await call(b, 'Create', { mountId: mb, cred: root, parent: ROOT_INO, name: 'b', mode: 0o644, umask: 0, flags: O_RDWR });
     const [objA] = (await call(a, 'ProvisionObject', { mountId: ma, count: 1 })).objects;
-    const wrote = (mountId: string, ino: number, objectId: number) => call(mountId === ma ? a : b, 'Wrote', {
+    const wrote = (mountId: string, ino: number, objectId: number) => call(mountId === ma ? a : b, 'Wrote', { cred: root,
       mountId, ino, mtime: { sec: 1, nsec: 0 },
       object: { objectId, sizeBytes: 10, blockSizeBytes: 65536, crc32: [0] },
       extents: [{ fileOffset: 0, length: 10, objectId, objectOffset: 0 }],
     });
     await assert.rejects(wrote(mb, fb.ino, objA!.objectId), { code: 'PFS_ERR_STALE_OBJECT' }, "B cannot attach A's object");
     assert.equal((await wrote(ma, fa.ino, objA!.objectId)).size, 10);
+    await assert.rejects(wrote(ma, fb.ino, objA!.objectId), { code: 'EBADF' }, 'a file the mount does not hold open takes no Wrote');
+    await call(a, 'Open', { mountId: ma, cred: root, ino: fb.ino, flags: O_RDWR });
     await assert.rejects(wrote(ma, fb.ino, objA!.objectId), { code: 'PFS_ERR_STALE_OBJECT' }, 'an object already in a file cannot be attached to another');
-    assert.equal((await call(b, 'GetAttr', { mountId: mb, ino: fb.ino })).size, 0);
+    assert.equal((await call(b, 'GetAttr', { cred: root, mountId: mb, ino: fb.ino })).size, 0);
     await assert.rejects(call(a, 'ProvisionObject', { mountId: ma, count: 1024 }), { code: 'EINVAL' });
   } finally {
     await a.close(0);
     await b.close(0);
+    await srv.stop();
+    await srv.cleanup();
+  }
+});
+
+test('an agent of an allowed non-root uid acts only as that user; extent-map calls need a file the mount holds open', { timeout: 60_000 }, async () => {
+  const srv = await startProxyfsd({ extraConf: `[RPCServer]\nAllowedUIDs: ${NOBODY}\n` });
+  const a = rpcClient(srv.port);
+  try {
+    const { mountId } = await call(a, 'Mount', { volume: srv.volume });
+    const secret = await call(a, 'Create', { mountId, cred: root, parent: ROOT_INO, name: 'secret', mode: 0o600, umask: 0, flags: O_RDWR });
+    const shared = await call(a, 'Mkdir', { mountId, cred: root, parent: ROOT_INO, name: 'shared', mode: 0o777, umask: 0 });
+    const nobody: Cred = { uid: NOBODY, gid: NOBODY, groups: [] };
+    const fetch = (cred: Cred, ino: number) => ({ method: 'FetchExtentMapChunk', params: { mountId: '$MOUNT', cred, ino, fileOffset: 0, maxEntriesFrom: 8, maxEntriesBefore: 0 } });
+    const r = await rawRpc(srv.port, {
+      uid: NOBODY, clientId: 'nobodys-agent',
+      calls: [
+        { method: 'Mount', params: { volume: srv.volume } },
+        { method: 'SetAttr', params: { mountId: '$MOUNT', cred: root, ino: secret.ino, mode: 0o666 } },
+        { method: 'GetAttr', params: { mountId: '$MOUNT', cred: root, ino: secret.ino } },
+        { method: 'Open', params: { mountId: '$MOUNT', cred: { uid: NOBODY, gid: 0, groups: [] }, ino: secret.ino, flags: 0 } },
+        { method: 'Create', params: { mountId: '$MOUNT', cred: { ...nobody, groups: [0] }, parent: shared.ino, name: 'x', mode: 0o644, umask: 0, flags: O_RDWR } },
+        { method: 'GetAttr', params: { mountId: '$MOUNT', cred: nobody, ino: secret.ino } },
+        { method: 'Open', params: { mountId: '$MOUNT', cred: nobody, ino: secret.ino, flags: 0 } },
+        fetch(nobody, secret.ino),
+        { method: 'Create', params: { mountId: '$MOUNT', cred: nobody, parent: shared.ino, name: 'mine', mode: 0o644, umask: 0, flags: O_RDWR } },
+        fetch(nobody, secret.ino + 2),
+      ],
+    });
+    const codes = r.replies.map((x) => ('error' in x ? x.error.code : 'ok'));
+    assert.deepEqual(codes, ['ok', 'EACCES', 'EACCES', 'EACCES', 'EACCES', 'ok', 'EACCES', 'EBADF', 'ok', 'ok'], JSON.stringify(r.replies));
+    const claimed = r.replies[1] as { error: { message: string } };
+    assert.match(claimed.error.message, /may act only as that user, not as uid 0/);
+    assert.equal((await call(a, 'GetAttr', { mountId, cred: root, ino: secret.ino })).mode & 0o777, 0o600, 'the claim of uid 0 changed nothing');
+    assert.equal((await call(a, 'Lookup', { mountId, cred: root, parent: shared.ino, name: 'mine' })).uid, NOBODY, 'its own calls work, as itself');
+    // The same rule for a root agent: no extent map, and no Wrote, for a file its mount has not open.
+    await assert.rejects(call(a, 'FetchExtentMapChunk', { mountId, cred: root, ino: shared.ino + 1, fileOffset: 0, maxEntriesFrom: 8, maxEntriesBefore: 0 }), { code: 'EBADF' });
+    await call(a, 'Release', { mountId, cred: root, ino: secret.ino });
+    await assert.rejects(call(a, 'FetchExtentMapChunk', { mountId, cred: root, ino: secret.ino, fileOffset: 0, maxEntriesFrom: 8, maxEntriesBefore: 0 }), { code: 'EBADF' });
+  } finally {
+    await a.close(0);
     await srv.stop();
     await srv.cleanup();
   }

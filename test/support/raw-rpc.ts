@@ -2,7 +2,8 @@
  * Test support: an RPC client of a few dozen lines, as an attacker would write one, run as any
  * uid (a python3 child process whose source is passed inline, so it needs to read no file of
  * the repo). It speaks the framing of docs/RPC.md: HELLO with a chosen clientId, then the given
- * calls one by one; it answers PINGs. The result says what the server did.
+ * calls one by one; it answers PINGs. The result says what the server did. A param value
+ * "$MOUNT" stands for the mountId of the latest successful Mount reply.
  */
 import { spawn } from 'node:child_process';
 
@@ -48,9 +49,12 @@ try:
     if t == 8:
         out['refused'] = body['error']
     else:
+        mount = None
         for i, c in enumerate(spec['calls']):
-            s.sendall(frame(3, {'id': i + 1, 'ack': i, 'method': c['method'], 'params': c['params']}))
+            params = json.loads(json.dumps(c['params']).replace('"$MOUNT"', json.dumps(mount)))
+            s.sendall(frame(3, {'id': i + 1, 'ack': i, 'method': c['method'], 'params': params}))
             t, body = read(s)
+            if isinstance(body.get('result'), dict) and 'mountId' in body['result']: mount = body['result']['mountId']
             out['replies'].append({k: v for k, v in body.items() if k != 'id'})
 except (EOFError, ConnectionResetError):
     out['closed'] = True

@@ -53,7 +53,7 @@ export async function withTwoClients(
 /** A Wrote of 10 bytes at offset 0 of ino from objectId (its content never read): the call a fenced mount must not get through. */
 export function tenByteWrote(mountId: string, ino: number, objectId: number): Params<'Wrote'> {
   return {
-    mountId, ino, mtime: { sec: 1, nsec: 0 },
+    mountId, cred: { uid: 0, gid: 0, groups: [] }, ino, mtime: { sec: 1, nsec: 0 },
     object: { objectId, sizeBytes: 10, blockSizeBytes: 65536, crc32: [0] },
     extents: [{ fileOffset: 0, length: 10, objectId, objectOffset: 0 }],
   };

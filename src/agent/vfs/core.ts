@@ -98,7 +98,7 @@ export async function lookupPath(core: Core, cred: Cred, path: string): Promise<
  * (on the inode the path cache named) from before the Lookup was sent until its answer.
  */
 export async function lookupLeased(core: Core, cred: Cred, path: string): Promise<{ attr: Attr; epoch?: number }> {
-  if (path === '/' || path === '') return { attr: noteAttr(core, await core.client.call('GetAttr', { ino: ROOT_INO })) };
+  if (path === '/' || path === '') return { attr: noteAttr(core, await core.client.call('GetAttr', { cred, ino: ROOT_INO })) };
   const { parent, name } = splitPath(path);
   const parentIno = await resolve(core, cred, parent);
   const known = core.paths.peek(path);

@@ -15,11 +15,25 @@ export interface OpContext {
 
 export interface CredSource {
   cred(ctx: OpContext): Promise<Cred>;
+  /**
+   * The agent's own identity, for the calls it makes for itself rather than for a process
+   * (extent-map fetches, Wrote, attribute refreshes): proxyfsd checks it like any other
+   * (an agent of a non-root user may only act as that user, docs/SECURITY.md §4).
+   */
+  own(): Cred;
+}
+
+/** This process's effective uid, gid and supplementary groups. */
+export function processCred(): Cred {
+  const uid = process.geteuid?.() ?? 0;
+  return { uid, gid: process.getegid?.() ?? 0, groups: uid === 0 ? [] : (process.getgroups?.() ?? []) };
 }
 
 export function createCredSource(opts: { ttlMs: number; maxEntries: number; now: () => number }): CredSource {
   const cache = new Map<number, { groups: number[]; at: number }>();
+  const self = processCred();
   return {
+    own: () => self,
     async cred(ctx) {
       if (ctx.uid === 0) return { uid: 0, gid: ctx.gid, groups: [] };
       const hit = cache.get(ctx.pid);

@@ -59,7 +59,7 @@ export async function releaseFile(core: Core, fh: number): Promise<void> {
   }
   // An open made under a mount since lost (evicted) went with it: nothing to release.
   if (h.generation === core.client.generation) {
-    await core.client.call('Release', { ino: h.ino }).catch((err) => {
+    await core.client.call('Release', { cred: h.cred, ino: h.ino }).catch((err) => {
       core.log.warn({ ino: h.ino, code: errorCode(err) }, 'Release failed; the server drops the open reference when the mount goes');
     });
   }
@@ -86,7 +86,7 @@ export async function flushFile(core: Core, fh: number): Promise<void> {
 
 export async function fgetattr(core: Core, fh: number): Promise<Attr> {
   const h = core.handles.get(fh);
-  return withLease(core, h.ino, 'shared', async (epoch) => noteAttr(core, await core.client.call('GetAttr', { ino: h.ino }), epoch));
+  return withLease(core, h.ino, 'shared', async (epoch) => noteAttr(core, await core.client.call('GetAttr', { cred: h.cred, ino: h.ino }), epoch));
 }
 
 export async function truncateIno(core: Core, ctx: OpContext, ino: Ino, size: number): Promise<Attr> {

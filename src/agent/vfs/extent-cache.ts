@@ -6,7 +6,7 @@
  * Bounded: at most maxEntries extents are cached across all inodes (least recently used
  * inodes are dropped first).
  */
-import type { ExtentMapChunk, Ino, ObjectChecksums } from '../../common/protocol/index.js';
+import type { Cred, ExtentMapChunk, Ino, ObjectChecksums } from '../../common/protocol/index.js';
 import type { VolumeClient } from '../volume-client/index.js';
 
 export interface Piece {
@@ -39,7 +39,7 @@ function objectsOf(chunk: ExtentMapChunk): Map<number, ObjectChecksums> {
   return m;
 }
 
-export function createExtentCache(opts: { client: VolumeClient; fromCount: number; beforeCount: number; maxEntries: number }): ExtentCache {
+export function createExtentCache(opts: { client: VolumeClient; cred: Cred; fromCount: number; beforeCount: number; maxEntries: number }): ExtentCache {
   const maps = new Map<Ino, InodeMaps>();
   let total = 0;
 
@@ -87,7 +87,7 @@ export function createExtentCache(opts: { client: VolumeClient; fromCount: numbe
         let chunk = covering(m, pos);
         if (!chunk) {
           const gen = m.gen;
-          chunk = await opts.client.call('FetchExtentMapChunk', { ino, fileOffset: pos, maxEntriesFrom: opts.fromCount, maxEntriesBefore: opts.beforeCount });
+          chunk = await opts.client.call('FetchExtentMapChunk', { cred: opts.cred, ino, fileOffset: pos, maxEntriesFrom: opts.fromCount, maxEntriesBefore: opts.beforeCount });
           if (gen === m.gen && maps.get(ino) === m && chunk.rangeEnd > chunk.rangeStart) insert(ino, m, chunk);
           if (!(chunk.rangeStart <= pos && pos < chunk.rangeEnd)) {
             // Past the server's end of file (or an empty map): the rest reads as zeros.

@@ -46,7 +46,7 @@ export function checkLease(core: Core, ino: Ino, epoch: number | undefined): voi
 /** Makes core.serverSize of ino (an open file) valid under the lease `epoch`: kept, or asked again. */
 export async function sizeUnder(core: Core, ino: Ino, epoch: number | undefined): Promise<void> {
   if (epoch === undefined || core.sizeEpoch.get(ino) === epoch) return;
-  noteAttr(core, await core.client.call('GetAttr', { ino }), epoch);
+  noteAttr(core, await core.client.call('GetAttr', { cred: core.creds.own(), ino }), epoch);
 }
 
 /** Remembers that ino is a regular file (a lease can be asked for before looking it up again). */

@@ -57,7 +57,7 @@ export async function getattr(core: Core, ctx: OpContext, path: string): Promise
   if (epoch !== undefined && core.leases.epoch(attr.ino) !== epoch) return attr;
   return withLease(core, attr.ino, 'shared', async (held) => {
     if (held === undefined || held === epoch) return attr;
-    return noteAttr(core, await core.client.call('GetAttr', { ino: attr.ino }), held);
+    return noteAttr(core, await core.client.call('GetAttr', { cred, ino: attr.ino }), held);
   });
 }
 
@@ -123,7 +123,7 @@ export async function symlink(core: Core, ctx: OpContext, target: string, path: 
 
 export async function readlink(core: Core, ctx: OpContext, path: string): Promise<string> {
   const cred = await credOf(core, ctx);
-  return (await core.client.call('Readlink', { ino: await resolve(core, cred, path) })).target;
+  return (await core.client.call('Readlink', { cred, ino: await resolve(core, cred, path) })).target;
 }
 
 export async function link(core: Core, ctx: OpContext, from: string, to: string): Promise<Attr> {

@@ -4,6 +4,9 @@ import assert from 'node:assert/strict';
 import { PfsError } from '../../common/errors/index.js';
 import type { RpcClient } from '../../common/rpc/index.js';
 import { createVolumeClient } from './index.js';
+import type { Cred } from '../../common/protocol/index.js';
+
+const ROOT_CRED: Cred = { uid: 0, gid: 0, groups: [] };
 
 function fakeRpc(evicted: Set<string>) {
   const sent: { method: string; mountId: string }[] = [];
@@ -37,9 +40,9 @@ test('calls refused for an evicted mount wait for one re-mount and are resent, e
     },
   });
   const results = await Promise.allSettled([
-    client.call('GetAttr', { ino: 1 }),
-    client.call('Lookup', { cred: { uid: 0, gid: 0, groups: [] }, parent: 1, name: 'x' }),
-    client.call('Wrote', { ino: 1, object: { objectId: 1, sizeBytes: 1, blockSizeBytes: 1, crc32: [0] }, extents: [], mtime: { sec: 0, nsec: 0 } }),
+    client.call('GetAttr', { cred: ROOT_CRED, ino: 1 }),
+    client.call('Lookup', { cred: ROOT_CRED, parent: 1, name: 'x' }),
+    client.call('Wrote', { cred: ROOT_CRED, ino: 1, object: { objectId: 1, sizeBytes: 1, blockSizeBytes: 1, crc32: [0] }, extents: [], mtime: { sec: 0, nsec: 0 } }),
     client.call('Lease', { ino: 1, request: 'shared' }),
   ]);
   assert.equal(lost, 1, 'one re-mount for every refused call');
@@ -51,12 +54,12 @@ test('calls refused for an evicted mount wait for one re-mount and are resent, e
   // A call refused for a mount already replaced does not re-mount again.
   evicted.add('m2');
   await assert.rejects(client.call('Unmount', {}), { code: 'PFS_ERR_MOUNT_EVICTED' }, 'Unmount never re-mounts');
-  await assert.rejects(client.call('GetAttr', { ino: 1 }), { code: 'PFS_ERR_MOUNT_EVICTED' }, 'nor does anything after it (shutdown)');
+  await assert.rejects(client.call('GetAttr', { cred: ROOT_CRED, ino: 1 }), { code: 'PFS_ERR_MOUNT_EVICTED' }, 'nor does anything after it (shutdown)');
   assert.equal(lost, 1);
 });
 
 test('without onMountLost the refusal is passed on', async () => {
   const { rpc } = fakeRpc(new Set(['m1']));
   const client = createVolumeClient(rpc, 'm1');
-  await assert.rejects(client.call('GetAttr', { ino: 1 }), { code: 'PFS_ERR_MOUNT_EVICTED' });
+  await assert.rejects(client.call('GetAttr', { cred: ROOT_CRED, ino: 1 }), { code: 'PFS_ERR_MOUNT_EVICTED' });
 });

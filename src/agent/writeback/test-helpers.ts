@@ -11,7 +11,7 @@ import type { SegmentServer } from './index.js';
 
 export const quietLog = { debug() {}, info() {}, warn() {}, error() {} };
 
-export type WroteCall = Omit<WroteParams, 'mountId'>;
+export type WroteCall = Omit<WroteParams, 'mountId' | 'cred'>;
 
 export interface FakeServer extends SegmentServer {
   readonly calls: WroteCall[];

@@ -27,7 +27,8 @@ export interface RetryOptions {
 export interface SegmentServer {
   /** count object numbers; fresh: straight from the server, no pooled number trusted (after a refusal). */
   provision(count: number, fresh?: boolean): Promise<{ objectId: number; key: string }[]>;
-  wrote(p: Omit<WroteParams, 'mountId'>): Promise<Attr>;
+  /** Reports a segment (the caller adds the mount and the agent's own credentials). */
+  wrote(p: Omit<WroteParams, 'mountId' | 'cred'>): Promise<Attr>;
 }
 
 export interface UploadDeps {

@@ -32,7 +32,7 @@ async function readFile(c: RpcClient, mountId: string, ino: number, cache: ReadC
   let at = 0;
   let size = Infinity;
   while (at < size) {
-    const chunk: ExtentMapChunk = await call(c, 'FetchExtentMapChunk', { mountId, ino, fileOffset: at, maxEntriesFrom: 4, maxEntriesBefore: 0 });
+    const chunk: ExtentMapChunk = await call(c, 'FetchExtentMapChunk', { cred: root, mountId, ino, fileOffset: at, maxEntriesFrom: 4, maxEntriesBefore: 0 });
     size = chunk.size;
     const objects = new Map<number, ObjectChecksums>(chunk.objects.map((o) => [o.objectId, o]));
     for (const e of chunk.extents) {
@@ -65,7 +65,7 @@ it('writes through a real volume server and reads the bytes back verified', { ti
   const store = openObjectStore(objectStoreUrl);
   const server: SegmentServer = {
     provision: async (count) => (await call(c, 'ProvisionObject', { mountId, count })).objects,
-    wrote: (p) => call(c, 'Wrote', { mountId, ...p }),
+    wrote: (p) => call(c, 'Wrote', { cred: root, mountId, ...p }),
   };
   const wb = createWriteback({ store, server, clock, log: quietLog, maxFlushSizeBytes: 300_000, maxFlushTimeMs: 3_600_000, dirtySegmentLimit: 3, checksumBlockSizeBytes });
   const cache = createReadCache({ store, lineSizeBytes: 2 * checksumBlockSizeBytes, lineCount: 64, log: quietLog });
@@ -82,12 +82,12 @@ it('writes through a real volume server and reads the bytes back verified', { ti
     }
     await wb.flush(f.ino);
     assert.equal(sizes.at(-1), model.bytes.length);
-    assert.equal((await call(c, 'GetAttr', { mountId, ino: f.ino })).size, model.bytes.length);
+    assert.equal((await call(c, 'GetAttr', { cred: root, mountId, ino: f.ino })).size, model.bytes.length);
     const got = await readFile(c, mountId, f.ino, cache);
     assert.ok(got.equals(model.bytes), 'bytes read back equal the bytes written');
 
     // Flip one byte of the first object on disk: a cold cache must refuse it.
-    const first = await call(c, 'FetchExtentMapChunk', { mountId, ino: f.ino, fileOffset: 0, maxEntriesFrom: 1, maxEntriesBefore: 0 });
+    const first = await call(c, 'FetchExtentMapChunk', { cred: root, mountId, ino: f.ino, fileOffset: 0, maxEntriesFrom: 1, maxEntriesBefore: 0 });
     const obj = first.objects[0]!;
     const fh = await open(join(dir, 'objects', obj.key), 'r+');
     const b = Buffer.alloc(1);

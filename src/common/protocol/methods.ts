@@ -21,7 +21,7 @@ export interface MethodMap {
   Unmount: { params: { mountId: string }; result: Record<string, never> };
 
   Lookup: { params: { mountId: string; cred: Cred; parent: Ino; name: string }; result: Attr };
-  GetAttr: { params: { mountId: string; ino: Ino }; result: Attr };
+  GetAttr: { params: { mountId: string; cred: Cred; ino: Ino }; result: Attr };
   SetAttr: { params: SetAttrParams; result: Attr };
   Access: { params: { mountId: string; cred: Cred; ino: Ino; mask: number }; result: Record<string, never> };
 
@@ -29,14 +29,14 @@ export interface MethodMap {
   Mknod: { params: { mountId: string; cred: Cred; parent: Ino; name: string; mode: number; umask: number; rdev: number }; result: Attr };
   Mkdir: { params: { mountId: string; cred: Cred; parent: Ino; name: string; mode: number; umask: number }; result: Attr };
   Symlink: { params: { mountId: string; cred: Cred; parent: Ino; name: string; target: string }; result: Attr };
-  Readlink: { params: { mountId: string; ino: Ino }; result: { target: string } };
+  Readlink: { params: { mountId: string; cred: Cred; ino: Ino }; result: { target: string } };
   Link: { params: { mountId: string; cred: Cred; ino: Ino; newParent: Ino; newName: string }; result: Attr };
   Unlink: { params: { mountId: string; cred: Cred; parent: Ino; name: string }; result: Record<string, never> };
   Rmdir: { params: { mountId: string; cred: Cred; parent: Ino; name: string }; result: Record<string, never> };
   Rename: { params: { mountId: string; cred: Cred; parent: Ino; name: string; newParent: Ino; newName: string; flags: number }; result: Record<string, never> };
 
   Open: { params: { mountId: string; cred: Cred; ino: Ino; flags: number }; result: Attr };
-  Release: { params: { mountId: string; ino: Ino }; result: Record<string, never> };
+  Release: { params: { mountId: string; cred: Cred; ino: Ino }; result: Record<string, never> };
   ReadDir: { params: { mountId: string; cred: Cred; ino: Ino; cookie: number; maxEntries: number; plus: boolean }; result: { entries: DirEntry[]; eof: boolean } };
   StatVfs: { params: { mountId: string }; result: StatVfs };
 
@@ -45,7 +45,7 @@ export interface MethodMap {
   ListXattr: { params: { mountId: string; cred: Cred; ino: Ino }; result: { names: string[] } };
   RemoveXattr: { params: { mountId: string; cred: Cred; ino: Ino; name: string }; result: Record<string, never> };
 
-  FetchExtentMapChunk: { params: { mountId: string; ino: Ino; fileOffset: number; maxEntriesFrom: number; maxEntriesBefore: number }; result: ExtentMapChunk };
+  FetchExtentMapChunk: { params: { mountId: string; cred: Cred; ino: Ino; fileOffset: number; maxEntriesFrom: number; maxEntriesBefore: number }; result: ExtentMapChunk };
   ProvisionObject: { params: { mountId: string; count: number }; result: { objects: { objectId: number; key: string }[] } };
   Wrote: { params: WroteParams; result: Attr };
 
@@ -166,6 +166,7 @@ export interface ExtentMapChunk {
 
 export interface WroteParams {
   mountId: string;
+  cred: Cred;
   ino: Ino;
   object: { objectId: number; sizeBytes: number; blockSizeBytes: number; crc32: number[] };
   extents: Extent[];      // objectId of each must equal object.objectId

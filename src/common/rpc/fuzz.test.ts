@@ -361,14 +361,14 @@ const cred = { uid: 0, gid: 0, groups: [] as number[] };
 const TEMPLATES: Record<string, Record<string, unknown>> = {
   Ping: {},
   Mount: { volume: 'v' },
-  GetAttr: { mountId: 'm', ino: 1 },
+  GetAttr: { mountId: 'm', cred, ino: 1 },
   Lookup: { mountId: 'm', cred, parent: 1, name: 'a' },
   SetAttr: { mountId: 'm', cred, ino: 2, mode: 0o644, size: 10, atime: 'now', mtime: { sec: 1, nsec: 2 } },
   Create: { mountId: 'm', cred, parent: 1, name: 'f', mode: 0o100644, umask: 0o22, flags: 0 },
   SetXattr: { mountId: 'm', cred, ino: 1, name: 'user.a', value: 'QUJD', flags: 0 },
   ReadDir: { mountId: 'm', cred, ino: 1, cookie: 0, maxEntries: 100, plus: true },
   Wrote: {
-    mountId: 'm', ino: 3, object: { objectId: 7, sizeBytes: 10, blockSizeBytes: 4096, crc32: [1] },
+    mountId: 'm', cred, ino: 3, object: { objectId: 7, sizeBytes: 10, blockSizeBytes: 4096, crc32: [1] },
     extents: [{ fileOffset: 0, length: 10, objectId: 7, objectOffset: 0 }], mtime: { sec: 1, nsec: 0 },
   },
   Lease: { mountId: 'm', ino: 1, request: 'shared' },
@@ -922,7 +922,7 @@ test(`RPC server fuzz: ${TOTAL_FRAMES} random and mutated frames, no crash, no h
         const kind = i % 4;
         const [method, params, expected]: [string, unknown, unknown] =
           kind === 0 || kind === 1 ? ['Echo', goodValues[i % goodValues.length], viaJson(goodValues[i % goodValues.length])]
-            : kind === 2 ? ['GetAttr', { mountId: 'm', ino: i + 1 }, { method: 'GetAttr', valid: true }]
+            : kind === 2 ? ['GetAttr', { mountId: 'm', cred, ino: i + 1 }, { method: 'GetAttr', valid: true }]
               : ['Lock', { ...(TEMPLATES.Lock as object), start: i }, { method: 'Lock', valid: true }];
         const t0 = performance.now();
         try {
@@ -1045,9 +1045,9 @@ test('RPC server fuzz: replay one connection with shrinking (PFS_FUZZ_SEED and P
 test('validateParams refuses fields named like Object.prototype members (found by the fuzz above)', () => {
   for (const k of ['constructor', 'toString', 'valueOf', 'hasOwnProperty', '__proto__', '__defineGetter__']) {
     const field = JSON.stringify(k);
-    assert.throws(() => validateParams('GetAttr', JSON.parse(`{"mountId":"m","ino":1,${field}:1}`)), { code: 'PFS_ERR_BAD_REQUEST' }, k);
+    assert.throws(() => validateParams('GetAttr', JSON.parse(`{"mountId":"m","cred":{"uid":0,"gid":0,"groups":[]},"ino":1,${field}:1}`)), { code: 'PFS_ERR_BAD_REQUEST' }, k);
     assert.throws(() => validateParams('Lookup', JSON.parse(`{"mountId":"m","cred":{"uid":0,"gid":0,"groups":[],${field}:{}},"parent":1,"name":"a"}`)),
       { code: 'PFS_ERR_BAD_REQUEST' }, `${k} in cred`);
   }
-  validateParams('GetAttr', { mountId: 'm', ino: 1 });
+  validateParams('GetAttr', { mountId: 'm', cred, ino: 1 });
 });

@@ -39,11 +39,12 @@ export type {
   RpcServer,
   RpcServerOptions,
   PeerPolicy,
+  ActsAs,
   ServerLimits,
   WireReply,
 } from './types.js';
 export { DEFAULT_SERVER_LIMITS } from './types.js';
-export { identifyPeer, isLoopback, parseSocketTable, type PeerIdentity } from './peer.js';
+export { identifyPeer, isLoopback, parseSocketTable, userGroups, type PeerIdentity } from './peer.js';
 export { createRpcServer } from './server.js';
 export { createRpcClient } from './client.js';
 export {

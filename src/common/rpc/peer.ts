@@ -13,6 +13,7 @@
  *   says so in so many words (AllowUnauthenticatedTCP).
  * A loopback peer whose row is gone (it closed at once) is not identified either.
  */
+import { execFile } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { isIPv4, type Socket } from 'node:net';
 import { nativeAddon } from '../native/addon.js';
@@ -63,6 +64,28 @@ export async function identifyPeer(socket: Socket, readTable: (name: 'tcp' | 'tc
     }
   }
   return { key: 'remote', address };
+}
+
+const GROUPS_TTL_MS = 60_000;
+const groupsCache = new Map<number, { gids: Promise<number[]>; atMs: number }>();
+
+/**
+ * The groups of the user with this uid as the system's user database gives them (`id -G`, so
+ * NSS sources count too): primary and supplementary. None when the uid has no user entry.
+ * Cached for a minute.
+ */
+export function userGroups(uid: number): Promise<number[]> {
+  const now = performance.now();
+  const hit = groupsCache.get(uid);
+  if (hit && now - hit.atMs < GROUPS_TTL_MS) return hit.gids;
+  if (groupsCache.size >= 1024) groupsCache.clear();
+  const gids = new Promise<number[]>((resolve) => {
+    execFile('id', ['-G', '--', String(uid)], { timeout: 5000, env: { PATH: '/usr/bin:/bin' } }, (err, stdout) => {
+      resolve(err ? [] : stdout.trim().split(/\s+/).map(Number).filter((g) => Number.isSafeInteger(g) && g >= 0));
+    });
+  });
+  groupsCache.set(uid, { gids, atMs: now });
+  return gids;
 }
 
 /** Rows of /proc/net/tcp or tcp6 with addresses as `ip:port` (IPv4-mapped IPv6 as plain IPv4). */

@@ -14,12 +14,12 @@ import * as tls from 'node:tls';
 import { performance } from 'node:perf_hooks';
 import { toWireError, type WireError } from '../errors/index.js';
 import { shortId } from '../log/index.js';
-import { identifyPeer, type PeerIdentity } from './peer.js';
+import { identifyPeer, userGroups, type PeerIdentity } from './peer.js';
 import { Batcher, normalizeReply } from './batcher.js';
 import { FramedConnection } from './connection.js';
 import { encodeFrame, FRAME_HEADER_BYTES, PROTOCOL_VERSION, type Frame } from './frame.js';
 import { ClientReplyCache } from './reply-cache.js';
-import { DEFAULT_SERVER_LIMITS, type PeerPolicy, type RpcDispatcher, type RpcServer, type RpcServerOptions, type ServerLimits, type WireReply } from './types.js';
+import { DEFAULT_SERVER_LIMITS, type ActsAs, type PeerPolicy, type RpcDispatcher, type RpcServer, type RpcServerOptions, type ServerLimits, type WireReply } from './types.js';
 import type { FrameBudget } from './connection.js';
 
 interface ClientState {
@@ -28,6 +28,8 @@ interface ClientState {
   heldConn?: FramedConnection;
   /** The peer key the clientId is bound to. */
   readonly owner: string;
+  /** The one user its current connection's peer may act as, when restricted (refreshed at each HELLO). */
+  actsAs: ActsAs | undefined;
   readonly cache: ClientReplyCache;
   conn: FramedConnection | undefined;
   lastSeenMs: number;
@@ -63,10 +65,11 @@ class Server implements RpcServer {
   /** Limit hits not logged yet, by kind: one line per kind every LIMIT_LOG_MS. */
   private readonly limitHits = new Map<string, { count: number; lastLogMs: number }>();
   private closePromise: Promise<void> | undefined;
+  private readonly ownUid = process.geteuid?.() ?? 0;
 
   constructor(private readonly opts: RpcServerOptions, private readonly dispatcher: RpcDispatcher) {
     this.batcher = new Batcher(dispatcher, opts.log);
-    this.peers = opts.peers ?? { allowedUids: [...new Set([0, process.geteuid?.() ?? 0])], allowUnauthenticated: false };
+    this.peers = opts.peers ?? { allowedUids: [...new Set([0, this.ownUid])], allowUnauthenticated: false };
     this.limits = { ...DEFAULT_SERVER_LIMITS, ...opts.limits };
     let budgetLeft = this.limits.bigFrameBudgetBytes;
     this.budget = {
@@ -147,6 +150,7 @@ class Server implements RpcServer {
     }
     let client: ClientState | undefined;
     let peer: PeerIdentity | undefined;
+    let actsAs: ActsAs | undefined;
     const hello = (clientId: string, version: number): void => {
       if (version !== PROTOCOL_VERSION) return conn.protocolError(`unsupported protocol version ${version}`);
       if (this.closing) return conn.end('server closing');
@@ -154,6 +158,7 @@ class Server implements RpcServer {
       if (refusal) return this.refuse(conn, peer!, refusal, clientId);
       clearTimeout(helloTimer);
       client = this.attach(clientId, peer!.key, conn);
+      client.actsAs = actsAs;
     };
     let counted: string | undefined;
     const conn: FramedConnection = new FramedConnection(
@@ -195,15 +200,17 @@ class Server implements RpcServer {
     helloTimer.unref();
     // Nothing the peer sent is read until it is identified (its bytes wait in the socket).
     conn.hold();
-    (this.opts.identifyPeer ?? identifyPeer)(socket).then((who) => {
+    (this.opts.identifyPeer ?? identifyPeer)(socket).then(async (who) => {
       if (!conn.open) return;
       const refusal = this.peerRefusal(who);
       if (refusal) return this.refuse(conn, who, refusal);
       this.perPeer.set(who.key, (this.perPeer.get(who.key) ?? 0) + 1);
       counted = who.key;
       peer = who;
-      conn.release();
-    }, (err: unknown) => {
+      // A local agent of an allowed uid other than root and our own acts only as that user.
+      if (who.uid !== undefined && who.uid !== 0 && who.uid !== this.ownUid) actsAs = { uid: who.uid, gids: await userGroups(who.uid) };
+      if (conn.open) conn.release();
+    }).catch((err: unknown) => {
       this.refuse(conn, { key: 'remote', address: conn.remote }, `the peer could not be identified: ${(err as Error)?.message ?? String(err)}`);
     });
   }
@@ -260,7 +267,7 @@ class Server implements RpcServer {
   private attach(clientId: string, owner: string, conn: FramedConnection): ClientState {
     let client = this.clients.get(clientId);
     if (!client) {
-      client = { clientId, owner, cache: new ClientReplyCache(this.limits.replyCacheBytesPerClient), conn: undefined, lastSeenMs: 0 };
+      client = { clientId, owner, actsAs: undefined, cache: new ClientReplyCache(this.limits.replyCacheBytesPerClient), conn: undefined, lastSeenMs: 0 };
       this.clients.set(clientId, client);
     }
     const old = client.conn;
@@ -313,7 +320,7 @@ class Server implements RpcServer {
       client.conn.hold();
     }
     this.batcher.push({
-      call: { clientId, peer: client.owner, requestId: id, method: frame.method, params: frame.params },
+      call: { clientId, peer: client.owner, actsAs: client.actsAs, requestId: id, method: frame.method, params: frame.params },
       done: (reply) => this.complete(client, id, frame.method, reply),
     });
   }

@@ -19,6 +19,8 @@ export type DispatchReply = WireReply | Promise<WireReply>;
 export interface IncomingCall {
   clientId: string;     // stable for the life of an RpcClient, across reconnects
   peer: string;         // the key of the authenticated peer whose connection carried it (peer.ts)
+  /** Set when the peer may act only as one user (a local agent of a non-root uid): the dispatcher checks every cred against it. */
+  actsAs?: ActsAs;
   requestId: number;    // 1, 2, 3 ... per client
   method: string;       // not validated by the RPC layer
   params: unknown;      // not validated by the RPC layer
@@ -79,6 +81,12 @@ export const DEFAULT_SERVER_LIMITS: ServerLimits = {
 };
 
 /** Which authenticated peers a server serves (docs/SECURITY.md §2). */
+/** The one user a restricted peer may act as: its uid and the groups the user database gives it. */
+export interface ActsAs {
+  uid: number;
+  gids: readonly number[];
+}
+
 export interface PeerPolicy {
   /** Loopback peers whose socket belongs to one of these uids. */
   allowedUids: readonly number[];

@@ -13,7 +13,7 @@
  *   entries.ts      lookup, mknod, mkdir, symlink, readlink, link, unlink, rmdir
  *   rename.ts       rename, RENAME_NOREPLACE, RENAME_EXCHANGE
  *   attrs.ts        getattr, access, setattr, noteWrite
- *   opens.ts        create, open, release, dropMount
+ *   opens.ts        create, open, release, requireOpen, dropMount
  *   readdir.ts      readdir with stable cookies, statvfs
  *   xattrs.ts       extended attributes
  *   check.ts        fsck of all the invariants below
@@ -39,7 +39,7 @@ import { check } from './check.js';
 import { makeCtx, type FileData } from './context.js';
 import { link, lookup, mkdir, mknod, readlink, rmdir, symlink, unlink } from './entries.js';
 import { createStore } from './inode-store.js';
-import { create, dropMount, open, release } from './opens.js';
+import { create, dropMount, open, release, requireOpen } from './opens.js';
 import { readdir, statvfs } from './readdir.js';
 import { rename } from './rename.js';
 import { createXattrOps } from './xattrs.js';
@@ -68,6 +68,8 @@ export interface Namespace {
   rename(cred: Cred, parent: Ino, name: string, newParent: Ino, newName: string, flags: number): void;
   open(mountId: string, cred: Cred, ino: Ino, flags: number): Attr;
   release(mountId: string, ino: Ino): void;
+  /** Throws EBADF unless the mount holds the regular file ino open (extent-map calls, docs/SECURITY.md §4). */
+  requireOpen(mountId: string, ino: Ino): void;
   readdir(cred: Cred, ino: Ino, cookie: number, maxEntries: number, plus: boolean): { entries: DirEntry[]; eof: boolean };
   statvfs(): StatVfs;
   setxattr(cred: Cred, ino: Ino, name: string, value: Buffer, flags: number): void;
@@ -115,6 +117,7 @@ export function createNamespace(md: Metadata, opts: NamespaceOptions): Namespace
     rename: (cred, parent, name, newParent, newName, flags) => rename(ctx, cred, parent, name, newParent, newName, flags),
     open: (mountId, cred, ino, flags) => open(ctx, mountId, cred, ino, flags),
     release: (mountId, ino) => release(ctx, mountId, ino),
+    requireOpen: (mountId, ino) => requireOpen(ctx, mountId, ino),
     readdir: (cred, ino, cookie, maxEntries, plus) => readdir(ctx, cred, ino, cookie, maxEntries, plus),
     statvfs: () => statvfs(ctx),
     setxattr: xattrs.setxattr,

@@ -61,6 +61,8 @@ export interface Store {
   /** Decrements one open; false when the mount had none of ino. */
   removeOpen(mountId: string, ino: Ino): boolean;
   openCount(ino: Ino): number;
+  /** Whether the mount holds ino open. */
+  isOpenBy(mountId: string, ino: Ino): boolean;
   /** Deletes every open of a mount; returns the inodes it had open. */
   takeOpensOfMount(mountId: string): Ino[];
 }
@@ -194,6 +196,9 @@ export function createStore(md: Metadata): Store {
     },
     openCount(ino) {
       return openCountStmt.get(ino)?.n ?? 0;
+    },
+    isOpenBy(mountId, ino) {
+      return getOpenStmt.get(mountId, ino) !== undefined;
     },
     takeOpensOfMount(mountId) {
       const inos = opensOfMountStmt.all(mountId).map((r) => r.ino);

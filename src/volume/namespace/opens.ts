@@ -1,5 +1,5 @@
 /**
- * Open files: create, open, release, dropMount.
+ * Open files: create, open, release, requireOpen, dropMount.
  * Only regular files are counted, per mount, in the opens table. An unlinked regular file
  * (nlink 0) lives on while any mount holds it open; the release that takes the last open
  * destroys it (row, xattrs, and its extents through FileData.drop).
@@ -61,6 +61,10 @@ export function create(ctx: Ctx, mountId: string, cred: Cred, parent: Ino, name:
 /** Gives back one open; an unknown (mount, inode) pair is ignored. */
 export function release(ctx: Ctx, mountId: string, ino: Ino): void {
   if (ctx.store.removeOpen(mountId, ino)) destroyIfOrphan(ctx, ino);
+}
+
+export function requireOpen(ctx: Ctx, mountId: string, ino: Ino): void {
+  if (!ctx.store.isOpenBy(mountId, ino)) throw new FsError('EBADF', `inode ${ino} is not open on this mount`);
 }
 
 export function dropMount(ctx: Ctx, mountId: string): void {

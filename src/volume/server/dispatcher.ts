@@ -10,7 +10,8 @@
  *
  * A mount ID is usable only by the client ID that made it (others get PFS_ERR_UNKNOWN_MOUNT), and
  * that client ID only by the authenticated peer that made the mount (mounts.clientRefusal, asked
- * by the RPC server at HELLO).
+ * by the RPC server at HELLO). A call from a restricted peer (IncomingCall.actsAs: a local agent
+ * of a non-root uid) must carry credentials of that user only (checkActsAs), else EACCES.
  * Before anything else, a request naming an evicted mount is refused (PFS_ERR_MOUNT_EVICTED):
  * the fence of docs/LEASES.md §3. Blocking methods (Lease, Lock, GetLock: protocol BLOCKING) run their
  * checks in the batch like any call, but their answer may be a promise: the batch commits and
@@ -18,10 +19,10 @@
  * change no metadata and store no reply row; a grant made during a batch reaches its client
  * only after that batch committed (promise callbacks run after the synchronous dispatch).
  */
-import { PfsError, toWireError, errorCode, isFsErrorCode } from '../../common/errors/index.js';
-import { BLOCKING, isMethod, MUTATING, validateParams, type Method } from '../../common/protocol/index.js';
+import { FsError, PfsError, toWireError, errorCode, isFsErrorCode } from '../../common/errors/index.js';
+import { BLOCKING, isMethod, MUTATING, validateParams, type Cred, type Method } from '../../common/protocol/index.js';
 import type { Clock } from '../../common/clock/index.js';
-import type { DispatchReply, IncomingCall, Logger, RpcDispatcher, WireReply } from '../../common/rpc/index.js';
+import type { ActsAs, DispatchReply, IncomingCall, Logger, RpcDispatcher, WireReply } from '../../common/rpc/index.js';
 import { handlers } from './handlers.js';
 import { blockingHandlers, type BlockingMethod } from './coordination.js';
 import type { Mounts } from './mounts.js';
@@ -67,6 +68,7 @@ export function createDispatcher(opts: DispatcherOptions): RpcDispatcher {
       method = call.method;
       if (typeof call.params === 'object' && call.params !== null) mounts.fence((call.params as Record<string, unknown>).mountId, call.clientId);
       validateParams(method, call.params);
+      if (call.actsAs) checkActsAs(call.actsAs, (call.params as { cred?: Cred }).cred);
       if (method === 'Ping') return { result: { serverTime: clock.now() } };
       const volume = volumeOf(call)!;
       open(volume);
@@ -146,4 +148,16 @@ export function createDispatcher(opts: DispatcherOptions): RpcDispatcher {
     onClientConnection: (clientId, connected) => mounts.onClientConnection(clientId, connected),
     clientRefusal: (clientId, peer) => mounts.clientRefusal(clientId, peer),
   };
+}
+
+/**
+ * A restricted peer (a local agent of a non-root uid, docs/SECURITY.md §4) acts only as its own
+ * user: the credentials a call carries must name that uid and only groups the user has.
+ */
+function checkActsAs(actsAs: ActsAs, cred: Cred | undefined): void {
+  if (cred === undefined) return;
+  if (cred.uid !== actsAs.uid) throw new FsError('EACCES', `this agent runs as uid ${actsAs.uid} and may act only as that user, not as uid ${cred.uid}`);
+  for (const g of [cred.gid, ...cred.groups]) {
+    if (!actsAs.gids.includes(g)) throw new FsError('EACCES', `this agent runs as uid ${actsAs.uid}, which is not in group ${g}`);
+  }
 }

@@ -70,6 +70,7 @@ export const handlers: Handlers = {
 
   FetchExtentMapChunk: (p, ctx) => {
     const attr = regularFile(ctx, p.ino);
+    ctx.volume.ns.requireOpen(p.mountId, p.ino);
     if (p.maxEntriesFrom < 1) throw new FsError('EINVAL', 'maxEntriesFrom must be at least 1');
     return ctx.volume.extents.fetchChunk(p.ino, attr.size, p.fileOffset, p.maxEntriesFrom, p.maxEntriesBefore);
   },
@@ -78,6 +79,7 @@ export const handlers: Handlers = {
   },
   Wrote: (p, ctx) => {
     regularFile(ctx, p.ino);
+    ctx.volume.ns.requireOpen(p.mountId, p.ino);
     const end = ctx.volume.extents.wrote(p.ino, p.object, p.extents, p.mountId);
     return ctx.volume.ns.noteWrite(p.ino, end, p.mtime);
   },
