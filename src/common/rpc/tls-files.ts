@@ -11,7 +11,7 @@ export function readPemFile(path: string, setting: string): Buffer {
   try {
     return readFileSync(path);
   } catch (err) {
-    throw new PfsError('PFS_ERR_CONFIG', `${setting}: cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    throw cannotRead(path, setting, err);
   }
 }
 
@@ -21,7 +21,7 @@ export function readPrivateKeyFile(path: string, setting: string): Buffer {
   try {
     fd = openSync(path, 'r');
   } catch (err) {
-    throw new PfsError('PFS_ERR_CONFIG', `${setting}: cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    throw cannotRead(path, setting, err);
   }
   try {
     const st = fstatSync(fd); // the file opened, not a name that may be swapped after the check
@@ -36,4 +36,8 @@ export function readPrivateKeyFile(path: string, setting: string): Buffer {
   } finally {
     closeSync(fd);
   }
+}
+
+function cannotRead(path: string, setting: string, err: unknown): PfsError {
+  return new PfsError('PFS_ERR_CONFIG', `${setting}: cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
 }
