@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describeAgentCert } from '../common/rpc/index.js';
@@ -93,6 +93,11 @@ test('ca issue-agent: clientAuth, CN the agent name, one pfs-volume: URI SAN per
   assert.match(err.join('\n'), /taken\.crt already exists/);
   assert.equal(readFileSync(join(dir, 'taken.crt'), 'utf8'), 'mine');
   assert.throws(() => statSync(join(dir, 'taken.key')));
+  // A CA key others could read signs nothing.
+  chmodSync(join(caDir, 'ca.key'), 0o644);
+  assert.equal(await runCa(['issue-agent', '--dir', caDir, '--name', 'd', '--volume', 'V', '--out', join(dir, 'd')], io), 1);
+  assert.match(err.join('\n'), /pfs ca: the private key .*ca\.key is open to its group and every user \(mode 0644\)/);
+  chmodSync(join(caDir, 'ca.key'), 0o600);
   // No CA there.
   assert.equal(await runCa(['issue-agent', '--dir', join(dir, 'none'), '--name', 'c', '--volume', 'V', '--out', join(dir, 'c')], io), 1);
   assert.match(err.join('\n'), /holds no CA/);

@@ -24,7 +24,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs, promisify } from 'node:util';
 import { PfsError } from '../common/errors/index.js';
-import { AGENT_NAME, describeAgentCert, volumeUri } from '../common/rpc/index.js';
+import { AGENT_NAME, describeAgentCert, readPrivateKeyFile, volumeUri } from '../common/rpc/index.js';
 
 const run = promisify(execFile);
 
@@ -125,6 +125,7 @@ async function issue(dir: string, prefix: string, days: number | undefined, cn: 
   const caKey = join(dir, 'ca.key');
   const caCrt = join(dir, 'ca.crt');
   if (!existsSync(caKey) || !existsSync(caCrt)) throw new PfsError('PFS_ERR_CONFIG', `${dir} holds no CA (ca.key and ca.crt): run pfs ca init --dir ${dir}`);
+  readPrivateKeyFile(caKey, 'pfs ca'); // a CA key others could read signs nothing more
   const keyPath = `${prefix}.key`;
   const certPath = `${prefix}.crt`;
   refuseExisting(keyPath, certPath);
