@@ -11,6 +11,7 @@
 #           without recommends, with service start-up blocked by policy-rc.d)
 #   sqlite  sqlite3                the sqlite3 CLI (better-sqlite3 bundles its own library)
 #   tools   git tar python3        only when the command is not already on PATH
+#           openssl                (`pfs ca`: the volume's CA for mutual TLS; the TLS tests)
 #           util-linux-extra       (fincore: the local store's page-cache test)
 #   all     every group above
 set -euo pipefail
@@ -29,7 +30,7 @@ packages_for() {
     tools)
       # A command already on PATH (pyenv's python3, say) counts as present.
       local cmd
-      for cmd in git tar python3; do
+      for cmd in git tar python3 openssl; do
         command -v "$cmd" >/dev/null 2>&1 || echo "$cmd"
       done
       command -v fincore >/dev/null 2>&1 || echo util-linux-extra

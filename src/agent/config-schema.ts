@@ -192,8 +192,19 @@ export const agentSchema: Schema = {
         },
         RetryRPCCACertFilePath: {
           type: 'path', default: '',
-          doc: 'PEM root CA that signed the volume server\'s certificate: when set the agent connects with ' +
-            'TLS and verifies the server; empty means plain TCP.',
+          doc: 'PEM root CA that signed the volume server\'s certificate (`pfs ca init` makes `ca.crt`): when set ' +
+            'the agent connects with TLS and verifies the server; empty means plain TCP.',
+        },
+        RetryRPCCertFilePath: {
+          type: 'path', default: '',
+          doc: 'PEM certificate of this agent, issued by the volume\'s CA (`pfs ca issue-agent`), for mutual TLS: the ' +
+            'volume server then serves the agent from any host, for the volumes the certificate names ' +
+            '(docs/SECURITY.md §2). Needs `RetryRPCCACertFilePath` and `RetryRPCKeyFilePath`; reconnects use it too.',
+        },
+        RetryRPCKeyFilePath: {
+          type: 'path', default: '',
+          doc: 'PEM private key of `RetryRPCCertFilePath`. Must be readable by its owner only (`chmod 600`): the agent ' +
+            'refuses to start otherwise.',
         },
       },
     },

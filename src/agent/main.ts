@@ -7,12 +7,12 @@
  * usage; 1 any other failure (volume server unreachable, unknown volume, mount point missing or
  * busy, HTTP server address unusable, data that could not be flushed at shutdown).
  */
-import { readFileSync, statSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import { loadConfig, type ConfigSection } from '../common/config/index.js';
 import { createLogger } from '../common/log/index.js';
 import { errorCode, PfsError } from '../common/errors/index.js';
 import { systemClock } from '../common/clock/index.js';
-import { createRpcClient } from '../common/rpc/index.js';
+import { createRpcClient, readPemFile, readPrivateKeyFile, type RpcClientOptions } from '../common/rpc/index.js';
 import { connectObjectStore, parseStoreUrl, withMetrics, type ConnectedStore } from '../common/objectstore/index.js';
 import { storeAccessFrom } from '../common/objectstore/config-keys.js';
 import { validateUpcall, type MountResult } from '../common/protocol/index.js';
@@ -47,6 +47,7 @@ async function main(argv: string[]): Promise<number> {
   const mnt = a.FUSEMountPointPath as string;
   if (a.ReadDirPlusEnabled) throw new PfsError('PFS_ERR_CONFIG', `${file}: [Agent] ReadDirPlusEnabled: true is not supported (libfuse 2 under fuse-native cannot send READDIRPLUS); set it to false`);
   checkMountPoint(mnt);
+  const tls = rpcTls(file, a);
   if (await isMounted(mnt)) throw new StartupError(`mount point ${mnt} is busy: something is already mounted there`);
 
   const { logger: log, reopen, close: closeLog } = createLogger({
@@ -57,12 +58,11 @@ async function main(argv: string[]): Promise<number> {
   });
   const clock = systemClock();
   const deadlineMs = a.RetryRPCDeadlineIO as number;
-  const caPath = a.RetryRPCCACertFilePath as string;
   const metrics = createAgentMetrics();
   const rpc = createRpcClient({
     host: a.RetryRPCPublicIPAddr as string,
     port: a.RetryRPCPort as number,
-    tls: caPath ? { caPem: readFileSync(caPath) } : undefined,
+    tls,
     deadlineMs,
     keepAliveMs: a.RetryRPCKeepAlivePeriod as number,
     reconnectDelayMs: 50,
@@ -313,6 +313,23 @@ function provisionedTtlOf(m: MountResult, log: { warn(o: object, msg: string): v
   if (Number.isSafeInteger(ttl) && ttl > 0) return ttl;
   log.warn({ provisionedObjectTtlMs: ttl, assumedMs: UNSTATED_PROVISIONED_TTL_MS }, 'the volume server stated no ProvisionedObjectTTL in its Mount reply (an older proxyfsd?): assuming a short one');
   return UNSTATED_PROVISIONED_TTL_MS;
+}
+
+/** The TLS settings of [Agent], read; the client key only when no group or other user may access it. */
+function rpcTls(file: string, a: ConfigSection): RpcClientOptions['tls'] {
+  const caPath = a.RetryRPCCACertFilePath as string;
+  const certPath = a.RetryRPCCertFilePath as string;
+  const keyPath = a.RetryRPCKeyFilePath as string;
+  if (!certPath !== !keyPath) throw new PfsError('PFS_ERR_CONFIG', `${file}: [Agent] RetryRPCCertFilePath and RetryRPCKeyFilePath go together: set both (mutual TLS) or neither`);
+  if (certPath && !caPath) throw new PfsError('PFS_ERR_CONFIG', `${file}: [Agent] RetryRPCCertFilePath needs TLS: set RetryRPCCACertFilePath to the volume's CA certificate too`);
+  if (!caPath) return undefined;
+  return {
+    caPem: readPemFile(caPath, `${file}: [Agent] RetryRPCCACertFilePath`),
+    ...(certPath && {
+      certPem: readPemFile(certPath, `${file}: [Agent] RetryRPCCertFilePath`),
+      keyPem: readPrivateKeyFile(keyPath, `${file}: [Agent] RetryRPCKeyFilePath`),
+    }),
+  };
 }
 
 function checkMountPoint(mnt: string): void {

@@ -4,6 +4,7 @@
  *   pfs fsck CONF VOLUME [--verify-checksums] [Section.Key=Value ...]
  *   pfs plugin check PATH ENVNAME [--timeout-ms N]
  *   pfs stats URL [--count N] [--interval SECONDS]   (stats.ts: a live view of an agent)
+ *   pfs ca init|issue-server|issue-agent ...          (ca.ts: the volume's CA for mutual TLS)
  * Exit codes: 0 success (fsck: no problems), 1 failure (fsck: problems found), 2 usage or config error.
  */
 import { loadConfig } from '../common/config/index.js';
@@ -16,12 +17,16 @@ import { formatVolume } from '../volume/admin/format.js';
 import { fsckVolume } from '../volume/admin/fsck.js';
 import { checkPlugin } from './plugin-check.js';
 import { runStats } from './stats.js';
+import { runCa } from './ca.js';
 
 const USAGE = `usage:
   pfs format CONF VOLUME [--force | --if-needed] [--root-owner UID:GID] [--root-mode OCTAL] [Section.Key=Value ...]
   pfs fsck CONF VOLUME [--verify-checksums] [Section.Key=Value ...]
   pfs plugin check PATH ENVNAME [--timeout-ms N]
   pfs stats URL [--count N] [--interval SECONDS]
+  pfs ca init --dir DIR [--days N]
+  pfs ca issue-server --dir DIR --host NAME_OR_IP [--host ...] --out PREFIX [--days N]
+  pfs ca issue-agent --dir DIR --name AGENT --volume NAME [--volume ...] --out PREFIX [--days N]
 `;
 
 class UsageError extends Error {}
@@ -55,6 +60,7 @@ async function main(argv: string[]): Promise<number> {
   process.umask(0o077);
   const [command, ...rest] = argv;
   if (command === 'stats') return runStats(rest);
+  if (command === 'ca') return runCa(rest);
   const { flags, positional, overrides } = parse(rest);
   const known = command === 'format' ? ['force', 'if-needed', 'root-owner', 'root-mode'] : command === 'fsck' ? ['verify-checksums'] : command === 'plugin' ? ['timeout-ms'] : [];
   for (const f of flags.keys()) if (!known.includes(f)) throw new UsageError(`unknown option --${f}`);

@@ -76,9 +76,20 @@ export const volumeServerSchema: Schema = {
         },
         CertFilePath: {
           type: 'path', default: '',
-          doc: 'PEM certificate chain for TLS. Empty: plain TCP. Set together with `KeyFilePath`.',
+          doc: 'PEM certificate chain for TLS (`pfs ca issue-server` makes one). Empty: plain TCP. Set together with `KeyFilePath`.',
         },
-        KeyFilePath: { type: 'path', default: '', doc: 'PEM private key matching `CertFilePath`.' },
+        KeyFilePath: {
+          type: 'path', default: '',
+          doc: 'PEM private key matching `CertFilePath`; refused at start when its group or other users may access it.',
+        },
+        ClientCAFilePath: {
+          type: 'path', default: '',
+          doc: 'PEM certificate(s) of the CA(s) that sign agent certificates (`pfs ca init`, `pfs ca issue-agent`); needs ' +
+            '`CertFilePath`. When set, TLS asks every peer for a client certificate: a peer that presents one that ' +
+            'verifies is served whatever its address, as the agent its certificate names, for the volumes it names ' +
+            '(docs/SECURITY.md §2); one that presents another certificate is refused and logged; one that presents ' +
+            'none is identified as without it (a local uid, else refused unless `AllowUnauthenticatedTCP`).',
+        },
         AllowedUIDs: {
           type: 'string', default: '', pattern: { regex: '\\s*(\\d{1,10}\\s*(,\\s*\\d{1,10}\\s*)*)?', means: 'a comma-separated list of uids' },
           doc: 'Local users whose agents may connect, as a comma-separated list of uids; root and the uid proxyfsd ' +
@@ -89,9 +100,9 @@ export const volumeServerSchema: Schema = {
         },
         AllowUnauthenticatedTCP: {
           type: 'bool', default: 'false',
-          doc: 'Serve agents on other hosts over plain TCP or server-only TLS, where nothing vouches for the peer: ' +
+          doc: 'Serve agents on other hosts over plain TCP or TLS without a client certificate, where nothing vouches for the peer: ' +
             'anyone who reaches the port can then mount any volume. Off by default: such connections are refused ' +
-            'and logged. Only for a network where every host is trusted.',
+            'and logged. Only for a network where every host is trusted; otherwise give agents certificates (`ClientCAFilePath`).',
         },
         ReplyCacheTTL: {
           type: 'duration', default: '10m',
@@ -105,7 +116,7 @@ export const volumeServerSchema: Schema = {
         },
         MaxConnectionsPerPeer: {
           type: 'int', default: '64', min: 1,
-          doc: 'Connections of one peer (a uid on this machine; all unauthenticated peers count as one); more are ' +
+          doc: 'Connections of one peer (a uid on this machine, an agent certificate\'s name; all unauthenticated peers count as one); more are ' +
             'refused (`PFS_ERR_RPC_REFUSED`) and logged. An agent uses one.',
         },
         FrameDeadline: {

@@ -72,15 +72,19 @@ ${extra}`, { mode: 0o600 });
  * mountGracePeriod: 30 s by default, so a loaded machine that stalls an agent's connection for a
  * few seconds does not drop its mount; tests of the drop itself pass a short one.
  */
-/** volumeKeys: more `Key: value` lines for the [Volume:NAME] section; extraConf: more sections. */
-export async function startProxyfsd(opts: { extraConf?: string; volume?: string; backend?: Backend; store?: BackendKeys; mountGracePeriod?: string; volumeKeys?: string } = {}): Promise<ProxyfsdHandle> {
+/**
+ * volumeKeys: more `Key: value` lines for the [Volume:NAME] section; extraConf: more sections;
+ * moreVolumes: more volumes served (local objects in the temp directory), formatted too.
+ */
+export async function startProxyfsd(opts: { extraConf?: string; volume?: string; backend?: Backend; store?: BackendKeys; mountGracePeriod?: string; volumeKeys?: string; moreVolumes?: string[] } = {}): Promise<ProxyfsdHandle> {
   const backend = opts.backend ?? testBackend();
   const store = opts.store ?? (backend === 'local' ? undefined : await remoteBackendKeys(backend));
   const dir = mkdtempSync(join(tmpdir(), 'pfs-proxyfsd-'));
   const port = await freePort();
   const volume = opts.volume ?? 'TestVolume';
-  const conf = writeVolumeConf(dir, port, volume, opts.extraConf, store, opts.mountGracePeriod, opts.volumeKeys);
-  await run(join(BIN, 'pfs'), ['format', conf, volume]);
+  const more = (opts.moreVolumes ?? []).map((v) => `\n[Volume:${v}]\nMetadataPath: ${join(dir, `${v}.db`)}\nObjectStoreURL: file://${join(dir, `objects-${v}`)}\n`).join('');
+  const conf = writeVolumeConf(dir, port, volume, `${opts.extraConf ?? ''}${more}`, store, opts.mountGracePeriod, opts.volumeKeys);
+  for (const v of [volume, ...opts.moreVolumes ?? []]) await run(join(BIN, 'pfs'), ['format', conf, v]);
   let errText = '';
   let proc!: ChildProcess;
   const launch = async () => {

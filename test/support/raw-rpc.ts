@@ -17,12 +17,14 @@ export interface RawResult {
   refused?: { code: string; message: string };
   /** Whether the connection was closed before HELLO_OK or REFUSED came. */
   closed?: boolean;
+  /** With tls: the TLS error that closed it, if one did. */
+  tlsError?: string;
   /** One reply per call made ({result} or {error}), until the connection closed. */
   replies: ({ result: unknown } | { error: { code: string; message: string } })[];
 }
 
 const SOURCE = String.raw`
-import json, socket, struct, sys
+import json, socket, ssl, struct, sys
 spec = json.loads(sys.argv[1])
 def frame(t, body):
     b = json.dumps(body).encode()
@@ -44,6 +46,10 @@ def read(s):
 out = {'replies': []}
 s = socket.create_connection((spec['host'], spec['port']), timeout=20)
 try:
+    if spec.get('tls'):
+        ctx = ssl.create_default_context(cafile=spec['tls']['ca'])
+        if spec['tls'].get('cert'): ctx.load_cert_chain(spec['tls']['cert'], spec['tls']['key'])
+        s = ctx.wrap_socket(s, server_hostname=spec['host'])
     s.sendall(frame(1, {'clientId': spec['clientId'], 'version': 1}))
     t, body = read(s)
     if t == 8:
@@ -58,12 +64,18 @@ try:
             out['replies'].append({k: v for k, v in body.items() if k != 'id'})
 except (EOFError, ConnectionResetError):
     out['closed'] = True
+except ssl.SSLError as e:
+    out['closed'] = True
+    out['tlsError'] = str(e)
 print(json.dumps(out))
 `;
 
-/** Runs the raw client as uid (and gid) against 127.0.0.1:port. */
-export function rawRpc(port: number, opts: { uid?: number; clientId: string; calls?: RawCall[] }): Promise<RawResult> {
-  const spec = JSON.stringify({ host: '127.0.0.1', port, clientId: opts.clientId, calls: opts.calls ?? [] });
+/**
+ * Runs the raw client as uid (and gid) against 127.0.0.1:port; with tls, over TLS verifying the
+ * server against tls.ca, presenting tls.cert and tls.key when given (files uid can read).
+ */
+export function rawRpc(port: number, opts: { uid?: number; clientId: string; calls?: RawCall[]; tls?: { ca: string; cert?: string; key?: string } }): Promise<RawResult> {
+  const spec = JSON.stringify({ host: '127.0.0.1', port, clientId: opts.clientId, calls: opts.calls ?? [], tls: opts.tls });
   return new Promise((resolve, reject) => {
     const child = spawn('python3', ['-c', SOURCE, spec], {
       cwd: '/', stdio: ['ignore', 'pipe', 'pipe'],

@@ -31,6 +31,7 @@ export const PFS_ERROR_CODES = [
   'PFS_ERR_STALE_OBJECT',      // a Wrote named an object number that is not writable (never provisioned, expired, dead); provision a new one and write again
   'PFS_ERR_LEASE_DENIED',      // a lease promotion was refused (another promotion waits); release, then ask for exclusive
   'PFS_ERR_UNKNOWN_VOLUME',    // no such volume is served
+  'PFS_ERR_VOLUME_NOT_AUTHORIZED', // the agent's certificate does not name this volume
   'PFS_ERR_VOLUME_NOT_FORMATTED', // the volume's metadata database has not been formatted
   'PFS_ERR_VOLUME_NOT_EMPTY',  // format refused: the volume already has data (use --force)
   'PFS_ERR_OBJECT_MISSING',    // an object store key does not exist

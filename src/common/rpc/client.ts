@@ -173,7 +173,7 @@ class Client implements RpcClient {
     if (this.closed) return;
     const { host, port, tls: tlsOpts } = this.opts;
     const socket = tlsOpts
-      ? tls.connect({ host, port, ca: tlsOpts.caPem, servername: tlsOpts.serverName })
+      ? tls.connect({ host, port, ca: tlsOpts.caPem, servername: tlsOpts.serverName, cert: tlsOpts.certPem, key: tlsOpts.keyPem })
       : net.connect({ host, port });
     const conn: FramedConnection = new FramedConnection(
       socket,

@@ -7,6 +7,7 @@
  *   client.ts      numbered requests, deadlines, reconnect with backoff, resend of outstanding requests
  *   ack-tracker.ts highest id below which every request is finished (sent with every request)
  *   peer.ts        who is at the other end of a socket (the uid owning a loopback peer's socket)
+ *   peer-cert.ts   ... or the agent named by its TLS client certificate, and the volumes it may use
  *   server.ts      peer check before HELLO, HELLO by clientId (bound to its peer), dedup (in-flight, cache, durable), upcalls
  *   batcher.ts     group commit: queued calls dispatched as one batch; batches never overlap;
  *                  a deferred reply (a promise) answers its call later without holding up the next batch
@@ -45,6 +46,8 @@ export type {
 } from './types.js';
 export { DEFAULT_SERVER_LIMITS } from './types.js';
 export { identifyPeer, isLoopback, parseSocketTable, userGroups, type PeerIdentity } from './peer.js';
+export { AGENT_NAME, describeAgentCert, volumeUri, VOLUME_URI_SCHEME } from './peer-cert.js';
+export { readPemFile, readPrivateKeyFile } from './tls-files.js';
 export { createRpcServer } from './server.js';
 export { createRpcClient } from './client.js';
 export {

@@ -9,6 +9,10 @@
  *   /proc/net/tcp and tcp6 (milliseconds per thousand sockets). The kernel records that uid
  *   when the socket is made; an unprivileged process cannot make a socket that shows another
  *   uid. Key `uid:N`.
+ * - A TLS peer that presented a client certificate (a server with ClientCAFilePath asks for one),
+ *   whatever its address: the agent name its certificate holds, key `cert:NAME`, and the volumes
+ *   the certificate authorises (peer-cert.ts). A certificate that does not verify or is not an
+ *   agent certificate: not identified, refused (the error says why).
  * - Any other address: not identified (key `remote`); a server serves it only when its policy
  *   says so in so many words (AllowUnauthenticatedTCP).
  * A loopback peer whose row is gone (it closed at once) is not identified either.
@@ -16,13 +20,20 @@
 import { execFile } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { isIPv4, type Socket } from 'node:net';
+import { TLSSocket } from 'node:tls';
 import { nativeAddon } from '../native/addon.js';
+import { certIdentity, hasPeerCertificate } from './peer-cert.js';
 
 export interface PeerIdentity {
-  /** What sessions are bound to: `uid:N`, or `remote` for a peer nobody vouches for. */
+  /** What sessions are bound to: `uid:N`, `cert:NAME`, or `remote` for a peer nobody vouches for. */
   key: string;
   /** The peer socket's owner, when it is local. */
   uid?: number;
+  /** A certificate peer: the volumes its certificate authorises (undefined: not limited by a certificate). */
+  volumes?: readonly string[];
+  /** A certificate peer: its agent name (the certificate's CN) and the first 16 hex digits of the certificate's SHA-256, for logs. */
+  certName?: string;
+  fingerprint?: string;
   /** address:port, for logs. */
   address: string;
 }
@@ -42,6 +53,7 @@ export function isLoopback(address: string | undefined): boolean {
 export async function identifyPeer(socket: Socket, readTable: (name: 'tcp' | 'tcp6') => Promise<string> = readProcNet): Promise<PeerIdentity> {
   const remote = socket.remoteAddress;
   const address = `${remote ?? '?'}:${socket.remotePort ?? '?'}`;
+  if (socket instanceof TLSSocket && hasPeerCertificate(socket)) return certIdentity(socket, address);
   if (!isLoopback(remote) || socket.remotePort === undefined || socket.localAddress === undefined || socket.localPort === undefined) {
     return { key: 'remote', address };
   }

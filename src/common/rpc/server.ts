@@ -1,6 +1,7 @@
 /**
- * RPC server: accepts connections, identifies each peer before serving its HELLO (peer.ts; a
- * peer the policy does not allow gets a REFUSED frame and is closed), greets clients by
+ * RPC server: accepts connections, identifies each peer before serving its HELLO (peer.ts: by
+ * its TLS client certificate, or the uid owning a loopback socket; a peer the policy does not
+ * allow gets a REFUSED frame and is closed), greets clients by
  * clientId, binds each clientId to the peer that first used it (a HELLO for it from another
  * peer is refused), answers each request exactly once per clientId + requestId, batches
  * dispatches (group commit) and sends upcalls.
@@ -30,6 +31,8 @@ interface ClientState {
   readonly owner: string;
   /** The one user its current connection's peer may act as, when restricted (refreshed at each HELLO). */
   actsAs: ActsAs | undefined;
+  /** The volumes the peer's certificate authorises, as of its latest HELLO (undefined: not a certificate peer). */
+  peerVolumes: readonly string[] | undefined;
   readonly cache: ClientReplyCache;
   conn: FramedConnection | undefined;
   lastSeenMs: number;
@@ -81,10 +84,17 @@ class Server implements RpcServer {
       give: (n) => { budgetLeft += n; },
     };
     if (opts.tls) {
-      this.listener = tls.createServer({ cert: opts.tls.certPem, key: opts.tls.keyPem });
+      // A client certificate is asked for, not required: a peer without one is identified as
+      // without TLS, and one whose certificate does not verify is refused after the handshake
+      // with the reason (peer.ts), so an agent fails at once with it instead of redialling.
+      const clientCa = opts.tls.clientCaPem;
+      this.listener = tls.createServer({
+        cert: opts.tls.certPem, key: opts.tls.keyPem,
+        ...(clientCa !== undefined && { ca: clientCa, requestCert: true, rejectUnauthorized: false }),
+      });
       this.listener.on('secureConnection', (socket: tls.TLSSocket) => this.onSocket(socket));
       this.listener.on('tlsClientError', (err: Error, socket: tls.TLSSocket) => {
-        opts.log.warn({ remote: socket.remoteAddress, reason: err.message }, 'rpc TLS handshake failed');
+        this.rateLimitedWarn('tls handshake', { remote: socket.remoteAddress, reason: err.message }, 'rpc TLS handshake failed');
       });
     } else {
       this.listener = net.createServer((socket) => this.onSocket(socket));
@@ -110,7 +120,7 @@ class Server implements RpcServer {
     });
     this.listener.on('error', (err) => this.opts.log.error({ err: err.message }, 'rpc listener error'));
     this.port = (this.listener.address() as net.AddressInfo).port;
-    this.opts.log.info({ host: this.opts.host, port: this.port, tls: !!this.opts.tls }, 'rpc server listening');
+    this.opts.log.info({ host: this.opts.host, port: this.port, tls: !!this.opts.tls, clientCertificates: this.opts.tls?.clientCaPem !== undefined }, 'rpc server listening');
   }
 
   upcall(clientId: string, method: string, params: unknown): boolean {
@@ -157,7 +167,7 @@ class Server implements RpcServer {
       const refusal = this.clientRefusal(clientId, peer!);
       if (refusal) return this.refuse(conn, peer!, refusal, clientId);
       clearTimeout(helloTimer);
-      client = this.attach(clientId, peer!.key, conn);
+      client = this.attach(clientId, peer!, conn);
       client.actsAs = actsAs;
     };
     let counted: string | undefined;
@@ -237,12 +247,13 @@ class Server implements RpcServer {
   private peerRefusal(peer: PeerIdentity): string | undefined {
     const n = this.perPeer.get(peer.key) ?? 0;
     if (n >= this.limits.maxConnectionsPerPeer) return `this peer already has ${n} connections ([RPCServer] MaxConnectionsPerPeer)`;
+    if (peer.volumes !== undefined) return undefined; // its certificate verified against [RPCServer] ClientCAFilePath
     if (peer.uid !== undefined) {
       return this.peers.allowedUids.includes(peer.uid) ? undefined : `a local peer of uid ${peer.uid} is not allowed ([RPCServer] AllowedUIDs)`;
     }
     if (this.peers.allowUnauthenticated) return undefined;
-    return 'the peer is not authenticated: plain TCP is served only to local processes of an allowed uid ([RPCServer] AllowedUIDs), ' +
-      'unless [RPCServer] AllowUnauthenticatedTCP is set';
+    return 'the peer is not authenticated: without an agent certificate of the volume\'s CA ([RPCServer] ClientCAFilePath), ' +
+      'only local processes of an allowed uid ([RPCServer] AllowedUIDs) are served, unless [RPCServer] AllowUnauthenticatedTCP is set';
   }
 
   /** Why this peer may not use clientId (bound to another peer), or undefined. */
@@ -264,12 +275,14 @@ class Server implements RpcServer {
     conn.end(reason);
   }
 
-  private attach(clientId: string, owner: string, conn: FramedConnection): ClientState {
+  private attach(clientId: string, peer: PeerIdentity, conn: FramedConnection): ClientState {
+    const owner = peer.key;
     let client = this.clients.get(clientId);
     if (!client) {
-      client = { clientId, owner, actsAs: undefined, cache: new ClientReplyCache(this.limits.replyCacheBytesPerClient), conn: undefined, lastSeenMs: 0 };
+      client = { clientId, owner, actsAs: undefined, peerVolumes: undefined, cache: new ClientReplyCache(this.limits.replyCacheBytesPerClient), conn: undefined, lastSeenMs: 0 };
       this.clients.set(clientId, client);
     }
+    client.peerVolumes = peer.volumes;
     const old = client.conn;
     client.conn = conn;
     client.lastSeenMs = performance.now();
@@ -278,7 +291,8 @@ class Server implements RpcServer {
       old.destroy('replaced by a newer connection');
     }
     conn.send({ kind: 'hello-ok', serverId: this.serverId });
-    this.opts.log.info({ clientId: shortId(clientId), peer: owner, remote: conn.remote }, 'rpc client connected');
+    const cert = peer.certName === undefined ? {} : { certName: peer.certName, certFingerprint: peer.fingerprint, volumes: peer.volumes };
+    this.opts.log.info({ clientId: shortId(clientId), peer: owner, remote: conn.remote, ...cert }, 'rpc client connected');
     this.notifyConnection(clientId, true);
     return client;
   }
@@ -320,7 +334,7 @@ class Server implements RpcServer {
       client.conn.hold();
     }
     this.batcher.push({
-      call: { clientId, peer: client.owner, actsAs: client.actsAs, requestId: id, method: frame.method, params: frame.params },
+      call: { clientId, peer: client.owner, actsAs: client.actsAs, peerVolumes: client.peerVolumes, requestId: id, method: frame.method, params: frame.params },
       done: (reply) => this.complete(client, id, frame.method, reply),
     });
   }

@@ -21,6 +21,7 @@ export interface IncomingCall {
   peer: string;         // the key of the authenticated peer whose connection carried it (peer.ts)
   /** Set when the peer may act only as one user (a local agent of a non-root uid): the dispatcher checks every cred against it. */
   actsAs?: ActsAs;
+  peerVolumes?: readonly string[]; // a certificate peer: the only volumes it may use; undefined: any
   requestId: number;    // 1, 2, 3 ... per client
   method: string;       // not validated by the RPC layer
   params: unknown;      // not validated by the RPC layer
@@ -90,14 +91,19 @@ export interface ActsAs {
 export interface PeerPolicy {
   /** Loopback peers whose socket belongs to one of these uids. */
   allowedUids: readonly number[];
-  /** Peers nobody vouches for (another host over plain TCP): served only when true. */
+  /** Peers nobody vouches for (another host over plain TCP or TLS without a client certificate): served only when true. Certificate peers are always served. */
   allowUnauthenticated: boolean;
 }
 
 export interface RpcServerOptions {
   host: string;
   port: number;                 // 0 = pick a free port (see RpcServer.port)
-  tls?: { certPem: string | Buffer; keyPem: string | Buffer };
+  /**
+   * TLS. With clientCaPem the server asks for a client certificate: a peer that presents one
+   * that verifies against clientCaPem is identified by it (peer-cert.ts), one that presents
+   * another is refused, one that presents none is identified as without TLS.
+   */
+  tls?: { certPem: string | Buffer; keyPem: string | Buffer; clientCaPem?: string | Buffer };
   keepAliveMs: number;          // TCP keepalive and application ping interval; idle peers dropped after 2x
   replyCacheTtlMs: number;      // completed replies kept at most this long even if never acknowledged
   maxFrameBytes: number;        // larger frames close the connection
@@ -122,7 +128,8 @@ export interface RpcServer {
 export interface RpcClientOptions {
   host: string;
   port: number;
-  tls?: { caPem: string | Buffer; serverName?: string };
+  /** TLS: the CA that signed the server's certificate; certPem and keyPem, when given, are this client's certificate (mutual TLS). */
+  tls?: { caPem: string | Buffer; serverName?: string; certPem?: string | Buffer; keyPem?: string | Buffer };
   deadlineMs: number;           // per call: no reply within this -> PFS_ERR_RPC_DEADLINE
   keepAliveMs: number;
   reconnectDelayMs: number;     // first backoff step; doubles up to reconnectDelayCapMs

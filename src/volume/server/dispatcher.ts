@@ -11,7 +11,9 @@
  * A mount ID is usable only by the client ID that made it (others get PFS_ERR_UNKNOWN_MOUNT), and
  * that client ID only by the authenticated peer that made the mount (mounts.clientRefusal, asked
  * by the RPC server at HELLO). A call from a restricted peer (IncomingCall.actsAs: a local agent
- * of a non-root uid) must carry credentials of that user only (checkActsAs), else EACCES.
+ * of a non-root uid) must carry credentials of that user only (checkActsAs), else EACCES. A peer identified by an agent certificate reaches only the volumes
+ * its certificate names (Mount of another, or any call on a mount of one, fails with
+ * PFS_ERR_VOLUME_NOT_AUTHORIZED).
  * Before anything else, a request naming an evicted mount is refused (PFS_ERR_MOUNT_EVICTED):
  * the fence of docs/LEASES.md §3. Blocking methods (Lease, Lock, GetLock: protocol BLOCKING) run their
  * checks in the batch like any call, but their answer may be a promise: the batch commits and
@@ -53,12 +55,19 @@ export function createDispatcher(opts: DispatcherOptions): RpcDispatcher {
   function volumeOf(call: IncomingCall): Volume | undefined {
     const params = call.params as Record<string, unknown>;
     if (call.method === 'Ping') return undefined;
-    if (call.method === 'Mount') {
-      const v = volumes.get(params.volume as string);
-      if (!v) throw new PfsError('PFS_ERR_UNKNOWN_VOLUME', `no volume named ${JSON.stringify(params.volume)} is served here (served: ${[...volumes.keys()].join(', ')})`);
-      return v;
+    if (call.method !== 'Mount') return authorized(call, mounts.volumeOf(params.mountId as string, call.clientId));
+    const v = volumes.get(params.volume as string);
+    if (!v) throw new PfsError('PFS_ERR_UNKNOWN_VOLUME', `no volume named ${JSON.stringify(params.volume)} is served here (served: ${[...volumes.keys()].join(', ')})`);
+    return authorized(call, v);
+  }
+
+  /** v, when the call's peer may use it: a certificate peer only the volumes its certificate names. */
+  function authorized(call: IncomingCall, v: Volume): Volume {
+    if (call.peerVolumes && !call.peerVolumes.includes(v.name)) {
+      throw new PfsError('PFS_ERR_VOLUME_NOT_AUTHORIZED', `the certificate of agent ${call.peer.replace(/^cert:/, '')} does not authorise volume ${JSON.stringify(v.name)} ` +
+        `(it names ${call.peerVolumes.map((n) => JSON.stringify(n)).join(', ')}); issue it one that does (pfs ca issue-agent --volume ${v.name})`);
     }
-    return mounts.volumeOf(params.mountId as string, call.clientId);
+    return v;
   }
 
   function runOne(call: IncomingCall, open: (v: Volume) => void): DispatchReply {

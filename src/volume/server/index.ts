@@ -7,11 +7,10 @@
  * Parts: volume.ts (one volume composed), mounts.ts, handlers.ts (namespace and data),
  * coordination.ts (Lease, Lock, GetLock), dispatcher.ts, reply-store.ts, settings.ts.
  */
-import { readFileSync } from 'node:fs';
 import type { Clock } from '../../common/clock/index.js';
 import type { UpcallParams } from '../../common/protocol/index.js';
 import { timerScheduler, type Scheduler } from '../leases/index.js';
-import { createRpcServer, type Logger, type RpcServer } from '../../common/rpc/index.js';
+import { createRpcServer, readPemFile, readPrivateKeyFile, type Logger, type RpcServer, type RpcServerOptions } from '../../common/rpc/index.js';
 import { createDispatcher, type DispatchObserver } from './dispatcher.js';
 import { createMounts, type Mounts } from './mounts.js';
 import type { StoreMetrics } from '../store.js';
@@ -85,7 +84,7 @@ export async function startVolumeServer(opts: VolumeServerOptions): Promise<Volu
     rpc = await createRpcServer({
       host: opts.rpc.host,
       port: opts.rpc.port,
-      tls: opts.rpc.certFilePath ? { certPem: readFileSync(opts.rpc.certFilePath), keyPem: readFileSync(opts.rpc.keyFilePath ?? '') } : undefined,
+      tls: rpcTls(opts.rpc),
       keepAliveMs: opts.rpc.keepAliveMs,
       replyCacheTtlMs: opts.rpc.replyCacheTtlMs,
       maxFrameBytes: opts.rpc.maxFrameBytes,
@@ -113,5 +112,15 @@ export async function startVolumeServer(opts: VolumeServerOptions): Promise<Volu
       })();
       return closing;
     },
+  };
+}
+
+/** The TLS files of [RPCServer], read (the private key only when no group or other user may access it). */
+function rpcTls(s: RpcServerSettings): RpcServerOptions['tls'] {
+  if (!s.certFilePath) return undefined;
+  return {
+    certPem: readPemFile(s.certFilePath, '[RPCServer] CertFilePath'),
+    keyPem: readPrivateKeyFile(s.keyFilePath ?? '', '[RPCServer] KeyFilePath'),
+    ...(s.clientCaFilePath && { clientCaPem: readPemFile(s.clientCaFilePath, '[RPCServer] ClientCAFilePath') }),
   };
 }

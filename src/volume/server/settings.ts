@@ -11,6 +11,8 @@ export interface RpcServerSettings {
   port: number;
   certFilePath?: string;
   keyFilePath?: string;
+  /** CA(s) of agent certificates: TLS asks peers for one (docs/SECURITY.md §2). */
+  clientCaFilePath?: string;
   replyCacheTtlMs: number;
   keepAliveMs: number;
   maxFrameBytes: number;
@@ -40,11 +42,17 @@ export function volumeSettingsFromConfig(config: Config): VolumeSettings[] {
 
 export function rpcServerSettingsFromConfig(config: Config): RpcServerSettings {
   const k = config.sections.RPCServer ?? {};
+  const certFilePath = (k.CertFilePath as string) || undefined;
+  const keyFilePath = (k.KeyFilePath as string) || undefined;
+  const clientCaFilePath = (k.ClientCAFilePath as string) || undefined;
+  if (!certFilePath !== !keyFilePath) throw new PfsError('PFS_ERR_CONFIG', `${config.file}: [RPCServer] CertFilePath and KeyFilePath go together: set both (TLS) or neither`);
+  if (clientCaFilePath && !certFilePath) throw new PfsError('PFS_ERR_CONFIG', `${config.file}: [RPCServer] ClientCAFilePath needs TLS: set CertFilePath and KeyFilePath too`);
   return {
     host: k.IPAddr as string,
     port: k.TCPPort as number,
-    certFilePath: (k.CertFilePath as string) || undefined,
-    keyFilePath: (k.KeyFilePath as string) || undefined,
+    certFilePath,
+    keyFilePath,
+    clientCaFilePath,
     replyCacheTtlMs: k.ReplyCacheTTL as number,
     keepAliveMs: k.KeepAlivePeriod as number,
     maxFrameBytes: k.MaxFrameSize as number,
