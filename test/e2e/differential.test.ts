@@ -154,9 +154,10 @@ const REGRESSIONS: { name: string; ops: Op[]; repeat?: number }[] = [
   },
   {
     // Found by the property below (seed 99); intermittent: about 1 run in 100 answers EBADF to the
-    // last write (op #6), and from then on lstat of b/c answers EBADF too. Hence the repeats.
+    // last write (op #6), and from then on lstat of b/c answers EBADF too. Hence the repeats; the
+    // race is in the agent and the kernel, not the store: fewer on Swift and S3, where each costs more.
     name: 'regression: append through one hard link after O_TRUNC+append through the other (intermittent EBADF)',
-    repeat: 25,
+    repeat: testBackend() === 'local' ? 25 : 5,
     ops: [
       { op: 'mkdir', path: 'a', mode: 0o755 },
       { op: 'mkdir', path: 'b', mode: 0o755 },
