@@ -38,6 +38,19 @@ async function expectRefusal(conf: string, mnt: string, why: RegExp): Promise<st
   return a.stderr();
 }
 
+/** Starts the agent, expects it to mount within 30 s, runs `use`, then stops it (exit code 0). */
+async function expectMount(conf: string, use: () => Promise<void>): Promise<void> {
+  const a = spawnAgent(conf);
+  try {
+    for (let i = 0; i < 300 && !a.stdout().includes('pfsagentd: mounted'); i++) await new Promise((r) => setTimeout(r, 100));
+    assert.match(a.stdout(), /pfsagentd: mounted/, a.stderr());
+    await use();
+  } finally {
+    a.proc.kill('SIGTERM');
+    assert.equal((await a.exited).code, 0, a.stderr());
+  }
+}
+
 test('an agent whose ObjectStoreURL names another store refuses to mount, naming both; the same store (written differently) mounts', { timeout: 120_000 }, async () => {
   const srv = await startProxyfsd();
   const objects = join(srv.dir, 'objects');
@@ -53,18 +66,12 @@ test('an agent whose ObjectStoreURL names another store refuses to mount, naming
       await expectRefusal(conf, mnt, /names object store file:\/\/.*, but \[Agent\] ObjectStoreURL is s3:\/\/pfs-bucket\?endpoint=https:\/\/s3\.example\.com: refusing/);
 
       writeAgentConf(conf, { ...agentDefaults(srv, mnt), ObjectStoreURL: `file://localhost${objects}/` });
-      const a = spawnAgent(conf);
-      try {
-        for (let i = 0; i < 300 && !a.stdout().includes('pfsagentd: mounted'); i++) await new Promise((r) => setTimeout(r, 100));
-        assert.match(a.stdout(), /pfsagentd: mounted/, a.stderr());
+      await expectMount(conf, async () => {
         const before = readdirSync(objects).length;
         await sh(`echo hello > ${q(join(mnt, 'f'))} && sync ${q(join(mnt, 'f'))}`);
         assert.equal((await sh(`cat ${q(join(mnt, 'f'))}`)).stdout, 'hello\n');
         assert.ok(readdirSync(objects).length > before, 'the data went to the store both name');
-      } finally {
-        a.proc.kill('SIGTERM');
-        assert.equal((await a.exited).code, 0, a.stderr());
-      }
+      });
     });
   } finally {
     await srv.stop();
@@ -97,14 +104,7 @@ test('without ObjectStoreURL: a local store in a system directory, or one others
       chmodSync(objects, 0o777);
       await expectRefusal(conf, mnt, /objects is writable by its group or by everyone \(mode 777\)/);
       chmodSync(objects, 0o700);
-      const a = spawnAgent(conf);
-      try {
-        for (let i = 0; i < 300 && !a.stdout().includes('pfsagentd: mounted'); i++) await new Promise((r) => setTimeout(r, 100));
-        assert.match(a.stdout(), /pfsagentd: mounted/, a.stderr());
-      } finally {
-        a.proc.kill('SIGTERM');
-        assert.equal((await a.exited).code, 0, a.stderr());
-      }
+      await expectMount(conf, async () => undefined);
     });
   } finally {
     await local.stop();
