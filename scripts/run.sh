@@ -53,9 +53,10 @@ for _ in $(seq 1 100); do
   kill -0 "$server_pid" 2>/dev/null || { wait "$server_pid"; exit 1; }
   sleep 0.1
 done
+# The agent names the store itself: it does not write wherever the server says (docs/SECURITY.md §8).
 setsid "$top/bin/pfsagentd" "$top/conf/pfsagentd.conf" "Agent.FUSEMountPointPath=$PFS_MOUNT" \
   "Agent.FUSEVolumeName=CommonVolume" "Agent.RetryRPCPort=$PFS_PORT" "Agent.LogToConsole=false" \
-  "Agent.LogFilePath=$PFS_DATA/pfsagentd.log" &
+  "Agent.LogFilePath=$PFS_DATA/pfsagentd.log" "Agent.ObjectStoreURL=file://$PFS_DATA/objects" &
 agent_pid=$!
 echo "pfs: logs in $PFS_DATA/*.log; Ctrl-C or SIGTERM to flush, unmount and stop"
 wait -n "$server_pid" "$agent_pid" || status=$?

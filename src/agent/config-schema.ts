@@ -59,6 +59,17 @@ export const agentSchema: Schema = {
           type: 'int', default: '100', min: 1,
           doc: 'Unmount attempts before giving up (then a lazy unmount is done).',
         },
+        ObjectStoreURL: {
+          type: 'string', default: '', urlSchemes: ['file', 'swift', 's3'],
+          doc: 'The volume\'s object store as this agent knows it (`file:///dir`, `swift://CONTAINER`, ' +
+            '`s3://BUCKET[?endpoint=URL&region=R]`). When set, the volume server\'s Mount reply must name the same ' +
+            'store (same kind, directory, container or bucket, S3 endpoint and region) or the agent refuses to mount; ' +
+            'a spoofed volume server then cannot send the agent\'s data and signed requests elsewhere. Empty: the ' +
+            'agent accepts `swift://CONTAINER` (the account comes from its own plug-in), `s3://BUCKET` without an ' +
+            'endpoint parameter, and `file:///dir` only from a volume server on loopback and only for an existing, ' +
+            'non-system directory that it and the directories above it belong to root or the agent\'s user and ' +
+            'nobody else can write (docs/SECURITY.md §1); anything else needs this key.',
+        },
         ...plugInKeys,
         ...storeAccessKeys,
         FetchExtentsFromFileOffset: {

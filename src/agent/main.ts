@@ -13,7 +13,7 @@ import { createLogger } from '../common/log/index.js';
 import { errorCode, PfsError } from '../common/errors/index.js';
 import { systemClock } from '../common/clock/index.js';
 import { createRpcClient, readPemFile, readPrivateKeyFile, type RpcClientOptions } from '../common/rpc/index.js';
-import { connectObjectStore, parseStoreUrl, withMetrics, type ConnectedStore } from '../common/objectstore/index.js';
+import { checkServerStore, connectObjectStore, parseStoreUrl, withMetrics, type ConnectedStore } from '../common/objectstore/index.js';
 import { storeAccessFrom } from '../common/objectstore/config-keys.js';
 import { validateUpcall, type MountResult } from '../common/protocol/index.js';
 import { agentSchema } from './config-schema.js';
@@ -45,6 +45,14 @@ async function main(argv: string[]): Promise<number> {
   const a = config.sections.Agent as ConfigSection;
   const volume = a.FUSEVolumeName as string;
   const mnt = a.FUSEMountPointPath as string;
+  const ownStoreUrl = a.ObjectStoreURL as string;
+  if (ownStoreUrl) {
+    try {
+      parseStoreUrl(ownStoreUrl);
+    } catch (err) {
+      throw new PfsError('PFS_ERR_CONFIG', `${file}: [Agent] ObjectStoreURL: ${(err as Error).message}`);
+    }
+  }
   if (a.ReadDirPlusEnabled) throw new PfsError('PFS_ERR_CONFIG', `${file}: [Agent] ReadDirPlusEnabled: true is not supported (libfuse 2 under fuse-native cannot send READDIRPLUS); set it to false`);
   checkMountPoint(mnt);
   const tls = rpcTls(file, a);
@@ -100,9 +108,13 @@ async function main(argv: string[]): Promise<number> {
   // An evicted mount is replaced (docs/LEASES.md §3); `recovery` is made once its parts exist.
   const client = createVolumeClient(rpc, mounted.mountId, { onMountLost: (id, err) => recovery.recover(id, err) });
   let connected: ConnectedStore;
+  let storeUrl: string;
   try {
-    connected = await connectObjectStore(storeAccessFrom(mounted.objectStoreUrl, a), { log, hooks: { onRetry: (op) => metrics.onRetry(op, parseStoreUrl(mounted.objectStoreUrl).kind) } });
+    // The server's word alone does not pick where data and signed requests go (docs/SECURITY.md §1).
+    storeUrl = checkServerStore(mounted.objectStoreUrl, { configuredUrl: ownStoreUrl, serverHost: a.RetryRPCPublicIPAddr as string });
+    connected = await connectObjectStore(storeAccessFrom(storeUrl, a), { log, hooks: { onRetry: (op) => metrics.onRetry(op, parseStoreUrl(storeUrl).kind) } });
   } catch (err) {
+    await rpc.call('Unmount', { mountId: mounted.mountId }).catch(() => undefined);
     await rpc.close(0);
     await closeLog();
     throw err;
@@ -251,7 +263,7 @@ async function main(argv: string[]): Promise<number> {
     await closeLog();
     throw new StartupError((err as Error).message);
   }
-  log.info({ volume, mnt, mountId: mounted.mountId, objectStore: mounted.objectStoreUrl, maxRequestBytes: fuse.maxRequestBytes, readAheadBytes: fuse.readAhead?.bytes }, 'mounted');
+  log.info({ volume, mnt, mountId: mounted.mountId, objectStore: storeUrl, maxRequestBytes: fuse.maxRequestBytes, readAheadBytes: fuse.readAhead?.bytes }, 'mounted');
   if (fuse.readAhead?.error) log.warn({ FUSEMaxRead: maxRead, readAheadBytes: fuse.readAhead.bytes, err: fuse.readAhead.error }, 'could not raise the mount\'s kernel read-ahead to FUSEMaxRead; reads come in smaller requests');
   if (maxWrite > fuse.maxRequestBytes) {
     log.warn({ FUSEMaxWrite: maxWrite, maxRequestBytes: fuse.maxRequestBytes }, 'the kernel takes smaller requests than FUSEMaxWrite (FUSE_MAX_PAGES needs Linux 4.20+; fs.fuse.max_pages_limit caps it)');

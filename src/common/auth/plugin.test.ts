@@ -214,3 +214,75 @@ test('an empty path or variable name is a config error at once', () => {
   assert.throws(() => startAuthPlugin({ path: '', envName: 'X', log: log.logger }), { code: 'PFS_ERR_CONFIG' });
   assert.throws(() => startAuthPlugin({ path: '/bin/true', envName: 'A=B', log: log.logger }), { code: 'PFS_ERR_CONFIG' });
 });
+
+test('a plug-in flooding 100 000 unrequested answers and stderr lines per run cannot flood the log; the source keeps working', async () => {
+  const runs = JSON.stringify(file('flood.runs'));
+  // Runs 1 and 2 flood stderr (in 100 writes) and stdout, then print garbage (a fault: restarted); run 3 behaves.
+  const p = nodePlugin(tmp.dir, 'flood', `
+    const run = fs.existsSync(${runs}) ? fs.readFileSync(${runs}, 'utf8').length + 1 : 1;
+    fs.appendFileSync(${runs}, 'x');
+    say(swift());
+    if (run < 3) {
+      let chunks = 0;
+      const chatter = () => {
+        let err = ''; for (let i = 0; i < 1000; i++) err += 'chatter ' + i + ' about ' + blob + '\\n';
+        process.stderr.write(err);
+        if (++chunks < 100) setImmediate(chatter);
+        else { let out = ''; for (let i = 0; i < 100000; i++) out += swift() + '\\n'; process.stdout.write(out + 'garbage\\n'); }
+      };
+      chatter();
+    }`);
+  const { source, log } = start(p);
+  const t0 = Date.now();
+  await waitFor(() => source.stats.pluginStarts === 3, 60_000, 'the third run');
+  const c = await source.get();
+  const fresh = await source.renew(c);
+  assert.notEqual(tokenOf(fresh), tokenOf(c));
+  assert.equal(pidOf(tokenOf(fresh)), pidOf(tokenOf(await source.get())));
+  await source.close();
+  const ms = Date.now() - t0;
+  const lines = log.lines.map((l) => JSON.parse(l) as { msg: string; kind?: string; suppressed?: number; times?: number });
+  const of = (re: RegExp) => lines.filter((l) => re.test(l.msg));
+  // At most 5 lines per kind (stderr, answer, fault) per 10 s window, and a summary per kind that suppressed some.
+  const windows = Math.ceil(ms / 10_000) + 1;
+  assert.ok(of(/wrote to stderr/).length <= 5 * windows, `${of(/wrote to stderr/).length} stderr lines`);
+  assert.ok(of(/credentials renewed/).length <= 5 * windows, `${of(/credentials renewed/).length} answer lines`);
+  assert.ok(lines.length <= 4 * 6 * windows, `${lines.length} lines in ${ms} ms`);
+  const answerSummary = lines.filter((l) => l.kind === 'answer' && l.suppressed);
+  const suppressedAnswers = answerSummary.reduce((n, l) => n + l.suppressed!, 0) + lines.reduce((n, l) => n + (l.times ? l.times - 1 : 0), 0);
+  assert.ok(suppressedAnswers >= 199_000, `suppressed answers counted: ${suppressedAnswers}`);
+  assert.match(answerSummary[0]!.msg, new RegExp(`^auth plug-in ${p}: \\d+ more answer lines not logged \\(at most 5 every 10000 ms\\)$`));
+  assert.doesNotMatch(log.text(), /blob-value-secret/);
+});
+
+test('a plug-in printing its secrets encoded (base64, upper case, hex, url-encoded, JSON, inside a blob): no form reaches the log', async () => {
+  const envValue = '{"AuthUser":"me","AuthKey":"key/sekrit+123 x"}';
+  const key = 'key/sekrit+123 x';
+  const p = nodePlugin(tmp.dir, 'encodes', `
+    const key = JSON.parse(blob).AuthKey;
+    const b = Buffer.from(key);
+    const forms = [b.toString('base64'), b.toString('base64url'), key.toUpperCase(), b.toString('hex'), b.toString('hex').toUpperCase(),
+      encodeURIComponent(key), JSON.stringify({ k: key }), Buffer.from('x' + key + 'y').toString('base64'), Buffer.from('xy' + key).toString('base64'),
+      Buffer.from(blob).toString('base64')];
+    const first = swift(); say(first);
+    const tok = JSON.parse(first).AuthToken;
+    forms.push(Buffer.from(tok).toString('base64'), tok.toUpperCase(), Buffer.from(tok).toString('hex'));
+    // Three forms a line, each line its own stderr report (the excerpt is cut at 200 characters).
+    const lines = []; for (let i = 0; i < forms.length; i += 3) lines.push(forms.slice(i, i + 3).map((f, j) => 'form' + (i + j) + '=' + f).join(' '));
+    const next = () => { if (lines.length) { process.stderr.write(lines.shift() + '\\n'); setTimeout(next, 150); } };
+    next();`);
+  const { source, log } = start(p, { envValue });
+  const c = await source.get();
+  await waitFor(() => log.text().includes('form12='), 5000, 'the stderr lines');
+  const line = log.messages().filter((m) => m.includes('wrote to stderr')).join('\n');
+  assert.match(line, /form0=\[REDACTED\]/);
+  const tok = tokenOf(c);
+  const forms = [key, Buffer.from(key).toString('base64'), Buffer.from(key).toString('base64url'), key.toUpperCase(),
+    Buffer.from(key).toString('hex'), encodeURIComponent(key), Buffer.from(tok).toString('base64'), tok.toUpperCase(), Buffer.from(tok).toString('hex')];
+  for (const f of forms) assert.ok(!log.text().toLowerCase().includes(f.toLowerCase()), `${f} in ${line}`);
+  // Inside longer blobs, at most two edge characters of each alignment remain next to the marker.
+  const blobs = [...line.matchAll(/form(7|8|9)=(\S*)/g)];
+  assert.equal(blobs.length, 3);
+  for (const m of blobs) assert.ok(m[2]!.includes('[REDACTED]') && m[2]!.replaceAll('[REDACTED]', '').length <= 14, m[0]);
+  for (let i = 0; i < 13; i++) assert.match(line, new RegExp(`form${i}=\\S*\\[REDACTED\\]`));
+});

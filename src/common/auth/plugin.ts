@@ -11,9 +11,14 @@
  *   30 s). Waiters keep waiting across restarts, but never longer than answerTimeoutMs * 2 nor
  *   past MAX_FAILED_STARTS failed starts, nor past a spawn error that retrying cannot fix.
  * - S3 keys with an Expiration are renewed renewBeforeMs before it (at most half their life).
- * - Nothing logged or thrown contains the environment value or credentials; stderr is redacted.
+ * - Nothing logged or thrown contains the environment value or credentials; stderr is redacted
+ *   (redact.ts: the secrets in the forms a program prints them).
+ * - Every log line the plug-in can cause (stderr, answers, faults, renewals) is rate-limited per
+ *   kind: LOG_LINES_PER_WINDOW lines every LOG_WINDOW_MS, then one summary line with the count of
+ *   the suppressed ones, so a plug-in that floods its output cannot flood the log.
  */
 import { PfsError } from '../errors/index.js';
+import { rateLimitedLog, type RateLimitedLog } from '../log/index.js';
 import type { Logger } from '../rpc/index.js';
 import { secretsOf } from './answer.js';
 import { PluginProcess, type PluginFault } from './plugin-process.js';
@@ -40,6 +45,9 @@ export interface AuthPluginOptions {
 
 export const MAX_FAILED_STARTS = 5;
 const RESTART_DELAY_CAP_MS = 30_000;
+/** Log lines per kind (stderr, answer, fault, renewal) in each window; the rest are counted. */
+export const LOG_LINES_PER_WINDOW = 5;
+export const LOG_WINDOW_MS = 10_000;
 
 interface Pending {
   promise: Promise<Credentials>;
@@ -70,6 +78,7 @@ class PluginCredentialSource implements CredentialSource {
   private expiryTimer: NodeJS.Timeout | undefined;
   private expiryCapLogged = false;
   private closing: Promise<void> | undefined;
+  private readonly log: RateLimitedLog;
 
   constructor(private readonly opts: AuthPluginOptions) {
     this.answerTimeoutMs = opts.answerTimeoutMs ?? 30_000;
@@ -77,6 +86,11 @@ class PluginCredentialSource implements CredentialSource {
     this.maxExpiryMs = opts.maxExpiryMs ?? 12 * 3600_000;
     this.renewBeforeMs = opts.renewBeforeMs ?? 5 * 60_000;
     this.name = `auth plug-in ${opts.path}`;
+    this.log = rateLimitedLog(opts.log, {
+      windowMs: LOG_WINDOW_MS,
+      linesPerWindow: LOG_LINES_PER_WINDOW,
+      summary: (kind, n) => ({ fields: { plugin: opts.path, kind }, msg: `${this.name}: ${n} more ${kind} lines not logged (at most ${LOG_LINES_PER_WINDOW} every ${LOG_WINDOW_MS} ms)` }),
+    });
     this.redactor.add(opts.envValue ?? process.env[opts.envName]);
     this.spawn();
   }
@@ -106,6 +120,7 @@ class PluginCredentialSource implements CredentialSource {
       this.settle(this.closedError());
       for (const p of this.dying) p.kill();
       await Promise.all([this.proc?.close(), ...[...this.dying].map((p) => p.exited)]);
+      this.log.close();
     })();
     return this.closing;
   }
@@ -123,7 +138,7 @@ class PluginCredentialSource implements CredentialSource {
       redact: (text) => this.redactor.redact(text),
       onAnswer: (c) => this.onAnswer(c),
       onFault: (f) => this.onFault(proc, f),
-      onStderr: (excerpt) => this.opts.log.warn({ plugin: this.opts.path, pluginPid: proc.pid, stderr: excerpt },
+      onStderr: (excerpt) => this.log.line('warn', 'stderr', { plugin: this.opts.path, pluginPid: proc.pid, stderr: excerpt },
         `${this.name} wrote to stderr: ${excerpt}`),
     });
     this.proc = proc;
@@ -131,13 +146,17 @@ class PluginCredentialSource implements CredentialSource {
 
   private onAnswer(c: Credentials): void {
     const previous = this.current;
+    const asked = this.pending !== undefined;
     if (c.kind === 's3' && c.expiration) c.expiration = this.capExpiry(c.expiration);
     this.redactor = new Redactor();
     this.redactor.add(this.opts.envValue ?? process.env[this.opts.envName],
       ...(previous ? secretsOf(previous) : []), ...secretsOf(c));
     this.current = c;
-    // Operators see each renewal (never what it carried); the first answer is the start.
-    if (previous) this.opts.log.info({ plugin: this.opts.path, pluginPid: this.proc?.pid, renewals: this.stats.renewals }, `${this.name}: credentials renewed`);
+    // Operators see renewals (never what they carried); the first answer is the start.
+    if (previous) {
+      this.log.line('info', 'answer', { plugin: this.opts.path, pluginPid: this.proc?.pid, renewals: this.stats.renewals },
+        `${this.name}: credentials renewed${asked ? '' : ' unasked'}`);
+    }
     this.failedStarts = 0;
     this.lastProblem = undefined;
     this.permanentProblem = undefined;
@@ -158,7 +177,7 @@ class PluginCredentialSource implements CredentialSource {
     }
     const delayMs = Math.min(this.restartDelayMs * 2 ** Math.max(0, this.failedStarts - 1),
       Math.max(RESTART_DELAY_CAP_MS, this.restartDelayMs));
-    this.opts.log.error({ plugin: this.opts.path, pluginPid: proc.pid, fault: f.kind, failedStarts: this.failedStarts, restartInMs: delayMs },
+    this.log.line('error', 'fault', { plugin: this.opts.path, pluginPid: proc.pid, fault: f.kind, failedStarts: this.failedStarts, restartInMs: delayMs },
       `${this.name} ${f.problem}; restarting it in ${delayMs} ms`);
     this.permanentProblem = f.permanent ? f.problem : undefined;
     if (f.permanent) {
@@ -215,10 +234,10 @@ class PluginCredentialSource implements CredentialSource {
     const inMs = Math.max(0, lifeMs - Math.min(this.renewBeforeMs, lifeMs / 2));
     this.expiryTimer = setTimeout(() => {
       if (this.current !== c || this.closing) return;
-      this.opts.log.info({ plugin: this.opts.path, expiration: c.expiration!.toISOString() },
+      this.log.line('info', 'renewal', { plugin: this.opts.path, expiration: c.expiration!.toISOString() },
         `${this.name}: renewing S3 keys before they expire at ${c.expiration!.toISOString()}`);
       this.renew(c).catch((err: Error) => {
-        this.opts.log.error({ plugin: this.opts.path, code: (err as PfsError).code }, `${this.name}: proactive renewal failed: ${err.message}`);
+        this.log.line('error', 'renewal', { plugin: this.opts.path, code: (err as PfsError).code }, `${this.name}: proactive renewal failed: ${err.message}`);
       });
     }, inMs);
     this.expiryTimer.unref();

@@ -7,11 +7,14 @@
  * names are replaced by '[REDACTED]' at any depth up to three levels; client and mount IDs (bearer
  * names of sessions) are cut to their first 8 characters (shortId). The file is created 0600. reopen() reopens the file
  * (SIGHUP after log rotation); close() flushes and closes it (stderr is flushed, never closed).
+ * rate-limit.ts bounds the lines one kind of event can cause (refused peers, plug-in output).
  */
 import { closeSync, mkdirSync, openSync } from 'node:fs';
 import path from 'node:path';
 import pino from 'pino';
 import { PfsError } from '../errors/index.js';
+
+export { LogRateLimiter, rateLimitedLog, type RateLimitedLog, type RateLimitOptions } from './rate-limit.js';
 
 /** The logging surface the rest of the code needs (pino's Logger satisfies it). */
 export interface Logger {

@@ -8,7 +8,9 @@
  *              optionally endpoint and region, which then win) from the auth plug-in.
  * Cross-cutting behaviour is a wrapper around a store, never a flag inside a backend:
  * retry.ts (p-retry per the Swift retry keys), faults.ts (tests). connectObjectStore (open.ts)
- * composes plug-in, backend and retries from settings.
+ * composes plug-in, backend and retries from settings. check-server-store.ts decides whether an
+ * agent uses the store a volume server's Mount reply names (its own ObjectStoreURL, or a default
+ * policy); owner-check.ts is the ownership rule for programs and directories a daemon trusts.
  * Every backend passes the same conformance suite (conformance.ts).
  * Invariants: put is atomic and durable when it resolves (a reader sees the old object, the
  * new one or none, never a part); delete of a missing key succeeds; list yields keys in
@@ -26,6 +28,7 @@ export { withRetry, type RetryPolicy, type RetryHooks } from './retry.js';
 export { withMetrics, type StoreObserver } from './metrics.js';
 export { connectObjectStore, type StoreAccess, type ConnectedStore } from './open.js';
 export { parseStoreUrl, type StoreLocation } from './url.js';
+export { checkServerStore, describeStore, sameStore, type ServerStoreContext } from './check-server-store.js';
 
 /** The local store named by a file:// URL (create: make the directory). Others need connectObjectStore. */
 export function openObjectStore(url: string, opts: { create?: boolean } = {}): ObjectStore {

@@ -4,7 +4,7 @@
  * Both processes use it: the agent with its [Agent] keys, proxyfsd with its [Volume:NAME] keys.
  * close() of the result closes the store and then the plug-in (its stdin closes; it exits).
  */
-import { realpathSync, statSync } from 'node:fs';
+import { realpathSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startAuthPlugin } from '../auth/index.js';
@@ -13,6 +13,7 @@ import type { CredentialSource } from '../auth/types.js';
 import type { Logger } from '../log/index.js';
 import { openLocalStore } from './local.js';
 import { withRetry, type RetryHooks, type RetryPolicy } from './retry.js';
+import { othersCanChange } from './owner-check.js';
 import { openS3Store } from './s3.js';
 import { openSwiftStore } from './swift.js';
 import type { ObjectStore } from './types.js';
@@ -55,12 +56,9 @@ export function resolvePlugInPath(name: string): string {
   } catch (err) {
     throw new PfsError('PFS_ERR_CONFIG', `PlugInPath ${JSON.stringify(name)}: ${p} cannot be found: ${(err as Error).message}`);
   }
-  const me = process.geteuid?.() ?? 0;
-  for (const [what, f, isDir] of [['the plug-in', real, false], ['the plug-in\'s directory', path.dirname(real), true]] as const) {
-    const st = statSync(f);
-    if (st.uid !== 0 && st.uid !== me) throw new PfsError('PFS_ERR_CONFIG', `PlugInPath ${JSON.stringify(name)}: ${what} ${f} belongs to uid ${st.uid}, not to root or to this daemon's user`);
-    const sticky = isDir && (st.mode & 0o1000) !== 0;
-    if ((st.mode & 0o022) !== 0 && !sticky) throw new PfsError('PFS_ERR_CONFIG', `PlugInPath ${JSON.stringify(name)}: ${what} ${f} is writable by its group or by everyone (mode ${(st.mode & 0o7777).toString(8)}); it would run as this daemon's user`);
+  for (const [what, f] of [['the plug-in', real], ['the plug-in\'s directory', path.dirname(real)]] as const) {
+    const problem = othersCanChange(f, { stickyOk: true, user: 'this daemon\'s user' });
+    if (problem) throw new PfsError('PFS_ERR_CONFIG', `PlugInPath ${JSON.stringify(name)}: ${what} ${f} ${problem}; it would run as this daemon's user`);
   }
   return real;
 }

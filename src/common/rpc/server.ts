@@ -14,7 +14,7 @@ import * as net from 'node:net';
 import * as tls from 'node:tls';
 import { performance } from 'node:perf_hooks';
 import { toWireError, type WireError } from '../errors/index.js';
-import { shortId } from '../log/index.js';
+import { LogRateLimiter, shortId } from '../log/index.js';
 import { identifyPeer, userGroups, type PeerIdentity } from './peer.js';
 import { Batcher, normalizeReply } from './batcher.js';
 import { FramedConnection } from './connection.js';
@@ -65,8 +65,8 @@ class Server implements RpcServer {
   /** Identified connections per peer key. */
   private readonly perPeer = new Map<string, number>();
   private readonly budget: FrameBudget;
-  /** Limit hits not logged yet, by kind: one line per kind every LIMIT_LOG_MS. */
-  private readonly limitHits = new Map<string, { count: number; lastLogMs: number }>();
+  /** Limit hits by kind: one line per kind every LIMIT_LOG_MS. */
+  private readonly limitHits = new LogRateLimiter({ windowMs: LIMIT_LOG_MS, linesPerWindow: 1 });
   private closePromise: Promise<void> | undefined;
   private readonly ownUid = process.geteuid?.() ?? 0;
 
@@ -232,15 +232,8 @@ class Server implements RpcServer {
 
   /** One warn line per kind at most every LIMIT_LOG_MS, with how many times it happened since (`times`). */
   private rateLimitedWarn(kind: string, fields: Record<string, unknown>, msg: string): void {
-    const now = performance.now();
-    if (!this.limitHits.has(kind) && this.limitHits.size >= 1000) this.limitHits.clear(); // many peers: start over
-    const h = this.limitHits.get(kind) ?? { count: 0, lastLogMs: -Infinity };
-    h.count++;
-    this.limitHits.set(kind, h);
-    if (now - h.lastLogMs < LIMIT_LOG_MS) return;
-    this.opts.log.warn({ ...fields, times: h.count }, msg);
-    h.count = 0;
-    h.lastLogMs = now;
+    const times = this.limitHits.hit(kind); // many peers: past 1000 kinds the counts start over
+    if (times > 0) this.opts.log.warn({ ...fields, times }, msg);
   }
 
   /** Why this peer may not be served at all, or undefined. */
