@@ -9,6 +9,8 @@
  * Cross-cutting behaviour is a wrapper around a store, never a flag inside a backend:
  * retry.ts (p-retry per the Swift retry keys), faults.ts (tests). connectObjectStore (open.ts)
  * composes plug-in, backend and retries from settings.
+ * Object-store tokens (docs/SECURITY.md §4.1): auth-token.ts makes the agent's proof of access
+ * (Swift token, S3 presigned HEAD bucket); token-check.ts is proxyfsd's check of one.
  * Every backend passes the same conformance suite (conformance.ts).
  * Invariants: put is atomic and durable when it resolves (a reader sees the old object, the
  * new one or none, never a part); delete of a missing key succeeds; list yields keys in
@@ -26,6 +28,8 @@ export { withRetry, type RetryPolicy, type RetryHooks } from './retry.js';
 export { withMetrics, type StoreObserver } from './metrics.js';
 export { connectObjectStore, type StoreAccess, type ConnectedStore } from './open.js';
 export { parseStoreUrl, type StoreLocation } from './url.js';
+export { makeAuthToken, AUTH_TOKEN_PRESIGN_SECONDS } from './auth-token.js';
+export { createTokenChecker, presignedRequestFor, type TokenChecker, type TokenVerdict } from './token-check.js';
 
 /** The local store named by a file:// URL (create: make the directory). Others need connectObjectStore. */
 export function openObjectStore(url: string, opts: { create?: boolean } = {}): ObjectStore {
