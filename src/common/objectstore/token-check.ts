@@ -4,7 +4,7 @@
  * - Swift: HEAD <StorageURL>/<container> with the token as X-Auth-Token; the storage URL comes
  *   from proxyfsd's own plug-in, the container from ObjectStoreURL.
  * - S3: the token is a presigned HEAD of the bucket. It is tried only when its scheme, host and
- *   port are the volume endpoint's, its path is exactly /<bucket>, its query holds only SigV4
+ *   port are the volume endpoint's, its path is exactly /<bucket> (or /<bucket>/), its query holds only SigV4
  *   presigning parameters, and it is current and lives at most PRESIGN_MAX_SECONDS; anything else
  *   is rejected without a request, so an agent cannot make proxyfsd fetch an address it chose.
  * Verdicts: 2xx valid; 401, 403 (S3 also 400: a malformed signature) rejected; anything else,
@@ -111,7 +111,7 @@ export function presignedRequestFor(token: string, endpoint: URL, bucket: string
   }
   if (url.username || url.password || url.hash) return 'a presigned URL with user information or a fragment';
   const path = `${endpoint.pathname.replace(/\/+$/, '')}/${bucket}`;
-  if (url.pathname !== path) return `a presigned request for another path than the volume's bucket ${path}`;
+  if (url.pathname !== path && url.pathname !== `${path}/`) return `a presigned request for another path than the volume's bucket ${path}`;
   const seen = new Set<string>();
   for (const name of url.searchParams.keys()) {
     if (!PRESIGN_PARAMS.has(name)) return `a presigned URL with a query parameter that presigning does not make (${name.slice(0, 40)})`;
