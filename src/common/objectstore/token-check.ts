@@ -58,7 +58,7 @@ export function createTokenChecker(opts: TokenCheckerOptions): TokenChecker {
     const creds = await credentials.get({ signal: AbortSignal.timeout(timeoutMs) });
     if (where.kind === 'swift') {
       if (creds.kind !== 'swift') throw new Error(`proxyfsd's plug-in gave ${creds.kind} credentials for a Swift volume`);
-      if (!/^[\x21-\x7e]{1,8192}$/.test(token)) return 'not a Swift token (visible ASCII characters expected)';
+      if (!/^[\x21-\x7e]{1,16384}$/.test(token)) return 'not a Swift token (visible ASCII characters expected)';
       return { url: new URL(`${creds.storageUrl.replace(/\/+$/, '')}/${encodeURIComponent(where.container)}`), headers: { 'X-Auth-Token': token } };
     }
     if (creds.kind !== 's3') throw new Error(`proxyfsd's plug-in gave ${creds.kind} credentials for an S3 volume`);
