@@ -128,8 +128,9 @@ async function main(argv: string[]): Promise<number> {
         log.info({ mountId }, 'object-store token renewed with proxyfsd');
         return;
       } catch (err) {
-        if (renew || errorCode(err) !== 'PFS_ERR_AUTH_TOKEN_REJECTED') {
-          log.error({ mountId, code: errorCode(err), err: (err as Error).message }, 'proxyfsd refused this agent\'s object-store token, also after a renewal through the auth plug-in');
+        if (errorCode(err) !== 'PFS_ERR_AUTH_TOKEN_REJECTED') throw err; // a lost mount: the volume client swaps it
+        if (renew) {
+          log.error({ mountId, err: (err as Error).message }, 'proxyfsd refused this agent\'s object-store token, also after a renewal through the auth plug-in');
           throw err;
         }
       }

@@ -86,13 +86,18 @@ export function createVolumeClient(rpc: RpcClient, mountId: string, opts: Volume
         const id = current;
         try {
           return await rpc.call(method, { ...params, mountId: id }) as never;
-        } catch (err) {
-          const code = errorCode(err);
-          if (code === 'PFS_ERR_AUTH_TOKEN_REJECTED' && opts.renewToken && renewals < MAX_TOKEN_RENEWALS) {
+        } catch (refusal) {
+          let err = refusal;
+          if (errorCode(err) === 'PFS_ERR_AUTH_TOKEN_REJECTED' && opts.renewToken && renewals < MAX_TOKEN_RENEWALS) {
             renewals++;
-            await renew(id);
-            continue;
+            try {
+              await renew(id);
+              continue;
+            } catch (renewalErr) {
+              err = renewalErr; // the mount may have been lost meanwhile: swapped below
+            }
           }
+          const code = errorCode(err);
           if (swapped || !opts.onMountLost || unmounting || !MOUNT_LOST.has(code)) throw err;
           await swap(id, err);
           if (NOT_RESENT.has(method)) throw err;

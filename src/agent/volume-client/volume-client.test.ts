@@ -99,3 +99,25 @@ test('calls refused for the mount\'s object-store token wait for one renewal and
   });
   await assert.rejects(failing.call('GetAttr', { ino: 1 }), /refused after a renewal too/);
 });
+
+test('a mount lost while its token is renewed is replaced, and the call resent under the new one', async () => {
+  const rpc: RpcClient = {
+    clientId: 'c',
+    async call(method, params) {
+      const mountId = (params as { mountId: string }).mountId;
+      await new Promise((r) => setImmediate(r));
+      if (mountId === 'm1') throw new PfsError('PFS_ERR_AUTH_TOKEN_REJECTED', 'no token held');
+      return { ok: `${method}@${mountId}` };
+    },
+    onUpcall() {},
+    onServerChange() {},
+    connected: async () => {},
+    close: async () => {},
+  };
+  const client = createVolumeClient(rpc, 'm1', {
+    renewToken: async () => { throw new PfsError('PFS_ERR_MOUNT_EVICTED', 'evicted meanwhile'); },
+    onMountLost: async () => 'm2',
+  });
+  assert.deepEqual(await client.call('GetAttr', { ino: 1 }), { ok: 'GetAttr@m2' });
+  assert.equal(client.mountId, 'm2');
+});
