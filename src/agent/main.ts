@@ -1,6 +1,7 @@
 /**
  * pfsagentd: mounts one volume.  Usage: pfsagentd CONF [Agent.Key=Value ...]
- * Composition root: config, logger, metrics, RPC client and Mount, object store, read cache,
+ * Composition root: config, logger, metrics, RPC client, DescribeVolume, object store and its
+ * plug-in, Mount with an object-store token (docs/SECURITY.md §4.1), read cache,
  * writeback, VFS, FUSE mount, HTTP server (after the mount; closed before the unmount), signals.
  * Start-up failures leave nothing mounted.
  * Exit codes: 0 after a clean SIGTERM/SIGINT (everything flushed, unmounted); 2 bad config or
@@ -13,11 +14,11 @@ import { createLogger } from '../common/log/index.js';
 import { errorCode, PfsError } from '../common/errors/index.js';
 import { systemClock } from '../common/clock/index.js';
 import { createRpcClient, readPemFile, readPrivateKeyFile, type RpcClientOptions } from '../common/rpc/index.js';
-import { checkServerStore, connectObjectStore, parseStoreUrl, withMetrics, type ConnectedStore } from '../common/objectstore/index.js';
+import { AUTH_TOKEN_PRESIGN_SECONDS, checkServerStore, connectObjectStore, parseStoreUrl, withMetrics, type ConnectedStore } from '../common/objectstore/index.js';
 import { storeAccessFrom } from '../common/objectstore/config-keys.js';
-import { validateUpcall, type MountResult } from '../common/protocol/index.js';
+import { validateUpcall, type MountResult, type VolumeDescription } from '../common/protocol/index.js';
 import { agentSchema } from './config-schema.js';
-import { createVolumeClient } from './volume-client/index.js';
+import { createMountAuth, createVolumeClient, mountWithToken } from './volume-client/index.js';
 import { createReadCache } from './readcache/index.js';
 import { createWriteback, pooledProvision } from './writeback/index.js';
 import { createVfs } from './vfs/index.js';
@@ -79,19 +80,39 @@ async function main(argv: string[]): Promise<number> {
     log,
     hooks: metrics.rpc,
   });
-  let mounted: MountResult;
+  // Where the volume's objects live comes first: the Mount carries a token for that store
+  // (docs/SECURITY.md §4.1), made from this agent's own plug-in credentials.
+  let described: VolumeDescription;
+  let storeUrl: string;
+  let connected: ConnectedStore;
   try {
     await rpc.connected(deadlineMs).catch((err) => {
       throw new PfsError('PFS_ERR_RPC_DEADLINE', `volume server ${a.RetryRPCPublicIPAddr}:${a.RetryRPCPort} unreachable for ${deadlineMs} ms (RetryRPCDeadlineIO): ${(err as Error).message}`);
     });
-    mounted = await rpc.call('Mount', { volume }) as MountResult;
+    described = await rpc.call('DescribeVolume', { volume }) as VolumeDescription;
+    // The server's word alone does not pick where data and signed requests go (docs/SECURITY.md §1).
+    storeUrl = checkServerStore(described.objectStoreUrl, { configuredUrl: ownStoreUrl, serverHost: a.RetryRPCPublicIPAddr as string });
+    connected = await connectObjectStore(storeAccessFrom(storeUrl, a), { log, hooks: { onRetry: (op) => metrics.onRetry(op, parseStoreUrl(storeUrl).kind) } });
   } catch (err) {
+    await rpc.close(0);
+    await closeLog();
+    throw err;
+  }
+  const where = parseStoreUrl(storeUrl);
+  const auth = createMountAuth({ required: described.authTokenRequired, where, credentials: connected.credentials });
+  const mount = () => mountWithToken(auth, async (authToken) => await rpc.call('Mount', { volume, ...(authToken !== undefined ? { authToken } : {}) }) as MountResult);
+  let mounted: MountResult;
+  try {
+    mounted = await mount();
+  } catch (err) {
+    await connected.store.close();
     await rpc.close(0);
     await closeLog();
     throw err;
   }
   const lineSize = a.ReadCacheLineSize as number;
   if (lineSize % mounted.checksumBlockSizeBytes !== 0) {
+    await connected.store.close();
     await rpc.close(0);
     throw new PfsError('PFS_ERR_CONFIG', `${file}: [Agent] ReadCacheLineSize: ${lineSize} must be a multiple of the volume's checksum block size ${mounted.checksumBlockSizeBytes}`);
   }
@@ -99,6 +120,7 @@ async function main(argv: string[]): Promise<number> {
   const replyTtl = mounted.replyCacheTtlMs;
   if (Number.isSafeInteger(replyTtl) && deadlineMs >= replyTtl) {
     await rpc.call('Unmount', { mountId: mounted.mountId }).catch(() => undefined); // else dropped after its grace period
+    await connected.store.close();
     await rpc.close(0);
     await closeLog();
     throw new PfsError('PFS_ERR_CONFIG', `${file}: [Agent] RetryRPCDeadlineIO: ${deadlineMs} ms is not below the volume server's ReplyCacheTTL (${replyTtl} ms): a call resent after the server forgot its reply would run twice; lower RetryRPCDeadlineIO or raise [RPCServer] ReplyCacheTTL on proxyfsd`);
@@ -106,19 +128,31 @@ async function main(argv: string[]): Promise<number> {
   // Pooled object numbers are used only within half of this (writeback/object-pool.ts).
   let provisionedObjectTtlMs = provisionedTtlOf(mounted, log);
   // An evicted mount is replaced (docs/LEASES.md §3); `recovery` is made once its parts exist.
-  const client = createVolumeClient(rpc, mounted.mountId, { onMountLost: (id, err) => recovery.recover(id, err) });
-  let connected: ConnectedStore;
-  let storeUrl: string;
-  try {
-    // The server's word alone does not pick where data and signed requests go (docs/SECURITY.md §1).
-    storeUrl = checkServerStore(mounted.objectStoreUrl, { configuredUrl: ownStoreUrl, serverHost: a.RetryRPCPublicIPAddr as string });
-    connected = await connectObjectStore(storeAccessFrom(storeUrl, a), { log, hooks: { onRetry: (op) => metrics.onRetry(op, parseStoreUrl(storeUrl).kind) } });
-  } catch (err) {
-    await rpc.call('Unmount', { mountId: mounted.mountId }).catch(() => undefined);
-    await rpc.close(0);
-    await closeLog();
-    throw err;
-  }
+  const client = createVolumeClient(rpc, mounted.mountId, {
+    onMountLost: (id, err) => recovery.recover(id, err),
+    renewToken: auth.required ? (id) => renewToken(id) : undefined,
+  });
+  /** proxyfsd refused the mount's token: a fresh one, then one from renewed credentials (mount-auth.ts). */
+  const renewToken = async (mountId: string): Promise<void> => {
+    for (let renew = false; ; renew = true) {
+      try {
+        await rpc.call('RenewMount', { mountId, authToken: await auth.fresh(renew) });
+        log.info({ mountId }, 'object-store token renewed with proxyfsd');
+        return;
+      } catch (err) {
+        if (errorCode(err) !== 'PFS_ERR_AUTH_TOKEN_REJECTED') throw err; // a lost mount: the volume client swaps it
+        if (renew) {
+          log.error({ mountId, err: (err as Error).message }, 'proxyfsd refused this agent\'s object-store token, also after a renewal through the auth plug-in');
+          throw err;
+        }
+      }
+    }
+  };
+  // An S3 token is a presigned request that expires: proxyfsd gets a fresh one well before.
+  const tokenRefresh = auth.required && where.kind === 's3'
+    ? setInterval(() => client.renewToken().catch(() => undefined), AUTH_TOKEN_PRESIGN_SECONDS * 1000 / 3)
+    : undefined;
+  tokenRefresh?.unref();
   // Outside the retries: counts operations as the agent sees them (retries count apart).
   const store = withMetrics(connected.store, connected.backend, metrics.objectStore);
   const readCache = createReadCache({ store, lineSizeBytes: lineSize, lineCount: a.ReadCacheLineCount as number, log });
@@ -167,7 +201,7 @@ async function main(argv: string[]): Promise<number> {
   const recovery = createMountRecovery({
     log, timers, retryDelayMs: 1000, attempts: 60,
     mount: async () => {
-      const again = (await rpc.call('Mount', { volume })) as MountResult;
+      const again = await mount();
       provisionedObjectTtlMs = provisionedTtlOf(again, log);
       return again.mountId;
     },
@@ -227,6 +261,7 @@ async function main(argv: string[]): Promise<number> {
   if (fuse.canInvalidate) invalidateKernel = (path) => fuse.invalidateInode(path);
   else log.warn('the pfs_fuse_context addon cannot invalidate kernel caches: a file kept open here may read stale pages after another agent wrote it');
   const teardown = async () => {
+    clearInterval(tokenRefresh);
     await writeback.close().catch((err) => log.error({ err: (err as Error).message }, 'flush at shutdown failed'));
     await leases.close(); // the leases themselves go with the Unmount
     await client.call('Unmount', {}).catch(() => undefined);
@@ -263,7 +298,7 @@ async function main(argv: string[]): Promise<number> {
     await closeLog();
     throw new StartupError((err as Error).message);
   }
-  log.info({ volume, mnt, mountId: mounted.mountId, objectStore: storeUrl, maxRequestBytes: fuse.maxRequestBytes, readAheadBytes: fuse.readAhead?.bytes }, 'mounted');
+  log.info({ volume, mnt, mountId: mounted.mountId, objectStore: storeUrl, authTokenCheckPeriodMs: mounted.authTokenCheckPeriodMs, maxRequestBytes: fuse.maxRequestBytes, readAheadBytes: fuse.readAhead?.bytes }, 'mounted');
   if (fuse.readAhead?.error) log.warn({ FUSEMaxRead: maxRead, readAheadBytes: fuse.readAhead.bytes, err: fuse.readAhead.error }, 'could not raise the mount\'s kernel read-ahead to FUSEMaxRead; reads come in smaller requests');
   if (maxWrite > fuse.maxRequestBytes) {
     log.warn({ FUSEMaxWrite: maxWrite, maxRequestBytes: fuse.maxRequestBytes }, 'the kernel takes smaller requests than FUSEMaxWrite (FUSE_MAX_PAGES needs Linux 4.20+; fs.fuse.max_pages_limit caps it)');

@@ -55,6 +55,22 @@ export const volumeServerSchema: Schema = {
         },
         ...plugInKeys,
         ...storeAccessKeys,
+        CheckAuthTokens: {
+          type: 'bool', default: 'true',
+          doc: 'For a `swift://` or `s3://` volume: agents must prove access to the volume\'s container or bucket ' +
+            'with an object-store token in Mount (Swift: their X-Auth-Token; S3: a presigned HEAD of the bucket), which ' +
+            'proxyfsd tries against the store of its own configuration at Mount and again every AuthTokenCheckPeriod; ' +
+            'a mount whose token the store refuses gets `PFS_ERR_AUTH_TOKEN_REJECTED` until its agent renews it ' +
+            '(docs/SECURITY.md §4.1). `false` lets any allowed peer mount without one (an upgrade from agents that send ' +
+            'none). No effect on `file://` volumes.',
+        },
+        AuthTokenCheckPeriod: {
+          type: 'duration', default: '60s',
+          doc: 'How often a mount\'s object-store token is tried again: a call made when the last check is older than ' +
+            'this is served at once and starts one check in the background (calls never wait for it). A store that ' +
+            'cannot be reached is not a refusal: the mount keeps its rights and the check is tried again after a tenth ' +
+            'of this. `0`: tokens are checked at Mount and RenewMount only.',
+        },
         MountGracePeriod: {
           type: 'duration', default: '60s',
           doc: 'A mount whose agent stays disconnected this long is dropped and its open files released; ' +

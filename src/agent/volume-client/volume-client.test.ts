@@ -63,3 +63,64 @@ test('without onMountLost the refusal is passed on', async () => {
   const client = createVolumeClient(rpc, 'm1');
   await assert.rejects(client.call('GetAttr', { cred: ROOT_CRED, ino: 1 }), { code: 'PFS_ERR_MOUNT_EVICTED' });
 });
+
+test('calls refused for the mount\'s object-store token wait for one renewal and are resent; a refused renewal fails them', async () => {
+  let tokenOk = false;
+  const rpc: RpcClient = {
+    clientId: 'c',
+    async call(method) {
+      await new Promise((r) => setImmediate(r));
+      if (!tokenOk) throw new PfsError('PFS_ERR_AUTH_TOKEN_REJECTED', 'the store refused the mount\'s token');
+      return { ok: method };
+    },
+    onUpcall() {},
+    onServerChange() {},
+    connected: async () => {},
+    close: async () => {},
+  };
+  let renewals = 0;
+  const client = createVolumeClient(rpc, 'm1', {
+    renewToken: async (id) => {
+      assert.equal(id, 'm1');
+      renewals++;
+      await new Promise((r) => setTimeout(r, 10));
+      tokenOk = true;
+    },
+  });
+  const results = await Promise.all([
+    client.call('GetAttr', { cred: ROOT_CRED, ino: 1 }),
+    client.call('Wrote', { cred: ROOT_CRED, ino: 1, object: { objectId: 1, sizeBytes: 1, blockSizeBytes: 1, crc32: [0] }, extents: [], mtime: { sec: 0, nsec: 0 } }),
+    client.call('Lease', { ino: 1, request: 'shared' }),
+  ]);
+  assert.equal(renewals, 1, 'one renewal for every refused call');
+  assert.deepEqual(results.map((r) => (r as unknown as { ok: string }).ok), ['GetAttr', 'Wrote', 'Lease'], 'all resent: none of them ran');
+  assert.equal(client.mountId, 'm1', 'the same mount');
+
+  tokenOk = false;
+  const failing = createVolumeClient(rpc, 'm1', {
+    renewToken: async () => { renewals++; throw new PfsError('PFS_ERR_AUTH_TOKEN_REJECTED', 'refused after a renewal too'); },
+  });
+  await assert.rejects(failing.call('GetAttr', { cred: ROOT_CRED, ino: 1 }), /refused after a renewal too/);
+});
+
+test('a mount lost while its token is renewed is replaced, and the call resent under the new one', async () => {
+  const rpc: RpcClient = {
+    clientId: 'c',
+    async call(method, params) {
+      const mountId = (params as { mountId: string }).mountId;
+      await new Promise((r) => setImmediate(r));
+      if (mountId === 'm1') throw new PfsError('PFS_ERR_AUTH_TOKEN_REJECTED', 'no token held');
+      return { ok: `${method}@${mountId}` };
+    },
+    onUpcall() {},
+    onServerChange() {},
+    connected: async () => {},
+    close: async () => {},
+  };
+  const client = createVolumeClient(rpc, 'm1', {
+    renewToken: async () => { throw new PfsError('PFS_ERR_MOUNT_EVICTED', 'evicted meanwhile'); },
+    onMountLost: async () => 'm2',
+  });
+  assert.deepEqual(await client.call('GetAttr', { cred: ROOT_CRED, ino: 1 }), { ok: 'GetAttr@m2' });
+  assert.equal(client.mountId, 'm2');
+});

@@ -39,6 +39,7 @@ export const PFS_ERROR_CODES = [
   'PFS_ERR_OBJECT_STORE_REJECTED', // the object store refused a request for good (4xx other than 401/404/507)
   'PFS_ERR_OBJECT_STORE_FULL', // the object store is out of space or over quota (507, quota exceeded)
   'PFS_ERR_AUTH',              // the object store refused the credentials even after a renewal
+  'PFS_ERR_AUTH_TOKEN_REJECTED', // proxyfsd found the mount's object-store token missing or refused by the store; renew it (RenewMount)
   'PFS_ERR_PLUGIN',            // the auth plug-in failed (exited, bad output, no answer in time)
   'PFS_ERR_CHECKSUM',          // bytes read from the object store do not match their CRC32
   'PFS_ERR_INTERNAL',          // a bug: an invariant did not hold

@@ -14,6 +14,8 @@ export interface DispatchObserver {
   onCall(method: string, seconds: number, code: string | undefined): void;
   /** One batch: `calls` requests, dispatched and committed in `seconds` with `commits` transactions. */
   onBatch(calls: number, seconds: number, commits: number): void;
+  /** One object-store token check that reached the store, by volume and result (valid, rejected, unverified). */
+  onTokenCheck?(volume: string, result: string): void;
 }
 
 export interface GcFigures {
@@ -73,6 +75,7 @@ export function createVolumeMetrics(): VolumeMetrics {
   const callSeconds = new Histogram({ name: `${P}_rpc_duration_seconds`, help: 'RPC execution time inside its batch transaction (commit excluded), by method.', labelNames: ['method'], buckets: LATENCY_BUCKETS, registers });
   const batchSizes = new Histogram({ name: `${P}_rpc_batch_size`, help: 'Requests per dispatched batch (group commit: one transaction per volume per batch).', buckets: BATCH_BUCKETS, registers });
   const batchSeconds = new Histogram({ name: `${P}_rpc_batch_duration_seconds`, help: 'Time to execute and commit one batch.', buckets: LATENCY_BUCKETS, registers });
+  const tokenChecks = new Counter({ name: `${P}_auth_token_checks_total`, help: 'Agents\' object-store tokens tried against the store (at Mount, RenewMount and the periodic re-check), by volume and result: valid, rejected (the mount\'s calls are refused until renewed), unverified (the store could not say).', labelNames: ['volume', 'result'], registers });
   const commits = new Counter({ name: `${P}_commits_total`, help: 'Metadata transactions committed (group commits; one fsync each).', registers });
   new Gauge({
     name: `${P}_mounts`, help: 'Mounts, by volume and whether their agent is connected.', labelNames: ['volume', 'connected'], registers,
@@ -112,6 +115,9 @@ export function createVolumeMetrics(): VolumeMetrics {
         batchSizes.observe(n);
         batchSeconds.observe(seconds);
         if (committed > 0) commits.inc(committed);
+      },
+      onTokenCheck(volume, result) {
+        tokenChecks.inc({ volume, result });
       },
     },
     objectStore: store.observer,

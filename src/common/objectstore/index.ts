@@ -11,6 +11,8 @@
  * composes plug-in, backend and retries from settings. check-server-store.ts decides whether an
  * agent uses the store a volume server's Mount reply names (its own ObjectStoreURL, or a default
  * policy); owner-check.ts is the ownership rule for programs and directories a daemon trusts.
+ * Object-store tokens (docs/SECURITY.md §4.1): auth-token.ts makes the agent's proof of access
+ * (Swift token, S3 presigned HEAD bucket); token-check.ts is proxyfsd's check of one.
  * Every backend passes the same conformance suite (conformance.ts).
  * Invariants: put is atomic and durable when it resolves (a reader sees the old object, the
  * new one or none, never a part); delete of a missing key succeeds; list yields keys in
@@ -29,6 +31,8 @@ export { withMetrics, type StoreObserver } from './metrics.js';
 export { connectObjectStore, type StoreAccess, type ConnectedStore } from './open.js';
 export { parseStoreUrl, type StoreLocation } from './url.js';
 export { checkServerStore, describeStore, sameStore, type ServerStoreContext } from './check-server-store.js';
+export { makeAuthToken, AUTH_TOKEN_PRESIGN_SECONDS } from './auth-token.js';
+export { createTokenChecker, presignedRequestFor, type TokenChecker, type TokenVerdict } from './token-check.js';
 
 /** The local store named by a file:// URL (create: make the directory). Others need connectObjectStore. */
 export function openObjectStore(url: string, opts: { create?: boolean } = {}): ObjectStore {

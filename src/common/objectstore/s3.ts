@@ -38,7 +38,7 @@ import {
   AbortMultipartUploadCommand, CompleteMultipartUploadCommand, CreateBucketCommand, CreateMultipartUploadCommand,
   DeleteObjectCommand, DeleteObjectsCommand, GetObjectCommand, HeadBucketCommand, HeadObjectCommand,
   ListObjectsV2Command, PutObjectCommand, S3Client, UploadPartCommand,
-  type ServiceInputTypes, type ServiceOutputTypes,
+  type S3ClientConfig, type ServiceInputTypes, type ServiceOutputTypes,
 } from '@aws-sdk/client-s3';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import type { BuildMiddleware } from '@smithy/types';
@@ -112,23 +112,8 @@ export async function openS3Store(opts: S3StoreOptions): Promise<S3Store> {
 
   function clientFor(creds: S3Credentials): { client: S3Client; endpoint: string } {
     if (current?.creds === creds) return current;
-    const endpoint = creds.endpoint ?? opts.endpoint;
-    const region = creds.region ?? opts.region ?? 'us-east-1';
-    const client = withoutNodeVersionWarning(() => new S3Client({
-      region,
-      ...(endpoint ? { endpoint } : {}),
-      forcePathStyle: true,
-      requestChecksumCalculation: 'WHEN_REQUIRED',
-      responseChecksumValidation: 'WHEN_REQUIRED',
-      requestHandler: handler,
-      maxAttempts: 1,
-      credentials: {
-        accessKeyId: creds.accessKeyId,
-        secretAccessKey: creds.secretAccessKey,
-        ...(creds.sessionToken ? { sessionToken: creds.sessionToken } : {}),
-        ...(creds.expiration ? { expiration: creds.expiration } : {}),
-      },
-    }));
+    const { endpoint, region } = s3Target(creds, opts);
+    const client = newS3Client(creds, { endpoint, region }, { requestHandler: handler, maxAttempts: 1 });
     client.middlewareStack.add(contentMd5ForDeleteObjects, { step: 'build', name: 'pfsContentMd5ForDeleteObjects' });
     client.middlewareStack.add(unsignedPayload, { step: 'build', name: 'pfsUnsignedPayload' });
     // Older clients are dropped, not destroyed: destroy() would close the shared pool.
@@ -345,6 +330,32 @@ export async function openS3Store(opts: S3StoreOptions): Promise<S3Store> {
       handler.destroy();
     },
   };
+}
+
+/**
+ * Where S3 requests with `creds` go: the plug-in's Endpoint and Region win over the volume
+ * URL's (`fallback`); no endpoint means AWS's own for the region (default us-east-1).
+ */
+export function s3Target(creds: S3Credentials, fallback: { endpoint?: string; region?: string }): { endpoint?: string; region: string } {
+  return { endpoint: creds.endpoint ?? fallback.endpoint, region: creds.region ?? fallback.region ?? 'us-east-1' };
+}
+
+/** An S3Client for `creds` at `target`, with the settings Swift's s3api needs (file comment). */
+export function newS3Client(creds: S3Credentials, target: { endpoint?: string; region: string }, extra: Partial<S3ClientConfig> = {}): S3Client {
+  return withoutNodeVersionWarning(() => new S3Client({
+    region: target.region,
+    ...(target.endpoint ? { endpoint: target.endpoint } : {}),
+    forcePathStyle: true,
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+    responseChecksumValidation: 'WHEN_REQUIRED',
+    ...extra,
+    credentials: {
+      accessKeyId: creds.accessKeyId,
+      secretAccessKey: creds.secretAccessKey,
+      ...(creds.sessionToken ? { sessionToken: creds.sessionToken } : {}),
+      ...(creds.expiration ? { expiration: creds.expiration } : {}),
+    },
+  }));
 }
 
 function validate(opts: S3StoreOptions): void {

@@ -6,7 +6,8 @@
  * granted, Lock with wait: true up to LOCK_WAIT_CAP_MS, GetLock too during the reclaim period
  * after a restart; Reclaim, whose eviction must outlive its failure); they are answered outside
  * the batch transaction and are idempotent instead of durable. `UpcallMap` lists the server -> agent
- * upcalls (best effort, re-sent by the server).
+ * upcalls (best effort, re-sent by the server). DescribeVolume and RenewMount are neither: they
+ * change nothing durable (RenewMount replaces a token held in memory) and may be repeated.
  */
 import type {
   Attr, Cred, DirEntry, Extent, Ino, LeaseGrant, LeaseInterruptAction, LeaseRequest, LockConflict, LockKind, LockType,
@@ -17,7 +18,12 @@ export type TimeSet = Timespec | 'now';
 
 export interface MethodMap {
   Ping: { params: Record<string, never>; result: { serverTime: Timespec } };
+  /** Where the volume's objects live, before mounting: the agent needs it to make its authToken. */
+  DescribeVolume: { params: { volume: string }; result: VolumeDescription };
+  /** authToken: the agent's proof of access to the volume's store (docs/SECURITY.md §4.1); required for swift:// and s3:// volumes that check tokens. */
   Mount: { params: { volume: string; authToken?: string }; result: MountResult };
+  /** A new authToken for a mount, after PFS_ERR_AUTH_TOKEN_REJECTED (or before an S3 presigned one expires); checked before the answer. */
+  RenewMount: { params: { mountId: string; authToken: string }; result: Record<string, never> };
   Unmount: { params: { mountId: string }; result: Record<string, never> };
 
   Lookup: { params: { mountId: string; cred: Cred; parent: Ino; name: string }; result: Attr };
@@ -122,6 +128,13 @@ export function isUpcall(name: unknown): name is Upcall {
   return typeof name === 'string' && (UPCALLS as readonly string[]).includes(name);
 }
 
+export interface VolumeDescription {
+  /** As in MountResult. */
+  objectStoreUrl: string;
+  /** Whether Mount and RenewMount must carry an authToken ([Volume:NAME] CheckAuthTokens on a swift:// or s3:// volume). */
+  authTokenRequired: boolean;
+}
+
 export interface MountResult {
   mountId: string;
   rootIno: Ino;
@@ -140,6 +153,8 @@ export interface MountResult {
    * run twice, so an agent whose RetryRPCDeadlineIO is not below it refuses to mount.
    */
   replyCacheTtlMs: number;
+  /** [Volume:NAME] AuthTokenCheckPeriod when tokens are checked (0: at Mount and RenewMount only); absent when they are not. */
+  authTokenCheckPeriodMs?: number;
 }
 
 export interface SetAttrParams {
@@ -178,7 +193,7 @@ export type Params<M extends Method> = MethodMap[M]['params'];
 export type Result<M extends Method> = MethodMap[M]['result'];
 
 export const METHODS: readonly Method[] = [
-  'Ping', 'Mount', 'Unmount', 'Lookup', 'GetAttr', 'SetAttr', 'Access', 'Create', 'Mknod', 'Mkdir',
+  'Ping', 'DescribeVolume', 'Mount', 'RenewMount', 'Unmount', 'Lookup', 'GetAttr', 'SetAttr', 'Access', 'Create', 'Mknod', 'Mkdir',
   'Symlink', 'Readlink', 'Link', 'Unlink', 'Rmdir', 'Rename', 'Open', 'Release', 'ReadDir', 'StatVfs',
   'SetXattr', 'GetXattr', 'ListXattr', 'RemoveXattr', 'FetchExtentMapChunk', 'ProvisionObject', 'Wrote',
   'Lease', 'Lock', 'GetLock', 'Reclaim',

@@ -48,6 +48,8 @@ function object(fields: Record<string, Check>): Check {
 }
 const cred = object({ uid: u32, gid: u32, groups: arrayOf(u32, 65536) });
 const mountId = str(128);
+/** A Swift token or an S3 presigned URL (docs/SECURITY.md §4.1); never echoed in an error. */
+const authToken = str(16 * 1024);
 const oneOf = (...values: string[]): Check => (v, p) => { if (typeof v !== 'string' || !values.includes(v)) bad(p, `expected one of ${values.join(', ')}`); };
 /** A lock range end: -1 (to EOF) or a non-negative integer; rangeOf checks it against start. */
 const rangeEnd: Check = (v, p) => { if (v !== -1) uint(v, p); };
@@ -62,7 +64,9 @@ const extent = object({ fileOffset: uint, length: uint, objectId: uint, objectOf
 
 const SHAPES: { [M in Method]: Check } = {
   Ping: object({}),
-  Mount: object({ volume: str(1024), authToken: optional(str(64 * 1024)) }),
+  DescribeVolume: object({ volume: str(1024) }),
+  Mount: object({ volume: str(1024), authToken: optional(authToken) }),
+  RenewMount: object({ mountId, authToken }),
   Unmount: object({ mountId }),
   Lookup: object({ mountId, cred, parent: ino, name }),
   GetAttr: object({ mountId, cred, ino }),

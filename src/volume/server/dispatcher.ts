@@ -20,12 +20,18 @@
  * the next one runs while they wait (a deferred reply, see common/rpc DispatchReply). They
  * change no metadata and store no reply row; a grant made during a batch reaches its client
  * only after that batch committed (promise callbacks run after the synchronous dispatch).
+ * Object-store tokens (docs/SECURITY.md §4.1, mount-tokens.ts): on a volume that checks them,
+ * every call of a mount but RenewMount and Unmount passes tokens.check() first (no waiting). A
+ * Mount whose token must be tried against the store is answered later: after the check it runs
+ * alone, in a transaction of its own that also stores its reply. RenewMount and DescribeVolume
+ * touch no metadata and are answered outside any transaction.
  */
 import { FsError, PfsError, toWireError, errorCode, isFsErrorCode } from '../../common/errors/index.js';
 import { BLOCKING, isMethod, MUTATING, validateParams, type Cred, type Method } from '../../common/protocol/index.js';
 import type { Clock } from '../../common/clock/index.js';
 import type { ActsAs, DispatchReply, IncomingCall, Logger, RpcDispatcher, WireReply } from '../../common/rpc/index.js';
-import { handlers } from './handlers.js';
+import { handlers, type CallContext, type ServedApart } from './handlers.js';
+import type { MountTokens, TokenCheckResult } from './mount-tokens.js';
 import { blockingHandlers, type BlockingMethod } from './coordination.js';
 import type { Mounts } from './mounts.js';
 import type { Volume } from './volume.js';
@@ -34,6 +40,7 @@ import { createReplyStore } from './reply-store.js';
 export interface DispatcherOptions {
   volumes: Map<string, Volume>;
   mounts: Mounts;
+  tokens: MountTokens;
   clock: Clock;
   log: Logger;
   replyTtlMs: number;
@@ -46,16 +53,18 @@ export interface DispatchObserver {
   onCall(method: string, seconds: number, code: string | undefined): void;
   /** One batch of `calls` requests executed and committed in `seconds`, with `commits` transactions. */
   onBatch(calls: number, seconds: number, commits: number): void;
+  /** One object-store token check that reached the store (docs/SECURITY.md §4.1). */
+  onTokenCheck?(volume: string, result: TokenCheckResult): void;
 }
 
 export function createDispatcher(opts: DispatcherOptions): RpcDispatcher {
-  const { volumes, mounts, clock, log } = opts;
+  const { volumes, mounts, tokens, clock, log } = opts;
   const replies = createReplyStore([...volumes.values()], clock, opts.replyTtlMs);
 
   function volumeOf(call: IncomingCall): Volume | undefined {
     const params = call.params as Record<string, unknown>;
     if (call.method === 'Ping') return undefined;
-    if (call.method !== 'Mount') return authorized(call, mounts.volumeOf(params.mountId as string, call.clientId));
+    if (call.method !== 'Mount' && call.method !== 'DescribeVolume') return authorized(call, mounts.volumeOf(params.mountId as string, call.clientId));
     const v = volumes.get(params.volume as string);
     if (!v) throw new PfsError('PFS_ERR_UNKNOWN_VOLUME', `no volume named ${JSON.stringify(params.volume)} is served here (served: ${[...volumes.keys()].join(', ')})`);
     return authorized(call, v);
@@ -80,38 +89,77 @@ export function createDispatcher(opts: DispatcherOptions): RpcDispatcher {
       if (call.actsAs) checkActsAs(call.actsAs, (call.params as { cred?: Cred }).cred);
       if (method === 'Ping') return { result: { serverTime: clock.now() } };
       const volume = volumeOf(call)!;
-      open(volume);
-      const ctx = { clientId: call.clientId, peer: call.peer, volume, mounts, clock, replyCacheTtlMs: opts.replyTtlMs };
-      if (BLOCKING.has(method)) return runBlocking(method as BlockingMethod, call, ctx);
-      const handler = handlers[method as Exclude<Method, 'Ping' | BlockingMethod>] as (p: unknown, ctx: object) => unknown;
-      let reply: WireReply;
-      try {
-        reply = { result: volume.md.transaction(() => handler(call.params, ctx)) };
-      } catch (err) {
-        reply = { error: toWireError(err) };
-        if (!isFsErrorCode(errorCode(err))) logFailure(method, call, err);
+      if (method === 'DescribeVolume') return { result: { objectStoreUrl: volume.settings.objectStoreUrl, authTokenRequired: tokens.required(volume) } };
+      const ctx: CallContext = { clientId: call.clientId, peer: call.peer, volume, mounts, tokens, clock, replyCacheTtlMs: opts.replyTtlMs };
+      if (method === 'RenewMount') return renewMount(call, volume);
+      if (method === 'Mount') {
+        const token = (call.params as { authToken?: string }).authToken;
+        if (tokens.required(volume)) {
+          if (token === undefined) throw new PfsError('PFS_ERR_AUTH_TOKEN_REJECTED', `volume ${volume.name} checks object-store tokens: Mount needs an authToken (an agent too old to send one must be upgraded; docs/SECURITY.md §4.1)`);
+          const admitted = tokens.admit(volume, token);
+          if (admitted) return admitted.then((result) => mountAlone(call, ctx, token, result), (err: unknown) => failed(method!, call, err));
+        }
+        open(volume);
+        const reply = execute('Mount', call, ctx);
+        if (token !== undefined && tokens.required(volume) && 'result' in reply) tokens.set((reply.result as { mountId: string }).mountId, volume, token);
+        return reply;
       }
-      if (MUTATING.has(method)) replies.save(volume, call.clientId, call.requestId, reply);
-      return reply;
+      if (method !== 'Unmount') tokens.check((call.params as { mountId: string }).mountId, volume);
+      open(volume);
+      if (BLOCKING.has(method)) return runBlocking(method as BlockingMethod, call, ctx);
+      return execute(method, call, ctx);
     } catch (err) {
       if (errorCode(err) === undefined) logFailure(method, call, err);
       return { error: toWireError(err) };
     }
   }
 
+  /** Runs a handler in a savepoint of the open transaction; a mutating call's reply is stored with it. */
+  function execute(method: Method, call: IncomingCall, ctx: CallContext): WireReply {
+    const handler = handlers[method as Exclude<Method, ServedApart | BlockingMethod>] as (p: unknown, ctx: object) => unknown;
+    let reply: WireReply;
+    try {
+      reply = { result: ctx.volume.md.transaction(() => handler(call.params, ctx)) };
+    } catch (err) {
+      reply = { error: toWireError(err) };
+      if (!isFsErrorCode(errorCode(err))) logFailure(method, call, err);
+    }
+    if (MUTATING.has(method)) replies.save(ctx.volume, call.clientId, call.requestId, reply);
+    return reply;
+  }
+
+  /** A Mount whose token was just tried: runs in a transaction of its own (no batch is open now). */
+  function mountAlone(call: IncomingCall, ctx: CallContext, token: string, result: TokenCheckResult): WireReply {
+    try {
+      const reply = ctx.volume.md.transaction(() => execute('Mount', call, ctx));
+      if ('result' in reply) tokens.set((reply.result as { mountId: string }).mountId, ctx.volume, token, result);
+      return reply;
+    } catch (err) {
+      return failed('Mount', call, err);
+    }
+  }
+
+  function renewMount(call: IncomingCall, volume: Volume): DispatchReply {
+    const { mountId, authToken } = call.params as { mountId: string; authToken: string };
+    if (!tokens.required(volume)) return { result: {} };
+    const renewed = tokens.renew(mountId, volume, authToken);
+    return renewed ? renewed.then(() => ({ result: {} }), (err: unknown) => failed('RenewMount', call, err)) : { result: {} };
+  }
+
+  function failed(method: Method, call: IncomingCall, err: unknown): WireReply {
+    if (!isFsErrorCode(errorCode(err))) logFailure(method, call, err);
+    return { error: toWireError(err) };
+  }
+
   /** Runs a blocking handler's synchronous part now; its promise, if any, becomes a deferred reply. */
   function runBlocking(method: BlockingMethod, call: IncomingCall, ctx: object): DispatchReply {
-    const failed = (err: unknown): WireReply => {
-      if (!isFsErrorCode(errorCode(err))) logFailure(method, call, err);
-      return { error: toWireError(err) };
-    };
     let out: unknown;
     try {
       out = (blockingHandlers[method] as (p: unknown, ctx: object) => unknown)(call.params, ctx);
     } catch (err) {
-      return failed(err);
+      return failed(method, call, err);
     }
-    return out instanceof Promise ? out.then((result: unknown) => ({ result }), failed) : { result: out };
+    return out instanceof Promise ? out.then((result: unknown) => ({ result }), (err: unknown) => failed(method, call, err)) : { result: out };
   }
 
   function logFailure(method: string | undefined, call: IncomingCall, err: unknown): void {

@@ -7,6 +7,7 @@ import { FsError } from '../../common/errors/index.js';
 import { ROOT_INO, S_IFMT, S_IFREG, type Method, type Params, type Result } from '../../common/protocol/index.js';
 import type { Clock } from '../../common/clock/index.js';
 import type { Mounts } from './mounts.js';
+import type { MountTokens } from './mount-tokens.js';
 import type { BlockingMethod } from './coordination.js';
 import type { Volume } from './volume.js';
 
@@ -18,11 +19,14 @@ export interface CallContext {
   replyCacheTtlMs: number;
   volume: Volume;
   mounts: Mounts;
+  tokens: MountTokens;
   clock: Clock;
 }
 
 type Handler<M extends Method> = (p: Params<M>, ctx: CallContext) => Result<M>;
-type Handlers = { [M in Exclude<Method, 'Ping' | BlockingMethod>]: Handler<M> };
+/** Answered by the dispatcher itself, outside any transaction (dispatcher.ts). */
+export type ServedApart = 'Ping' | 'DescribeVolume' | 'RenewMount';
+type Handlers = { [M in Exclude<Method, ServedApart | BlockingMethod>]: Handler<M> };
 
 const empty = {} as Record<string, never>;
 
@@ -33,14 +37,19 @@ function regularFile(ctx: CallContext, ino: number) {
 }
 
 export const handlers: Handlers = {
-  Mount: (_p, ctx) => ({
-    mountId: ctx.mounts.add(ctx.volume, ctx.clientId, ctx.peer),
-    rootIno: ROOT_INO,
-    objectStoreUrl: ctx.volume.settings.objectStoreUrl,
-    checksumBlockSizeBytes: Number(ctx.volume.md.getMeta('checksum_block_size') ?? 65536),
-    provisionedObjectTtlMs: ctx.volume.settings.provisionedObjectTtlMs,
-    replyCacheTtlMs: ctx.replyCacheTtlMs,
-  }),
+  // The token was admitted before (dispatcher.ts); it is recorded once the mount exists.
+  Mount: (_p, ctx) => {
+    const period = ctx.tokens.periodMs(ctx.volume);
+    return {
+      mountId: ctx.mounts.add(ctx.volume, ctx.clientId, ctx.peer),
+      rootIno: ROOT_INO,
+      objectStoreUrl: ctx.volume.settings.objectStoreUrl,
+      checksumBlockSizeBytes: Number(ctx.volume.md.getMeta('checksum_block_size') ?? 65536),
+      provisionedObjectTtlMs: ctx.volume.settings.provisionedObjectTtlMs,
+      replyCacheTtlMs: ctx.replyCacheTtlMs,
+      ...(period !== undefined ? { authTokenCheckPeriodMs: period } : {}),
+    };
+  },
   Unmount: (p, ctx) => { ctx.mounts.remove(p.mountId); return empty; },
 
   Lookup: (p, ctx) => ctx.volume.ns.lookup(p.cred, p.parent, p.name),

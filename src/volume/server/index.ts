@@ -4,7 +4,8 @@
  * and lock table (interrupts go out as LeaseInterrupt upcalls; an eviction fences the mount).
  * close() stops accepting, finishes in-flight batches, stops GC and closes the databases;
  * requests still waiting for a lease or lock are left unanswered (clients resend them).
- * Parts: volume.ts (one volume composed), mounts.ts, handlers.ts (namespace and data),
+ * Parts: volume.ts (one volume composed), mounts.ts, mount-tokens.ts (object-store tokens of
+ * mounts, docs/SECURITY.md §4.1), handlers.ts (namespace and data),
  * coordination.ts (Lease, Lock, GetLock), dispatcher.ts, reply-store.ts, settings.ts.
  */
 import type { Clock } from '../../common/clock/index.js';
@@ -13,6 +14,7 @@ import { timerScheduler, type Scheduler } from '../leases/index.js';
 import { createRpcServer, readPemFile, readPrivateKeyFile, type Logger, type RpcServer, type RpcServerOptions } from '../../common/rpc/index.js';
 import { createDispatcher, type DispatchObserver } from './dispatcher.js';
 import { createMounts, type Mounts } from './mounts.js';
+import { createMountTokens } from './mount-tokens.js';
 import type { StoreMetrics } from '../store.js';
 import { openVolume, type Volume, type VolumeSettings } from './volume.js';
 
@@ -77,9 +79,15 @@ export async function startVolumeServer(opts: VolumeServerOptions): Promise<Volu
     await Promise.all([...volumes.values()].map((v) => v.close()));
     throw err;
   }
-  const mountTable = createMounts(volumes.values(), opts.clock, opts.log, (clientId) => rpc?.connectedClients().includes(clientId) ?? false);
+  const observer = opts.observer;
+  const tokens = createMountTokens({
+    clock: opts.clock, log: opts.log,
+    isLive: (mountId) => mounts?.clientOf(mountId) !== undefined,
+    onCheck: observer?.onTokenCheck && ((volume, result) => observer.onTokenCheck!(volume, result)),
+  });
+  const mountTable = createMounts(volumes.values(), opts.clock, opts.log, (clientId) => rpc?.connectedClients().includes(clientId) ?? false, (mountId) => tokens.forget(mountId));
   mounts = mountTable;
-  const dispatcher = createDispatcher({ volumes, mounts: mountTable, clock: opts.clock, log: opts.log, replyTtlMs: opts.rpc.replyCacheTtlMs, observer: opts.observer });
+  const dispatcher = createDispatcher({ volumes, mounts: mountTable, tokens, clock: opts.clock, log: opts.log, replyTtlMs: opts.rpc.replyCacheTtlMs, observer });
   try {
     rpc = await createRpcServer({
       host: opts.rpc.host,

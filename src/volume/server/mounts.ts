@@ -64,7 +64,8 @@ export interface Mounts {
   close(): void;
 }
 
-export function createMounts(volumes: Iterable<Volume>, clock: Clock, log: Logger, isConnected: (clientId: string) => boolean): Mounts {
+/** onGone: called when a mount is removed or evicted (its object-store token is forgotten). */
+export function createMounts(volumes: Iterable<Volume>, clock: Clock, log: Logger, isConnected: (clientId: string) => boolean, onGone: (mountId: string) => void = () => {}): Mounts {
   const table = new Map<string, MountEntry>();
 
   const evictedError = (mountId: string): PfsError =>
@@ -107,6 +108,7 @@ export function createMounts(volumes: Iterable<Volume>, clock: Clock, log: Logge
       entry.volume.md.db.prepare('DELETE FROM mounts WHERE mount_id = ?').run(mountId);
       clearTimeout(entry.graceTimer);
       table.delete(mountId);
+      onGone(mountId);
       dropCoordination(mountId, entry, new PfsError('PFS_ERR_UNKNOWN_MOUNT', `mount ${String(shortId(mountId))} was unmounted or dropped after its grace period`));
     },
     volumeOf(mountId, clientId) {
@@ -145,6 +147,7 @@ export function createMounts(volumes: Iterable<Volume>, clock: Clock, log: Logge
       const entry = table.get(mountId);
       if (!entry || entry.evicted) return;
       entry.evicted = true;
+      onGone(mountId);
       clearTimeout(entry.graceTimer);
       entry.graceTimer = undefined;
       const { volume } = entry;

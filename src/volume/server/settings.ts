@@ -37,6 +37,8 @@ export function volumeSettingsFromConfig(config: Config): VolumeSettings[] {
       compactionMaxBytesPerRun: k.CompactionMaxBytesPerRun as number,
       provisionedObjectTtlMs: k.ProvisionedObjectTTL as number,
       mountGracePeriodMs: k.MountGracePeriod as number,
+      checkAuthTokens: k.CheckAuthTokens as boolean,
+      authTokenCheckPeriodMs: k.AuthTokenCheckPeriod as number,
     }));
 }
 

@@ -5,7 +5,7 @@
 import { PfsError } from '../../common/errors/index.js';
 import type { Clock } from '../../common/clock/index.js';
 import type { Logger } from '../../common/rpc/index.js';
-import type { ObjectStore, StoreAccess } from '../../common/objectstore/index.js';
+import { createTokenChecker, parseStoreUrl, type ObjectStore, type StoreAccess, type TokenChecker } from '../../common/objectstore/index.js';
 import { connectVolumeStore, type StoreMetrics } from '../store.js';
 import { openMetadata, type Metadata } from '../metadata/index.js';
 import { createNamespace, type Namespace } from '../namespace/index.js';
@@ -34,7 +34,14 @@ export interface VolumeSettings extends GcSettings {
   /** How to reach a swift:// or s3:// store; absent means the [Volume:NAME] keys' defaults. */
   storeAccess?: StoreAccess;
   mountGracePeriodMs: number;
+  /** [Volume:NAME] CheckAuthTokens (default true; no effect on file:// volumes). */
+  checkAuthTokens?: boolean;
+  /** [Volume:NAME] AuthTokenCheckPeriod (default 60 s; 0: at Mount and RenewMount only). */
+  authTokenCheckPeriodMs?: number;
 }
+
+/** Longest wait for one token check (the volume's SwiftTimeout when shorter). */
+const TOKEN_CHECK_TIMEOUT_MS = 10_000;
 
 export interface Volume {
   readonly name: string;
@@ -43,6 +50,8 @@ export interface Volume {
   readonly ns: Namespace;
   readonly extents: ExtentMaps;
   readonly store: ObjectStore;
+  /** Tries agents' object-store tokens (docs/SECURITY.md §4.1); absent when this volume checks none. */
+  readonly tokenChecker?: TokenChecker;
   readonly gc: Gc;
   readonly leases: LeaseManager;
   readonly locks: LockTable;
@@ -66,8 +75,15 @@ export async function openVolume(settings: VolumeSettings, clock: Clock, log: Lo
   const extents = createExtentMaps(md, { now: () => clock.now(), onObjectDead: () => gcRef?.kick() });
   const ns = createNamespace(md, { now: () => clock.now(), fileData: extents });
   let store: ObjectStore;
+  let tokenChecker: TokenChecker | undefined;
   try {
-    store = (await connectVolumeStore(settings, log, { metrics: storeMetrics })).store;
+    const connected = await connectVolumeStore(settings, log, { metrics: storeMetrics });
+    store = connected.store;
+    const where = parseStoreUrl(settings.objectStoreUrl);
+    if (where.kind !== 'local' && settings.checkAuthTokens !== false && connected.credentials) {
+      const timeoutMs = Math.min(settings.storeAccess?.timeoutMs ?? TOKEN_CHECK_TIMEOUT_MS, TOKEN_CHECK_TIMEOUT_MS);
+      tokenChecker = createTokenChecker({ where, credentials: connected.credentials, timeoutMs });
+    }
   } catch (err) {
     md.close();
     throw err;
@@ -93,9 +109,10 @@ export async function openVolume(settings: VolumeSettings, clock: Clock, log: Lo
   });
   if (reclaim.reclaiming) log.info({ volume: settings.name, mounts: before.length, periodMs: coordination.reclaimPeriodMs }, 'reclaim period: mounts from before the start claim their leases and locks; other lease and lock requests wait');
   return {
-    name: settings.name, settings, md, ns, extents, store, gc, leases, locks, reclaim,
+    name: settings.name, settings, md, ns, extents, store, tokenChecker, gc, leases, locks, reclaim,
     async close() {
       reclaim.close();
+      tokenChecker?.close();
       leases.close();
       locks.close();
       await gc.close();
