@@ -69,7 +69,7 @@ test('pfs fsck reports a missing and a leaked object', { timeout: 60000 }, async
     const store = openObjectStore(`file://${join(srv.dir, 'objects')}`);
     const bytes = Buffer.alloc(100_000, 7);
     await store.put(obj!.key, bytes);
-    await c.call('Wrote', { mountId, ino: f.ino, object: { objectId: obj!.objectId, sizeBytes: bytes.length, blockSizeBytes: 65536, crc32: blockCrc32s(bytes, 65536) }, extents: [{ fileOffset: 0, length: bytes.length, objectId: obj!.objectId, objectOffset: 0 }], mtime: { sec: 1, nsec: 0 } });
+    await c.call('Wrote', { mountId, cred, ino: f.ino, object: { objectId: obj!.objectId, sizeBytes: bytes.length, blockSizeBytes: 65536, crc32: blockCrc32s(bytes, 65536) }, extents: [{ fileOffset: 0, length: bytes.length, objectId: obj!.objectId, objectOffset: 0 }], mtime: { sec: 1, nsec: 0 } });
     assert.equal((await run('pfs', ['fsck', srv.conf, srv.volume, '--verify-checksums'])).code, 0);
     await store.put('FFFFFFFFFFFFFFF0', Buffer.from('stray'));
     unlinkSync(join(srv.dir, 'objects', obj!.key));
