@@ -1,15 +1,16 @@
 // bench/fuse-session: the path-based binding against the inode-based session prototype and
 // ext4, same machine, same run (docs/FUSE-BINDING.md part 8). Prints figures, asserts nothing.
 // Targets: path (fuse-native + context addon, attr/entry timeouts 0, the agent's options today),
-// ll0 (low-level prototype, timeouts 0), lllong (low-level, 60 s timeouts, keep_cache), ext4
-// (a directory of the OS temp dir). The FUSE targets serve the same synthetic tree from memory
+// ll0 (low-level prototype, timeouts 0), lllong (low-level, 60 s timeouts, keep_cache), raw0,
+// rawlong, rawplus (the same handlers behind a pure-JS /dev/fuse reader: timeouts 0, 60 s, 60 s
+// with READDIRPLUS), ext4 (a directory of the OS temp dir). The FUSE targets serve the same synthetic tree from memory
 // (server.ts, one process per mount), so the figures are the FUSE session's cost, not the agent's.
 // Phases (each target, each repetition; the median of --reps is printed): stat of 10 000 files
 // cold (fresh mount; ext4: after dropping dentries and inodes) and warm; ls -l of a 20 000-entry
 // directory cold and warm; create + write 4 KiB + close of 5 000 files by 1 and by 8 python3
 // processes (one directory); sequential read of a 64 MiB file (1 MiB read calls, cold). Agent
 // CPU per op is process.cpuUsage() of the serving process around the phase, divided by the ops.
-// Root only. Run: make build && node dist/bench/fuse-session/main.js [--reps 3] [--targets path,ll0,lllong,ext4]
+// Root only. Run: make build && node dist/bench/fuse-session/main.js [--reps 3] [--targets path,ll0,lllong,raw0,rawlong,rawplus,ext4]
 
 import { execFile, fork, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';

@@ -1,12 +1,13 @@
 // One mount of bench/fuse-session, in its own process (forked by main.ts): a MemTree served by
 // the current path-based binding ('path', fuse-native + context addon, timeouts 0 as the agent
-// runs today) or by the inode-based prototype ('ll0': timeouts 0, 'lllong': 60 s). Answers IPC:
+// runs today), by the inode-based prototype ('ll0': timeouts 0, 'lllong': 60 s), or by the
+// pure-JS /dev/fuse reader ('raw0', 'rawlong', 'rawplus': 60 s and READDIRPLUS). Answers IPC:
 // { cmd: 'cpu' } -> { cpuUs, requests }, { cmd: 'unmount' } -> exits.
 
 import { createFuseMount, type FuseOps } from '../../src/agent/fuse/binding/index.js';
-import { createLowLevelSession, FUSE_ROOT_ID, MemTree, type LlOps } from '../../src/agent/fuse/binding/lowlevel/index.js';
+import { createLowLevelSession, createRawSession, FUSE_ROOT_ID, MemTree, type LlOps, type RawLlOps } from '../../src/agent/fuse/binding/lowlevel/index.js';
 
-export type Target = 'path' | 'll0' | 'lllong';
+export type Target = 'path' | 'll0' | 'lllong' | 'raw0' | 'rawlong' | 'rawplus';
 const [target, mnt] = process.argv.slice(2) as [Target, string];
 
 let requests = 0;
@@ -38,8 +39,15 @@ if (target === 'path') {
   });
   await fuse.mount();
   unmount = () => fuse.unmount();
+} else if (target.startsWith('raw')) {
+  const s = target === 'raw0' ? 0 : 60;
+  const session = createRawSession(mnt, counted<RawLlOps>(tree.llOps({ attrS: s, entryS: s })), {
+    mountOptions: ['default_permissions'], readdirPlus: target === 'rawplus', onHandlerError: fail,
+  });
+  await session.mount();
+  unmount = () => session.unmount();
 } else {
-  const s = (target === 'll0' ? 0 : 60);
+  const s = target === 'll0' ? 0 : 60;
   const session = createLowLevelSession(mnt, counted<LlOps>(tree.llOps({ attrS: s, entryS: s })), {
     options: ['fsname=pfs:bench', 'subtype=pfs', 'default_permissions', 'auto_unmount', 'big_writes', 'max_write=131072'],
     onHandlerError: fail,
@@ -55,4 +63,6 @@ process.on('message', (m: { cmd: string }) => {
     void unmount().finally(() => process.exit(0));
   }
 });
+// The bench went away: unmount and go.
+process.on('disconnect', () => void unmount().finally(() => process.exit(0)));
 process.send!({ ready: true });

@@ -12,3 +12,4 @@
 export { createLowLevelSession, lowLevelAddonPath, type LowLevelSession, type LowLevelSessionOptions } from './session.js';
 export { FUSE_ROOT_ID, type LlAttr, type LlDirEntry, type LlOps, type LlReply, type LlSetAttr, type LlTimeouts } from './types.js';
 export { MemTree } from './mem-tree.js';
+export { createRawSession, type RawLlOps, type RawReply, type RawSession, type RawSessionOptions } from './raw-session.js';

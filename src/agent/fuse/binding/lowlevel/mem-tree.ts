@@ -6,7 +6,8 @@
 import { constants } from 'node:os';
 import type { FuseOps, FuseStat } from '../types.js';
 import type { TimeSpec } from '../caller-context.js';
-import { FUSE_ROOT_ID, type LlAttr, type LlOps, type LlTimeouts } from './types.js';
+import { FUSE_ROOT_ID, type LlAttr, type LlTimeouts } from './types.js';
+import type { RawLlOps } from './raw-session.js';
 
 const { ENOENT, EEXIST, ENOTDIR, EISDIR, EPERM } = constants.errno;
 const S_IFDIR = 0o040000;
@@ -26,6 +27,8 @@ interface Node {
   ctime: TimeSpec;
   /** The kernel's lookup count (entry and create replies minus forgets). */
   lookups: number;
+  /** Directories: the names in order, rebuilt after a change (readdir offsets index it). */
+  listing?: string[] | undefined;
 }
 
 function now(): TimeSpec {
@@ -71,6 +74,7 @@ export class MemTree {
       if (n.children) p.nlink++;
     }
     p.children.set(name, n.ino);
+    p.listing = undefined;
     p.mtime = p.ctime = now();
     return n.ino;
   }
@@ -100,6 +104,10 @@ export class MemTree {
     return [this.resolve(path.slice(0, i) || '/'), path.slice(i + 1)];
   }
 
+  private listing(dir: Node): string[] {
+    return (dir.listing ??= [...dir.children!.keys()]);
+  }
+
   private attr(n: Node): LlAttr {
     return { ino: n.ino, mode: n.mode, nlink: n.nlink, uid: n.uid, gid: n.gid, size: n.size, atime: n.atime, mtime: n.mtime, ctime: n.ctime };
   }
@@ -123,7 +131,7 @@ export class MemTree {
   }
 
   /** The inode-based handlers; every entry and attribute reply carries these timeouts. */
-  llOps(t: LlTimeouts): LlOps {
+  llOps(t: LlTimeouts): RawLlOps {
     const entry = (n: Node) => {
       n.lookups++;
       return this.attr(n);
@@ -162,13 +170,23 @@ export class MemTree {
         n.ctime = now();
         r.attr(this.attr(n), t.attrS);
       },
-      readdir: (ino, _fh, offset, _size, r) => {
+      readdir: (ino, _fh, offset, size, r) => {
         this.count('readdir');
         const n = get(ino);
         if (!n?.children) return r.err(ENOTDIR);
         // Offsets are positions in the name list; a real directory needs stable cookies.
-        const names = [...n.children.keys()].slice(offset);
+        // At least 32 bytes a dirent: no more than size/32 entries can fit.
+        const names = this.listing(n).slice(offset, offset + Math.ceil(size / 32));
         r.dir(names.map((name) => { const c = get(n.children!.get(name)!)!; return { name, ino: c.ino, mode: c.mode }; }), offset);
+      },
+      readdirplus: (ino, _fh, offset, size, r) => {
+        this.count('readdirplus');
+        const n = get(ino);
+        if (!n?.children) return r.err(ENOTDIR);
+        const names = this.listing(n).slice(offset, offset + Math.ceil(size / 160));
+        const entries = names.map((name) => ({ name, attr: this.attr(get(n.children!.get(name)!)!) }));
+        const sent = r.dirPlus(entries, offset, t);
+        for (let i = 0; i < sent; i++) get(entries[i]!.attr.ino)!.lookups++;
       },
       open: (ino, _flags, r) => {
         this.count('open');
@@ -215,6 +233,7 @@ export class MemTree {
         const ino = p?.children?.get(name);
         if (ino === undefined) return r.err(ENOENT);
         p!.children!.delete(name);
+        p!.listing = undefined;
         const n = get(ino)!;
         n.nlink--;
         n.ctime = p!.mtime = p!.ctime = now();
@@ -304,6 +323,7 @@ export class MemTree {
         const ino = p?.children?.get(name);
         if (ino === undefined) return done(-ENOENT);
         p!.children!.delete(name);
+        p!.listing = undefined;
         this.nodes.get(ino)!.nlink--;
         done(0);
       },
