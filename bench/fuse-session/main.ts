@@ -1,6 +1,7 @@
 // bench/fuse-session: the path-based binding against the inode-based session prototype and
 // ext4, same machine, same run (docs/FUSE-BINDING.md part 8). Prints figures, asserts nothing.
 // Targets: path (fuse-native + context addon, attr/entry timeouts 0, the agent's options today),
+// pathlong (the same with 60 s timeouts and kernel_cache, not safe for the agent today: issue 21),
 // ll0 (low-level prototype, timeouts 0), lllong (low-level, 60 s timeouts, keep_cache), raw0,
 // rawlong, rawplus (the same handlers behind a pure-JS /dev/fuse reader: timeouts 0, 60 s, 60 s
 // with READDIRPLUS), ext4 (a directory of the OS temp dir). The FUSE targets serve the same synthetic tree from memory
@@ -36,7 +37,7 @@ const PHASES: Phase[] = ['stat cold', 'stat warm', 'ls -l cold', 'ls -l warm', '
 const OPS_PER: Record<Phase, number> = {
   'stat cold': 10000, 'stat warm': 10000, 'ls -l cold': 20000, 'ls -l warm': 20000, 'create 1w': 5000, 'create 8w': 5000, 'read 64 MiB': 64,
 };
-interface Result { seconds: number; cpuUs?: number; requests?: number }
+interface Result { seconds: number; cpuUs?: number; sysUs?: number; requests?: number; wakeups?: number; messages?: number }
 const results = new Map<string, Result[]>();
 
 function sh(cmd: string, args: string[]): Promise<string> {
@@ -45,7 +46,7 @@ function sh(cmd: string, args: string[]): Promise<string> {
 }
 const py = (...a: string[]) => sh('python3', [OPS, ...a]);
 
-interface Usage { cpuUs: number; requests: number }
+interface Usage { cpuUs: number; sysUs: number; requests: number; wakeups: number; messages: number }
 
 class Server {
   private waiters: Array<(m: Usage) => void> = [];
@@ -79,7 +80,9 @@ async function timed(fn: () => Promise<number>, server?: Server): Promise<Result
   const before = await server?.usage();
   const seconds = await fn();
   const after = await server?.usage();
-  return { seconds, ...(before && after ? { cpuUs: after.cpuUs - before.cpuUs, requests: after.requests - before.requests } : {}) };
+  if (!before || !after) return { seconds };
+  const d = (k: keyof Usage) => after[k] - before[k];
+  return { seconds, cpuUs: d('cpuUs'), sysUs: d('sysUs'), requests: d('requests'), wakeups: d('wakeups'), messages: d('messages') };
 }
 
 /** writers python3 processes start together and create total/writers files each in dir; wall time first start to last end. */
@@ -146,7 +149,9 @@ function cell(target: string, p: Phase): string {
   let s = `${Math.round(median(rates))}${p === 'read 64 MiB' ? ' MiB/s' : '/s'} (${Math.round(Math.min(...rates))}-${Math.round(Math.max(...rates))})`;
   if (rs[0]!.cpuUs !== undefined) {
     s += `, ${median(rs.map((r) => r.cpuUs! / OPS_PER[p])).toFixed(p === 'read 64 MiB' ? 0 : 1)} µs CPU`;
+    s += ` (${Math.round(100 * median(rs.map((r) => r.sysUs! / r.cpuUs!)))} % sys)`;
     s += `, ${median(rs.map((r) => r.requests! / OPS_PER[p])).toFixed(1)} req`;
+    if (rs[0]!.wakeups) s += `, ${median(rs.map((r) => r.messages! / r.wakeups!)).toFixed(2)} req/wakeup`;
   }
   return s;
 }
@@ -165,7 +170,7 @@ async function main(): Promise<void> {
     rmSync(ext4Root, { recursive: true, force: true });
   }
   const load = (await sh('cat', ['/proc/loadavg'])).trim();
-  console.log(`bench/fuse-session: median of ${reps} (range); per op: serving process CPU (µs; MiB for reads), FUSE requests reaching JS; loadavg ${load}`);
+  console.log(`bench/fuse-session: median of ${reps} (range); per op: serving process CPU (µs; MiB for reads; share in the kernel), FUSE requests reaching JS, requests per wakeup of the JS thread (ll); loadavg ${load}`);
   console.log(`| phase | ${targets.join(' | ')} |`);
   console.log(`|${' --- |'.repeat(targets.length + 1)}`);
   for (const p of PHASES) console.log(`| ${p} | ${targets.map((t) => cell(t, p)).join(' | ')} |`);

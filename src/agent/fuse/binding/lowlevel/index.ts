@@ -9,7 +9,7 @@
 // (MemTree keeps it); nothing here does synchronous I/O on its own mount.
 // docs/FUSE-BINDING.md part 8 is the reference; the agent does not use it yet.
 
-export { createLowLevelSession, lowLevelAddonPath, type LowLevelSession, type LowLevelSessionOptions } from './session.js';
+export { createLowLevelSession, lowLevelAddonPath, lowLevelStats, type LowLevelSession, type LowLevelSessionOptions } from './session.js';
 export { FUSE_ROOT_ID, type LlAttr, type LlDirEntry, type LlOps, type LlReply, type LlSetAttr, type LlTimeouts } from './types.js';
 export { MemTree } from './mem-tree.js';
 export { createRawSession, type RawLlOps, type RawReply, type RawSession, type RawSessionOptions } from './raw-session.js';

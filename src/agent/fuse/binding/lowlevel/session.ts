@@ -13,7 +13,7 @@ import type { LlAttr, LlDirEntry, LlOpenOptions, LlOps, LlReply, LlSetAttr, LlTi
 type Dispatch = (op: number, req: number, ino: number, fh: number, x: number, y: number, name?: string, data?: Buffer | Float64Array) => void;
 
 interface LlAddon {
-  mount(mnt: string, optionArg: string, dispatch: Dispatch): object;
+  mount(mnt: string, optionArg: string, dispatch: Dispatch, pollMode: boolean): object;
   replyErr(req: number, errno: number): number;
   replyEntry(req: number, attr: Float64Array, attrS: number, entryS: number): number;
   replyCreate(req: number, attr: Float64Array, attrS: number, entryS: number, fh: number, flags: number): number;
@@ -25,6 +25,7 @@ interface LlAddon {
   callerContext(req: number): [number, number, number, number];
   notifyInvalInode(session: object, ino: number, offset: number, length: number): number;
   notifyInvalEntry(session: object, parent: number, name: string): number;
+  stats(): [number, number];
 }
 
 // Opcodes of the addon's messages (pfs_fuse_ll.c).
@@ -57,9 +58,21 @@ function loadAddon(): LlAddon {
   return addon;
 }
 
+/** Process-wide: wakeups of the JS thread and the requests (and forgets) they carried. */
+export function lowLevelStats(): { wakeups: number; messages: number } {
+  const [wakeups, messages] = loadAddon().stats();
+  return { wakeups, messages };
+}
+
 export interface LowLevelSessionOptions {
   /** libfuse options, e.g. ['auto_unmount', 'big_writes', 'max_write=131072', 'fsname=pfs:x']. */
   options?: string[];
+  /**
+   * Who reads /dev/fuse: 'thread' (default), a libfuse loop thread that queues requests and wakes
+   * the JS thread once per batch; 'poll', the JS thread itself, non-blocking, when libuv reports
+   * the descriptor readable (no thread hop; handlers are called straight after libfuse's decoding).
+   */
+  reader?: 'thread' | 'poll';
   /** A handler mistake (second reply, throw): reported, and answered EIO when still open. */
   onHandlerError?: (op: number, err: unknown) => void;
 }
@@ -184,7 +197,7 @@ export function createLowLevelSession(mountPoint: string, ops: LlOps, opts: LowL
     async mount() {
       const init = new Promise<void>((ok) => (initDone = ok));
       const optionArg = opts.options?.length ? `-o${opts.options.join(',')}` : '';
-      session = a.mount(mnt, optionArg, dispatch);
+      session = a.mount(mnt, optionArg, dispatch, opts.reader === 'poll');
       await init;
     },
     async unmount() {

@@ -31,6 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <uv.h>
 
 enum {
   OP_INIT = 0, OP_END, OP_LOOKUP, OP_FORGET, OP_GETATTR, OP_SETATTR, OP_OPENDIR, OP_READDIR,
@@ -61,7 +62,20 @@ typedef struct sess {
   int unanswered;         // requests handed to JS and not answered (atomic)
   int end_seen;           // JS thread only
   int torn_down;
+  // Poll mode: no loop thread; the JS thread reads /dev/fuse (non-blocking) when libuv says it
+  // is readable, runs libfuse's processing itself, then dispatches what the handlers queued.
+  int poll_mode;
+  int in_poll;            // on_readable is running: teardown waits until it returns
+  uv_poll_t poll;
+  napi_env env;
+  napi_ref resource;
+  napi_async_context actx;
+  char *buf;
+  size_t bufsize;
 } sess_t;
+
+// Process-wide counters (JS thread only): wakeups of the JS thread and messages they carried.
+static double wakeups, messages;
 
 static void push(sess_t *s, msg_t *m) {
   if (m->req) __atomic_add_fetch(&s->unanswered, 1, __ATOMIC_RELAXED);
@@ -70,7 +84,7 @@ static void push(sess_t *s, msg_t *m) {
   if (s->tail) s->tail->next = m; else s->head = m;
   s->tail = m;
   pthread_mutex_unlock(&s->mu);
-  if (was_empty) napi_call_threadsafe_function(s->tsfn, NULL, napi_tsfn_nonblocking);
+  if (was_empty && !s->poll_mode) napi_call_threadsafe_function(s->tsfn, NULL, napi_tsfn_nonblocking);
 }
 
 static msg_t *new_msg(int op, fuse_req_t req, uint64_t ino) {
@@ -228,21 +242,25 @@ static void *loop_main(void *arg) {
 static void free_buffer(napi_env env, void *data, void *hint) { (void) env; (void) hint; free(data); }
 
 static void teardown_if_done(napi_env env, sess_t *s) {
-  if (!s->end_seen || s->torn_down || __atomic_load_n(&s->unanswered, __ATOMIC_ACQUIRE) != 0) return;
+  if (!s->end_seen || s->torn_down || s->in_poll || __atomic_load_n(&s->unanswered, __ATOMIC_ACQUIRE) != 0) return;
   s->torn_down = 1;
-  pthread_join(s->thread, NULL);
+  if (s->poll_mode) {
+    uv_close((uv_handle_t *) &s->poll, NULL);  // s stays allocated (see below), so the handle may outlive this
+    napi_async_destroy(env, s->actx);
+    napi_delete_reference(env, s->resource);
+    free(s->buf);
+  } else {
+    pthread_join(s->thread, NULL);
+    napi_release_threadsafe_function(s->tsfn, napi_tsfn_release);
+  }
   fuse_unmount(s->mnt, s->ch);  // the mount is already gone: closes the fd (and destroys the channel)
   fuse_session_destroy(s->se);
-  napi_release_threadsafe_function(s->tsfn, napi_tsfn_release);
   napi_delete_reference(env, s->dispatch);
   // s itself stays allocated: late reply calls for its requests are refused by req lookup in JS.
 }
 
 // One wakeup: every queued message becomes one call dispatch(op, req, ino, fh, a, b, name, data).
-static void call_js(napi_env env, napi_value fn, void *context, void *data) {
-  (void) fn; (void) data;
-  sess_t *s = context;
-  if (env == NULL) return;
+static void dispatch_queue(napi_env env, sess_t *s) {
   pthread_mutex_lock(&s->mu);
   msg_t *m = s->head;
   s->head = s->tail = NULL;
@@ -250,7 +268,9 @@ static void call_js(napi_env env, napi_value fn, void *context, void *data) {
   napi_value dispatch, undef;
   napi_get_reference_value(env, s->dispatch, &dispatch);
   napi_get_undefined(env, &undef);
+  wakeups++;
   while (m != NULL) {
+    messages++;
     msg_t *next = m->next;
     napi_handle_scope scope;
     napi_open_handle_scope(env, &scope);
@@ -289,6 +309,46 @@ static void call_js(napi_env env, napi_value fn, void *context, void *data) {
   teardown_if_done(env, s);
 }
 
+static void call_js(napi_env env, napi_value fn, void *context, void *data) {
+  (void) fn; (void) data;
+  if (env != NULL) dispatch_queue(env, context);
+}
+
+// Poll mode: drain /dev/fuse through libfuse (as fuse_session_loop does, until EAGAIN), then
+// run the handlers in a callback scope (so promise jobs and nextTicks run after them).
+#define POLL_BATCH 256
+static void on_readable(uv_poll_t *h, int status, int events) {
+  (void) events;
+  sess_t *s = h->data;
+  int ended = status < 0;
+  for (int n = 0; !ended && n < POLL_BATCH; n++) {
+    struct fuse_chan *ch = s->ch;
+    struct fuse_buf fbuf = { .mem = s->buf, .size = s->bufsize };
+    int res = fuse_session_receive_buf(s->se, &fbuf, &ch);
+    if (res == -EINTR) continue;
+    if (res == -EAGAIN) break;
+    if (res <= 0 || fuse_session_exited(s->se)) { ended = 1; break; }
+    fuse_session_process_buf(s->se, &fbuf, ch);
+  }
+  if (ended) {
+    uv_poll_stop(&s->poll);
+    push(s, new_msg(OP_END, NULL, 0));
+  }
+  napi_env env = s->env;
+  napi_handle_scope hs;
+  napi_open_handle_scope(env, &hs);
+  napi_value resource;
+  napi_get_reference_value(env, s->resource, &resource);
+  napi_callback_scope cs;
+  s->in_poll = 1;
+  napi_open_callback_scope(env, resource, s->actx, &cs);
+  dispatch_queue(env, s);
+  napi_close_callback_scope(env, cs);
+  napi_close_handle_scope(env, hs);
+  s->in_poll = 0;
+  teardown_if_done(env, s);
+}
+
 #define ARGS(n) \
   size_t argc = n; \
   napi_value argv[n]; \
@@ -322,10 +382,11 @@ static void open_fds(unsigned char *set) {
   closedir(d);
 }
 
-// JS: mount(mountPoint, optionArg, dispatch) -> session handle (external); throws on failure.
+// JS: mount(mountPoint, optionArg, dispatch, pollMode) -> session handle (external); throws on failure.
+// pollMode false: a loop thread reads /dev/fuse; true: the JS thread does (on_readable).
 // optionArg is "-o..." holding mount options (for fuse_mount) and low-level ones (fuse_lowlevel_new).
 static napi_value js_mount(napi_env env, napi_callback_info info) {
-  ARGS(3)
+  ARGS(4)
   char mnt[4096], opt[1024];
   size_t len;
   if (napi_get_value_string_utf8(env, argv[0], mnt, sizeof mnt, &len) != napi_ok || len >= sizeof mnt - 1 ||
@@ -360,8 +421,28 @@ static napi_value js_mount(napi_env env, napi_callback_info info) {
   napi_value name;
   napi_create_string_utf8(env, "pfs_fuse_ll", NAPI_AUTO_LENGTH, &name);
   napi_create_reference(env, argv[2], 1, &s->dispatch);
-  napi_create_threadsafe_function(env, NULL, NULL, name, 0, 1, NULL, NULL, s, call_js, &s->tsfn);
-  pthread_create(&s->thread, NULL, loop_main, s);
+  bool poll_mode = false;
+  napi_get_value_bool(env, argv[3], &poll_mode);
+  s->poll_mode = poll_mode;
+  if (poll_mode) {
+    uv_loop_t *loop;
+    napi_value resource;
+    napi_get_uv_event_loop(env, &loop);
+    napi_create_object(env, &resource);
+    napi_create_reference(env, resource, 1, &s->resource);
+    napi_async_init(env, resource, name, &s->actx);
+    s->env = env;
+    s->bufsize = fuse_chan_bufsize(s->ch);
+    s->buf = malloc(s->bufsize);
+    int fd = fuse_chan_fd(s->ch);
+    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+    uv_poll_init(loop, &s->poll, fd);
+    s->poll.data = s;
+    uv_poll_start(&s->poll, UV_READABLE, on_readable);
+  } else {
+    napi_create_threadsafe_function(env, NULL, NULL, name, 0, 1, NULL, NULL, s, call_js, &s->tsfn);
+    pthread_create(&s->thread, NULL, loop_main, s);
+  }
   napi_value out;
   napi_create_external(env, s, NULL, NULL, &out);
   return out;
@@ -420,18 +501,34 @@ static napi_value js_reply_err(napi_env env, napi_callback_info info) {
   REPLY(req, fuse_reply_err(req, (int) num(env, argv[1])));
 }
 
-// replyEntry(req, attr, attrTimeoutS, entryTimeoutS); attr[0] = ino (0: negative entry)
+// (attr, attrTimeoutS, entryTimeoutS) at argv: an entry; ino = attr[0] (0: negative entry).
+// Inode numbers are never reused by the volume, so the generation is constant.
+static int get_entry(napi_env env, const napi_value *argv, struct fuse_entry_param *e) {
+  memset(e, 0, sizeof *e);
+  if (get_attr(env, argv[0], &e->attr) != 0) return -1;
+  e->ino = e->attr.st_ino;
+  e->generation = 1;
+  e->attr_timeout = num(env, argv[1]);
+  e->entry_timeout = num(env, argv[2]);
+  return 0;
+}
+
+// replyEntry(req, attr, attrTimeoutS, entryTimeoutS)
 static napi_value js_reply_entry(napi_env env, napi_callback_info info) {
   ARGS(4)
   fuse_req_t req = req_arg(env, argv[0]);
   struct fuse_entry_param e;
-  memset(&e, 0, sizeof e);
-  if (get_attr(env, argv[1], &e.attr) != 0) REPLY(req, fuse_reply_err(req, EIO));
-  e.ino = e.attr.st_ino;
-  e.generation = 1;
-  e.attr_timeout = num(env, argv[2]);
-  e.entry_timeout = num(env, argv[3]);
+  if (get_entry(env, argv + 1, &e) != 0) REPLY(req, fuse_reply_err(req, EIO));
   REPLY(req, fuse_reply_entry(req, &e));
+}
+
+// (fh, openFlags: 1 direct_io | 2 keep_cache) at argv: an open reply's file info.
+static void get_open(napi_env env, const napi_value *argv, struct fuse_file_info *fi) {
+  memset(fi, 0, sizeof *fi);
+  fi->fh = (uint64_t) num(env, argv[0]);
+  int flags = (int) num(env, argv[1]);
+  fi->direct_io = flags & 1;
+  fi->keep_cache = (flags & 2) != 0;
 }
 
 // replyCreate(req, attr, attrTimeoutS, entryTimeoutS, fh, openFlags: 1 direct_io | 2 keep_cache)
@@ -440,17 +537,8 @@ static napi_value js_reply_create(napi_env env, napi_callback_info info) {
   fuse_req_t req = req_arg(env, argv[0]);
   struct fuse_entry_param e;
   struct fuse_file_info fi;
-  memset(&e, 0, sizeof e);
-  memset(&fi, 0, sizeof fi);
-  if (get_attr(env, argv[1], &e.attr) != 0) REPLY(req, fuse_reply_err(req, EIO));
-  e.ino = e.attr.st_ino;
-  e.generation = 1;
-  e.attr_timeout = num(env, argv[2]);
-  e.entry_timeout = num(env, argv[3]);
-  fi.fh = (uint64_t) num(env, argv[4]);
-  int flags = (int) num(env, argv[5]);
-  fi.direct_io = flags & 1;
-  fi.keep_cache = (flags & 2) != 0;
+  if (get_entry(env, argv + 1, &e) != 0) REPLY(req, fuse_reply_err(req, EIO));
+  get_open(env, argv + 4, &fi);
   REPLY(req, fuse_reply_create(req, &e, &fi));
 }
 
@@ -468,11 +556,7 @@ static napi_value js_reply_open(napi_env env, napi_callback_info info) {
   ARGS(3)
   fuse_req_t req = req_arg(env, argv[0]);
   struct fuse_file_info fi;
-  memset(&fi, 0, sizeof fi);
-  fi.fh = (uint64_t) num(env, argv[1]);
-  int flags = (int) num(env, argv[2]);
-  fi.direct_io = flags & 1;
-  fi.keep_cache = (flags & 2) != 0;
+  get_open(env, argv + 1, &fi);
   REPLY(req, fuse_reply_open(req, &fi));
 }
 
@@ -567,6 +651,18 @@ static napi_value js_inval_entry(napi_env env, napi_callback_info info) {
   return int_result(env, fuse_lowlevel_notify_inval_entry(s->ch, (fuse_ino_t) num(env, argv[1]), name, len));
 }
 
+// stats() -> [wakeups, messages]: how many requests one wakeup of the JS thread carries.
+static napi_value js_stats(napi_env env, napi_callback_info info) {
+  (void) info;
+  napi_value out, v;
+  napi_create_array_with_length(env, 2, &out);
+  napi_create_double(env, wakeups, &v);
+  napi_set_element(env, out, 0, v);
+  napi_create_double(env, messages, &v);
+  napi_set_element(env, out, 1, v);
+  return out;
+}
+
 NAPI_MODULE_INIT() {
   napi_property_descriptor props[] = {
     { "mount", NULL, js_mount, NULL, NULL, NULL, napi_default, NULL },
@@ -581,6 +677,7 @@ NAPI_MODULE_INIT() {
     { "callerContext", NULL, js_caller, NULL, NULL, NULL, napi_default, NULL },
     { "notifyInvalInode", NULL, js_inval_inode, NULL, NULL, NULL, napi_default, NULL },
     { "notifyInvalEntry", NULL, js_inval_entry, NULL, NULL, NULL, napi_default, NULL },
+    { "stats", NULL, js_stats, NULL, NULL, NULL, napi_default, NULL },
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;
