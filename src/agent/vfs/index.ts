@@ -17,7 +17,7 @@ import type { ReadCache } from '../readcache/index.js';
 import type { Writeback } from '../writeback/index.js';
 import type { LeaseManager } from '../lease/index.js';
 import { resolve, type Core, type VfsSettings } from './core.js';
-import { createCredSource, processCred, type OpContext } from './creds.js';
+import { createCredSource, type OpContext } from './creds.js';
 import { createPathCache } from './path-cache.js';
 import { createExtentCache } from './extent-cache.js';
 import { createHandles } from './handles.js';
@@ -99,13 +99,14 @@ export interface Vfs {
 }
 
 export function createVfs(opts: VfsOptions): Vfs {
+  const creds = createCredSource({ ttlMs: 2000, maxEntries: 4096, now: () => opts.clock.nowMs() });
   const core: Core = {
     client: opts.client,
     readCache: opts.readCache,
     writeback: opts.writeback,
-    creds: createCredSource({ ttlMs: 2000, maxEntries: 4096, now: () => opts.clock.nowMs() }),
+    creds,
     paths: createPathCache(ROOT_INO, { maxEntries: opts.pathCacheEntries, maxAgeMs: opts.pathCacheMaxAgeMs, nowMs: () => opts.clock.nowMs() }),
-    extents: createExtentCache({ client: opts.client, cred: processCred(), fromCount: opts.fetchExtentsFrom, beforeCount: opts.fetchExtentsBefore, maxEntries: opts.extentMapEntryLimit }),
+    extents: createExtentCache({ client: opts.client, cred: creds.own(), fromCount: opts.fetchExtentsFrom, beforeCount: opts.fetchExtentsBefore, maxEntries: opts.extentMapEntryLimit }),
     handles: createHandles(),
     log: opts.log,
     clock: opts.clock,
