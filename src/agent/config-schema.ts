@@ -130,10 +130,18 @@ export const agentSchema: Schema = {
           doc: 'TCP port of the embedded HTTP server; `0` starts no server. Each agent on a host needs its own ' +
             'port. A port that cannot be bound is a start-up error.',
         },
+        FUSESession: {
+          type: 'enum', default: 'highlevel', values: ['highlevel', 'lowlevel'],
+          doc: 'How the agent serves the kernel. `highlevel`: fuse-native\'s path-based session (libfuse 2 ' +
+            'high-level API; the agent resolves paths through its path cache). `lowlevel`: the inode-based ' +
+            'session (libfuse 2.9 low-level API; node ids are volume inode numbers, each operation at most one ' +
+            'RPC, hard links one kernel node, nanosecond timestamps, READDIRPLUS). docs/AGENT.md.',
+        },
         ReadDirPlusEnabled: {
           type: 'bool', default: 'false',
-          doc: 'READDIRPLUS (directory reads with attributes). libfuse 2, under fuse-native 2.2.6, cannot send it, ' +
-            'so `true` is refused at start-up with an error rather than ignored.',
+          doc: 'READDIRPLUS (directory reads with attributes, so `ls -l` needs no lookup per entry). Needs ' +
+            '`FUSESession: lowlevel`; with `highlevel` (libfuse 2 under fuse-native cannot send it) `true` is ' +
+            'refused at start-up with an error rather than ignored.',
         },
         XAttrEnabled: {
           type: 'bool', default: 'true',

@@ -54,7 +54,8 @@ async function main(argv: string[]): Promise<number> {
       throw new PfsError('PFS_ERR_CONFIG', `${file}: [Agent] ObjectStoreURL: ${(err as Error).message}`);
     }
   }
-  if (a.ReadDirPlusEnabled) throw new PfsError('PFS_ERR_CONFIG', `${file}: [Agent] ReadDirPlusEnabled: true is not supported (libfuse 2 under fuse-native cannot send READDIRPLUS); set it to false`);
+  const lowLevel = a.FUSESession === 'lowlevel';
+  if (a.ReadDirPlusEnabled && !lowLevel) throw new PfsError('PFS_ERR_CONFIG', `${file}: [Agent] ReadDirPlusEnabled: true needs FUSESession: lowlevel (libfuse 2 under fuse-native cannot send READDIRPLUS); set one or the other`);
   checkMountPoint(mnt);
   const tls = rpcTls(file, a);
   if (await isMounted(mnt)) throw new StartupError(`mount point ${mnt} is busy: something is already mounted there`);

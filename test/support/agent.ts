@@ -234,6 +234,8 @@ export function agentDefaults(p: ProxyfsdHandle, mnt: string): Record<string, st
     LogToConsole: 'true',
     XAttrEnabled: 'true',
     FUSEAllowOther: 'true',
+    // PFS_TEST_FUSE_SESSION=lowlevel|highlevel runs a test on that session (scripts/run-tests.mjs).
+    ...(process.env.PFS_TEST_FUSE_SESSION ? { FUSESession: process.env.PFS_TEST_FUSE_SESSION } : {}),
     ...p.agentKeys,
   };
 }

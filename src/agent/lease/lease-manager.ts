@@ -299,6 +299,16 @@ export function createLeaseManager(opts: LeaseManagerOptions): LeaseManager {
   return {
     acquireShared: (ino) => acquire(ino, 'shared'),
     acquireExclusive: (ino) => acquire(ino, 'exclusive'),
+    adoptExclusive(ino) {
+      if (closed || entries.has(ino)) return false;
+      const e = entryOf(ino);
+      e.epoch = ++epochSeq;
+      e.valid = true;
+      e.serverHeld = true;
+      setState(e, 'exclusive');
+      enforceLimits();
+      return true;
+    },
     epoch(ino) {
       const e = entries.get(ino);
       return e && e.valid && e.state !== 'none' ? e.epoch : undefined;

@@ -107,6 +107,11 @@ export interface LeaseManager {
   heldEpoch(ino: Ino): number | undefined;
   /** True when the manager holds or is getting a lease on ino (so ino is a regular file). */
   known(ino: Ino): boolean;
+  /**
+   * The server granted an Exclusive lease with another call (Create with lease): held from now on,
+   * when nothing is known or happening here about ino; false (nothing changes) otherwise.
+   */
+  adoptExclusive(ino: Ino): boolean;
   /** Gives up an idle lease now (the file lost its last name here and nothing has it open: it is
    *  likely gone, and its lease would only take a place under the limits). */
   drop(ino: Ino): void;

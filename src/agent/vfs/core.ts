@@ -13,6 +13,7 @@ import type { CredSource, OpContext } from './creds.js';
 import type { PathCache } from './path-cache.js';
 import type { ExtentCache } from './extent-cache.js';
 import type { Handles } from './handles.js';
+import type { Nodes } from './nodes.js';
 import type { LeaseManager } from '../lease/index.js';
 
 export interface VfsSettings {
@@ -33,8 +34,15 @@ export interface Core {
   clock: Clock;
   settings: VfsSettings;
   leases: LeaseManager;
-  /** Tells the kernel to drop its attributes and pages of the file at path; resolves when done, never rejects. */
-  invalidateKernel: (path: string) => Promise<unknown>;
+  /** The kernel's nodes (inode-based session; empty under the path-based one). */
+  nodes: Nodes;
+  /**
+   * Tells the kernel to drop its attributes and pages of ino (when it may hold any); resolves
+   * when done, never rejects. The path-based session reaches the node by the latest path seen.
+   */
+  invalidateNode: (ino: Ino) => Promise<unknown>;
+  /** Tells the kernel to drop everything it caches of this mount (names too); never rejects. */
+  invalidateAll: () => void;
   /** Server-side size of inodes with open handles, from the latest attributes seen. */
   serverSize: Map<Ino, number>;
   /** The lease epoch under which serverSize of an inode was seen; a size without one (or of another epoch) is asked again. */

@@ -6,9 +6,10 @@
  */
 import { FsError, errorCode } from '../../common/errors/index.js';
 import { O_ACCMODE, O_APPEND, O_CREAT, O_RDONLY, O_RDWR, O_TRUNC, type Attr, type Cred, type Ino } from '../../common/protocol/index.js';
-import { credOf, localSize, noteAttr, resolve, splitPath, type Core } from './core.js';
+import { credOf, forgetNoCapability, localSize, noteAttr, resolve, splitPath, type Core } from './core.js';
 import type { OpContext } from './creds.js';
 import type { Handle } from './handles.js';
+import type { AttrChanges } from './names.js';
 import { checkLease, notePath, reopen, sizeUnder, withLease } from './leased.js';
 
 function track(core: Core, attr: Attr, epoch: number | undefined): void {
@@ -25,6 +26,10 @@ export async function openFile(core: Core, ctx: OpContext, path: string, flags: 
   const cred = await credOf(core, ctx);
   const ino = await resolve(core, cred, path);
   notePath(core, ino, path);
+  return openIno(core, cred, ino, flags);
+}
+
+export async function openIno(core: Core, cred: Cred, ino: Ino, flags: number): Promise<number> {
   // O_TRUNC changes the data: other agents' caches must go first (Exclusive revokes them).
   return withLease(core, ino, flags & O_TRUNC ? 'exclusive' : 'shared', async (epoch) => {
     if (flags & O_TRUNC) await flushIno(core, ino);
@@ -38,14 +43,24 @@ export async function openFile(core: Core, ctx: OpContext, path: string, flags: 
 export async function createFile(core: Core, ctx: OpContext, path: string, mode: number, flags: number | null): Promise<number> {
   const cred = await credOf(core, ctx);
   const { parent, name } = splitPath(path);
-  const parentIno = await resolve(core, cred, parent);
-  const openFlags = flags ?? (O_CREAT | O_RDWR);
-  const attr = await core.client.call('Create', { cred, parent: parentIno, name, mode: mode & 0o7777, umask: 0, flags: openFlags });
+  const { attr, fh } = await createAt(core, cred, await resolve(core, cred, parent), name, mode, flags ?? (O_CREAT | O_RDWR));
   core.paths.set(path, attr.ino);
   notePath(core, attr.ino, path);
+  return fh;
+}
+
+export async function createAt(core: Core, cred: Cred, parent: Ino, name: string, mode: number, flags: number): Promise<{ attr: Attr; fh: number }> {
+  // The new file comes with its Exclusive lease (one RPC, not Create + Lease): its size is
+  // current under it, and it has no security.capability (the kernel asks before each write).
+  const { leased, ...attr } = await core.client.call('Create', { cred, parent, name, mode: mode & 0o7777, umask: 0, flags, lease: true });
   core.extents.invalidate(attr.ino);
-  track(core, attr, undefined); // no lease yet: the first read or append asks for the size again
-  return addHandle(core, attr.ino, openFlags, cred);
+  const epoch = leased && core.leases.adoptExclusive(attr.ino) ? core.leases.epoch(attr.ino) : undefined;
+  track(core, attr, epoch); // without a lease the first read or append asks for the size again
+  if (epoch !== undefined) {
+    if (core.noCapability.size >= 100_000) forgetNoCapability(core);
+    core.noCapability.set(attr.ino, { untilMs: 0, epoch });
+  }
+  return { attr, fh: addHandle(core, attr.ino, flags, cred) };
 }
 
 export async function releaseFile(core: Core, fh: number): Promise<void> {
@@ -89,26 +104,27 @@ export async function fgetattr(core: Core, fh: number): Promise<Attr> {
   return withLease(core, h.ino, 'shared', async (epoch) => noteAttr(core, await core.client.call('GetAttr', { cred: h.cred, ino: h.ino }), epoch));
 }
 
-export async function truncateIno(core: Core, ctx: OpContext, ino: Ino, size: number): Promise<Attr> {
-  const cred = await credOf(core, ctx);
+/** Truncation, with any other attribute changes of the same setattr (one SetAttr). */
+export async function truncateIno(core: Core, cred: Cred, ino: Ino, size: number, changes: AttrChanges = {}): Promise<Attr> {
   return withLease(core, ino, 'exclusive', async (epoch) => {
     await flushIno(core, ino);
-    const attr = await core.client.call('SetAttr', { cred, ino, size });
+    const attr = await core.client.call('SetAttr', { cred, ino, ...changes, size });
     core.extents.invalidate(ino);
     return noteAttr(core, attr, epoch);
   });
 }
 
 export async function truncatePath(core: Core, ctx: OpContext, path: string, size: number): Promise<Attr> {
-  const ino = await resolve(core, await credOf(core, ctx), path);
+  const cred = await credOf(core, ctx);
+  const ino = await resolve(core, cred, path);
   notePath(core, ino, path);
-  return truncateIno(core, ctx, ino, size);
+  return truncateIno(core, cred, ino, size);
 }
 
-export async function ftruncateFile(core: Core, ctx: OpContext, fh: number, size: number): Promise<Attr> {
+export async function ftruncateFile(core: Core, ctx: OpContext, fh: number, size: number, changes: AttrChanges = {}): Promise<Attr> {
   const h = core.handles.get(fh);
   await reopen(core, h);
-  return truncateIno(core, ctx, h.ino, size);
+  return truncateIno(core, await credOf(core, ctx), h.ino, size, changes);
 }
 
 /** Reads into dest (which may alias kernel memory until the reply); returns the byte count. */

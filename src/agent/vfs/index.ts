@@ -9,7 +9,7 @@
  * change this agent makes.
  */
 import type { Attr, DirEntry, Ino, LockConflict, ReclaimedLock, StatVfs, Timespec } from '../../common/protocol/index.js';
-import { ROOT_INO } from '../../common/protocol/index.js';
+import { ROOT_INO, S_IFDIR } from '../../common/protocol/index.js';
 import type { Clock } from '../../common/clock/index.js';
 import type { Logger } from '../../common/rpc/index.js';
 import type { VolumeClient } from '../volume-client/index.js';
@@ -24,10 +24,14 @@ import { createHandles } from './handles.js';
 import { createLocks, type SetLockRequest } from './locks.js';
 import * as names from './names.js';
 import * as data from './data.js';
+import * as byIno from './by-ino.js';
+import { createNodes } from './nodes.js';
+import type { SetAttrChanges } from './by-ino.js';
 import { leaseDropped, mountLost } from './leased.js';
 
 export type { OpContext } from './creds.js';
 export type { VfsSettings } from './core.js';
+export type { SetAttrChanges } from './by-ino.js';
 export { InterruptedError, type SetLockRequest } from './locks.js';
 
 export interface VfsOptions extends VfsSettings {
@@ -43,13 +47,45 @@ export interface VfsOptions extends VfsSettings {
   /** Path-cache entries older than this are looked up again (EntryDuration; Infinity = never). */
   pathCacheMaxAgeMs: number;
   leases: LeaseManager;
-  /** Drops the kernel's attributes and pages of the file at path (the binding's invalidateInode); never rejects. */
+  /** Path-based session: drops the kernel's attributes and pages of the file at path (the binding's invalidateInode); never rejects. */
   invalidateKernel?: (path: string) => Promise<unknown>;
+  /** Inode-based session: drops the kernel's attributes and pages of node ino; never rejects. Given: the session is inode-based. */
+  invalidateNode?: (ino: Ino) => Promise<unknown>;
   /** The binding's forgetCapabilityAbsence (docs/FUSE-BINDING.md 2.9); default none. */
   forgetCapabilityAbsence?: () => void;
 }
 
+/** The inode-based session's operations (docs/AGENT.md): nodes are volume inode numbers. */
+export interface InoVfs {
+  /** An entry reply: the kernel holds one more reference to the inode returned. */
+  lookup(ctx: OpContext, parent: Ino, name: string): Promise<Attr>;
+  forget(ino: Ino, nlookup: number): void;
+  /** The kernel got these entries in a READDIRPLUS reply (one reference each). */
+  entered(attrs: Attr[]): void;
+  getattr(ctx: OpContext, ino: Ino): Promise<Attr>;
+  setattr(ctx: OpContext, ino: Ino, set: SetAttrChanges, fh: number | undefined): Promise<Attr>;
+  readlink(ctx: OpContext, ino: Ino): Promise<string>;
+  mkdir(ctx: OpContext, parent: Ino, name: string, mode: number): Promise<Attr>;
+  mknod(ctx: OpContext, parent: Ino, name: string, mode: number, rdev: number): Promise<Attr>;
+  symlink(ctx: OpContext, target: string, parent: Ino, name: string): Promise<Attr>;
+  link(ctx: OpContext, ino: Ino, newParent: Ino, newName: string): Promise<Attr>;
+  unlink(ctx: OpContext, parent: Ino, name: string): Promise<void>;
+  rmdir(ctx: OpContext, parent: Ino, name: string): Promise<void>;
+  rename(ctx: OpContext, parent: Ino, name: string, newParent: Ino, newName: string): Promise<void>;
+  open(ctx: OpContext, ino: Ino, flags: number): Promise<number>;
+  create(ctx: OpContext, parent: Ino, name: string, mode: number, flags: number): Promise<{ attr: Attr; fh: number }>;
+  /** One page after `cookie` (0 = start); plus: with attributes. */
+  readdir(ctx: OpContext, ino: Ino, cookie: number, maxEntries: number, plus: boolean): Promise<{ entries: DirEntry[]; eof: boolean }>;
+  access(ctx: OpContext, ino: Ino, mask: number): Promise<void>;
+  setxattr(ctx: OpContext, ino: Ino, name: string, value: Buffer, flags: number): Promise<void>;
+  getxattr(ctx: OpContext, ino: Ino, name: string): Promise<Buffer>;
+  listxattr(ctx: OpContext, ino: Ino): Promise<string[]>;
+  removexattr(ctx: OpContext, ino: Ino, name: string): Promise<void>;
+}
+
 export interface Vfs {
+  /** The operations by inode (the inode-based session); the path-based ones below serve fuse-native's session. */
+  readonly ino: InoVfs;
   getattr(ctx: OpContext, path: string): Promise<Attr>;
   fgetattr(fh: number): Promise<Attr>;
   access(ctx: OpContext, path: string, mask: number): Promise<void>;
@@ -87,6 +123,12 @@ export interface Vfs {
   setLock(fh: number, owner: string, req: SetLockRequest): Promise<void>;
   /** flock(2); the range of req is ignored. EAGAIN (LOCK_NB) or InterruptedError (EINTR). */
   flock(fh: number, owner: string, req: SetLockRequest): Promise<void>;
+  /**
+   * The locks a close drops (inode-based session; libfuse's high-level API did it itself): at
+   * each close (FUSE flush) the POSIX locks of the descriptor's lock owner, at the release of a
+   * description that used flock(2) its flock. No RPC when the owner holds none.
+   */
+  closeLocks(fh: number, owner: string, kind: 'posix' | 'flock'): Promise<void>;
   /** Flushes every file's buffered writes. */
   flushAll(): Promise<void>;
   /** LeaseCallbacks.dropped: the lease of ino is being released (caches go, the kernel is told; resolves when it is done). */
@@ -95,11 +137,13 @@ export interface Vfs {
   mountLost(): void;
   /** The locks this agent holds, for a Reclaim after a proxyfsd restart. */
   lockClaims(): ReclaimedLock[];
-  stats(): { openHandles: number; cachedPaths: number; cachedExtents: number };
+  stats(): { openHandles: number; cachedPaths: number; cachedExtents: number; kernelNodes: number };
 }
 
 export function createVfs(opts: VfsOptions): Vfs {
   const creds = createCredSource({ ttlMs: 2000, maxEntries: 4096, now: () => opts.clock.nowMs() });
+  const invalidateNode = opts.invalidateNode;
+  const invalidateKernel = opts.invalidateKernel ?? (async () => undefined);
   const core: Core = {
     client: opts.client,
     readCache: opts.readCache,
@@ -112,7 +156,19 @@ export function createVfs(opts: VfsOptions): Vfs {
     clock: opts.clock,
     settings: { readdirMaxEntries: opts.readdirMaxEntries, readAheadBytes: opts.readAheadBytes, xattrEnabled: opts.xattrEnabled },
     leases: opts.leases,
-    invalidateKernel: opts.invalidateKernel ?? (async () => undefined),
+    nodes: createNodes(ROOT_INO, S_IFDIR),
+    invalidateNode: invalidateNode
+      ? async (ino) => (core.nodes.has(ino) ? invalidateNode(ino) : undefined)
+      : async (ino) => {
+        const path = core.inoPaths.get(ino);
+        return path === undefined || core.handles.openCount(ino) === 0 ? undefined : invalidateKernel(path);
+      },
+    invalidateAll: invalidateNode
+      ? () => { for (const ino of [...core.nodes.inos()]) void invalidateNode(ino); }
+      : () => {
+        for (const path of core.inoPaths.values()) void invalidateKernel(path);
+        void invalidateKernel('/');
+      },
     serverSize: new Map(),
     sizeEpoch: new Map(),
     inoPaths: new Map(),
@@ -142,7 +198,32 @@ export function createVfs(opts: VfsOptions): Vfs {
       else core.sizeEpoch.delete(ino);
     }
   });
+  const cred = (ctx: OpContext) => creds.cred(ctx);
+  const ino: InoVfs = {
+    lookup: async (ctx, parent, name) => byIno.lookup(core, await cred(ctx), parent, name),
+    forget: (i, n) => byIno.forget(core, i, n),
+    entered: (attrs) => { for (const a of attrs) byIno.entered(core, a); },
+    getattr: async (ctx, i) => byIno.getattr(core, await cred(ctx), i),
+    setattr: async (ctx, i, set, fh) => byIno.setattr(core, await cred(ctx), i, set, fh),
+    readlink: async (ctx, i) => names.readlinkIno(core, await cred(ctx), i),
+    mkdir: async (ctx, parent, name, mode) => byIno.mkdir(core, await cred(ctx), parent, name, mode),
+    mknod: async (ctx, parent, name, mode, rdev) => byIno.mknod(core, await cred(ctx), parent, name, mode, rdev),
+    symlink: async (ctx, target, parent, name) => byIno.symlink(core, await cred(ctx), target, parent, name),
+    link: async (ctx, i, newParent, newName) => byIno.link(core, await cred(ctx), i, newParent, newName),
+    unlink: async (ctx, parent, name) => byIno.unlink(core, await cred(ctx), parent, name),
+    rmdir: async (ctx, parent, name) => byIno.rmdir(core, await cred(ctx), parent, name),
+    rename: async (ctx, parent, name, newParent, newName) => byIno.rename(core, await cred(ctx), parent, name, newParent, newName),
+    open: async (ctx, i, flags) => byIno.open(core, await cred(ctx), i, flags),
+    create: async (ctx, parent, name, mode, flags) => byIno.create(core, await cred(ctx), parent, name, mode, flags),
+    readdir: async (ctx, i, cookie, max, plus) => byIno.readdir(core, await cred(ctx), i, cookie, max, plus),
+    access: async (ctx, i, mask) => names.accessIno(core, await cred(ctx), i, mask),
+    setxattr: async (ctx, i, name, value, flags) => names.setxattrIno(core, await cred(ctx), i, name, value, flags),
+    getxattr: async (ctx, i, name) => names.getxattrIno(core, await cred(ctx), i, name),
+    listxattr: async (ctx, i) => names.listxattrIno(core, await cred(ctx), i),
+    removexattr: async (ctx, i, name) => names.removexattrIno(core, await cred(ctx), i, name),
+  };
   return {
+    ino,
     getattr: (ctx, path) => names.getattr(core, ctx, path),
     fgetattr: (fh) => data.fgetattr(core, fh),
     access: (ctx, path, mask) => names.access(core, ctx, path, mask),
@@ -182,6 +263,12 @@ export function createVfs(opts: VfsOptions): Vfs {
       const ino = lockIno(fh, req.closing);
       if (ino !== undefined) await locks.flock(ino, owner, req);
     },
+    async closeLocks(fh, owner, kind) {
+      const i = lockIno(fh, true);
+      if (i === undefined || !locks.has(i, owner, kind)) return;
+      const req: SetLockRequest = { type: 'unlock', start: 0, end: -1, wait: false, pid: 0, closing: true, signal: new AbortController().signal };
+      await (kind === 'posix' ? locks.posix(i, owner, req) : locks.flock(i, owner, req));
+    },
     flushAll: () => opts.writeback.flushAll(),
     leaseDropped: (ino) => leaseDropped(core, ino),
     mountLost: () => {
@@ -189,6 +276,6 @@ export function createVfs(opts: VfsOptions): Vfs {
       mountLost(core);
     },
     lockClaims: () => locks.claims(),
-    stats: () => ({ openHandles: core.handles.size(), cachedPaths: core.paths.size(), cachedExtents: core.extents.entries() }),
+    stats: () => ({ openHandles: core.handles.size(), cachedPaths: core.paths.size(), cachedExtents: core.extents.entries(), kernelNodes: core.nodes.size() }),
   };
 }

@@ -64,8 +64,8 @@ export function notePath(core: Core, ino: Ino, path: string): void {
 
 /**
  * The lease of ino is being released: its caches go, and the kernel's pages and attributes of
- * a file open here (the kernel drops the pages of a file that is not open at its next open: the
- * mount does not use kernel_cache; attributes it keeps at most AttrDuration). Resolves when the
+ * it (the path-based session: of a file open here; the kernel drops the pages of a file that is
+ * not open at its next open, as no open keeps the cache). Resolves when the
  * kernel is done (the lease manager bounds its wait, and never waits while an operation on the
  * inode does: docs/FUSE-BINDING.md §6.4).
  */
@@ -73,9 +73,7 @@ export function leaseDropped(core: Core, ino: Ino): Promise<unknown> {
   core.extents.invalidate(ino);
   core.sizeEpoch.delete(ino);
   forgetNoCapability(core, ino);
-  const path = core.inoPaths.get(ino);
-  if (path === undefined || core.handles.openCount(ino) === 0) return Promise.resolve();
-  return core.invalidateKernel(path);
+  return core.invalidateNode(ino);
 }
 
 /** The mount was lost (evicted): every cache goes, the kernel's too. Handles re-open lazily. */
@@ -85,8 +83,7 @@ export function mountLost(core: Core): void {
   core.sizeEpoch.clear();
   forgetNoCapability(core);
   core.fileInos.clear();
-  for (const path of core.inoPaths.values()) void core.invalidateKernel(path);
-  void core.invalidateKernel('/');
+  core.invalidateAll();
 }
 
 /** A handle opened under an older mount is opened again under the current one (without O_TRUNC/O_CREAT/O_EXCL). */

@@ -54,6 +54,8 @@ export interface Locks {
   posix(ino: Ino, owner: string, req: SetLockRequest): Promise<void>;
   /** flock(2): start and end are ignored. A refused LOCK_NB throws EAGAIN (EWOULDBLOCK). */
   flock(ino: Ino, owner: string, req: SetLockRequest): Promise<void>;
+  /** True when owner holds (or is asking for) locks of this kind on ino: a close must drop them. */
+  has(ino: Ino, owner: string, kind: 'posix' | 'flock'): boolean;
   /** Every lock this agent knows it holds: what a Reclaim claims after a proxyfsd restart. */
   claims(): ReclaimedLock[];
   /** The mount was lost (evicted or dropped): the server freed its locks, so the copies go. */
@@ -267,6 +269,7 @@ export function createLocks(opts: LocksOptions): Locks {
   }
 
   return {
+    has: (ino, owner, kind) => lanes.has(`${kind}/${ino}/${owner}`),
     async getLock(ino, owner, q) {
       const r = await client.call('GetLock', { ino, owner, kind: 'posix', type: q.type, start: q.start, end: q.end });
       return r.conflict;

@@ -3,7 +3,7 @@
  * lookups), calls the volume server, then keeps the cache exact.
  */
 import { FsError } from '../../common/errors/index.js';
-import { type Attr, type Cred, type DirEntry, type StatVfs, type Timespec } from '../../common/protocol/index.js';
+import { type Attr, type Cred, type DirEntry, type Ino, type StatVfs, type Timespec } from '../../common/protocol/index.js';
 import { CAPABILITY_XATTR, NO_CAPABILITY_TTL_MS, credOf, forgetNoCapability, lookupLeased, lookupPath, noteAttr, resolve, splitPath, type Core } from './core.js';
 import type { OpContext } from './creds.js';
 import { isRegular, noteFile, notePath, withLease } from './leased.js';
@@ -73,7 +73,11 @@ function exclusiveIfFile<T>(core: Core, ino: number, fn: (epoch: number | undefi
 
 export async function access(core: Core, ctx: OpContext, path: string, mask: number): Promise<void> {
   const cred = await credOf(core, ctx);
-  await core.client.call('Access', { cred, ino: await resolve(core, cred, path), mask });
+  await accessIno(core, cred, await resolve(core, cred, path), mask);
+}
+
+export async function accessIno(core: Core, cred: Cred, ino: Ino, mask: number): Promise<void> {
+  await core.client.call('Access', { cred, ino, mask });
 }
 
 export async function statfs(core: Core): Promise<StatVfs> {
@@ -91,7 +95,7 @@ export async function readdir(core: Core, ctx: OpContext, path: string): Promise
   const all: DirEntry[] = [];
   let cookie = 0;
   for (;;) {
-    const page = await core.client.call('ReadDir', { cred, ino, cookie, maxEntries: core.settings.readdirMaxEntries, plus: false });
+    const page = await readdirPage(core, cred, ino, cookie, core.settings.readdirMaxEntries, false);
     for (const e of page.entries) {
       all.push(e);
       cookie = e.cookie;
@@ -100,38 +104,64 @@ export async function readdir(core: Core, ctx: OpContext, path: string): Promise
   }
 }
 
+/** One page of a directory from after `cookie` (0: the start; '.' and '..' are cookies 1 and 2). */
+export async function readdirPage(core: Core, cred: Cred, ino: Ino, cookie: number, maxEntries: number, plus: boolean): Promise<{ entries: DirEntry[]; eof: boolean }> {
+  const page = await core.client.call('ReadDir', { cred, ino, cookie, maxEntries, plus });
+  if (plus) for (const e of page.entries) if (e.attr) e.attr = noteAttr(core, e.attr);
+  return page;
+}
+
+export async function mkdirAt(core: Core, cred: Cred, parent: Ino, name: string, mode: number): Promise<Attr> {
+  return core.client.call('Mkdir', { cred, parent, name, mode: mode & 0o7777, umask: 0 });
+}
+
+export async function mknodAt(core: Core, cred: Cred, parent: Ino, name: string, mode: number, rdev: number): Promise<Attr> {
+  return core.client.call('Mknod', { cred, parent, name, mode, umask: 0, rdev });
+}
+
+export async function symlinkAt(core: Core, cred: Cred, target: string, parent: Ino, name: string): Promise<Attr> {
+  return core.client.call('Symlink', { cred, parent, name, target });
+}
+
 export async function mkdir(core: Core, ctx: OpContext, path: string, mode: number): Promise<Attr> {
   const { cred, parent, name } = await parentOf(core, ctx, path);
-  const attr = await core.client.call('Mkdir', { cred, parent, name, mode: mode & 0o7777, umask: 0 });
+  const attr = await mkdirAt(core, cred, parent, name, mode);
   core.paths.set(path, attr.ino);
   return attr;
 }
 
 export async function mknod(core: Core, ctx: OpContext, path: string, mode: number, rdev: number): Promise<Attr> {
   const { cred, parent, name } = await parentOf(core, ctx, path);
-  const attr = await core.client.call('Mknod', { cred, parent, name, mode, umask: 0, rdev });
+  const attr = await mknodAt(core, cred, parent, name, mode, rdev);
   core.paths.set(path, attr.ino);
   return attr;
 }
 
 export async function symlink(core: Core, ctx: OpContext, target: string, path: string): Promise<Attr> {
   const { cred, parent, name } = await parentOf(core, ctx, path);
-  const attr = await core.client.call('Symlink', { cred, parent, name, target });
+  const attr = await symlinkAt(core, cred, target, parent, name);
   core.paths.set(path, attr.ino);
   return attr;
 }
 
+export async function readlinkIno(core: Core, cred: Cred, ino: Ino): Promise<string> {
+  return (await core.client.call('Readlink', { cred, ino })).target;
+}
+
 export async function readlink(core: Core, ctx: OpContext, path: string): Promise<string> {
   const cred = await credOf(core, ctx);
-  return (await core.client.call('Readlink', { cred, ino: await resolve(core, cred, path) })).target;
+  return readlinkIno(core, cred, await resolve(core, cred, path));
 }
 
 export async function link(core: Core, ctx: OpContext, from: string, to: string): Promise<Attr> {
   const { cred, parent, name } = await parentOf(core, ctx, to);
-  const ino = await resolve(core, cred, from);
-  const attr = await core.client.call('Link', { cred, ino, newParent: parent, newName: name });
+  const attr = await linkAt(core, cred, await resolve(core, cred, from), parent, name);
   core.paths.set(to, attr.ino);
-  return noteAttr(core, attr);
+  return attr;
+}
+
+export async function linkAt(core: Core, cred: Cred, ino: Ino, newParent: Ino, newName: string): Promise<Attr> {
+  return noteAttr(core, await core.client.call('Link', { cred, ino, newParent, newName }));
 }
 
 export async function unlink(core: Core, ctx: OpContext, path: string): Promise<void> {
@@ -167,9 +197,21 @@ export async function rename(core: Core, ctx: OpContext, from: string, to: strin
   }
 }
 
-async function setattr(core: Core, ctx: OpContext, path: string, changes: { mode?: number; uid?: number; gid?: number; atime?: Timespec | 'now'; mtime?: Timespec | 'now' }): Promise<Attr> {
+export interface AttrChanges {
+  mode?: number;
+  uid?: number;
+  gid?: number;
+  atime?: Timespec | 'now';
+  mtime?: Timespec | 'now';
+}
+
+async function setattr(core: Core, ctx: OpContext, path: string, changes: AttrChanges): Promise<Attr> {
   const cred = await credOf(core, ctx);
-  const ino = await resolve(core, cred, path);
+  return setattrIno(core, cred, await resolve(core, cred, path), changes);
+}
+
+/** chmod, chown, utimens (no size: truncation is data.truncateIno). */
+export function setattrIno(core: Core, cred: Cred, ino: Ino, changes: AttrChanges): Promise<Attr> {
   return exclusiveIfFile(core, ino, async (epoch) => {
     // Buffered writes go first: their Wrote would otherwise land after this change and undo it
     // (a later mtime, set-id bits cleared after a chmod).
@@ -193,9 +235,12 @@ export function utimens(core: Core, ctx: OpContext, path: string, atime: Timespe
 }
 
 export async function setxattr(core: Core, ctx: OpContext, path: string, name: string, value: Buffer, flags: number): Promise<void> {
-  xattrsOn(core);
   const cred = await credOf(core, ctx);
-  const ino = await resolve(core, cred, path);
+  await setxattrIno(core, cred, await resolve(core, cred, path), name, value, flags);
+}
+
+export async function setxattrIno(core: Core, cred: Cred, ino: Ino, name: string, value: Buffer, flags: number): Promise<void> {
+  xattrsOn(core);
   await exclusiveIfFile(core, ino, async () => {
     // Forgotten before (no answer from here) and after (none taken from the server meanwhile).
     forgetNoCapability(core, ino);
@@ -208,9 +253,12 @@ export async function setxattr(core: Core, ctx: OpContext, path: string, name: s
 }
 
 export async function getxattr(core: Core, ctx: OpContext, path: string, name: string): Promise<Buffer> {
-  xattrsOn(core);
   const cred = await credOf(core, ctx);
-  const ino = await resolve(core, cred, path);
+  return getxattrIno(core, cred, await resolve(core, cred, path), name);
+}
+
+export async function getxattrIno(core: Core, cred: Cred, ino: Ino, name: string): Promise<Buffer> {
+  xattrsOn(core);
   const capability = name === CAPABILITY_XATTR;
   if (!capability) return getxattrOf(core, cred, ino, name);
   const known = core.noCapability.get(ino);
@@ -250,15 +298,22 @@ async function getxattrOf(core: Core, cred: Cred, ino: number, name: string): Pr
 }
 
 export async function listxattr(core: Core, ctx: OpContext, path: string): Promise<string[]> {
-  xattrsOn(core);
   const cred = await credOf(core, ctx);
-  return (await core.client.call('ListXattr', { cred, ino: await resolve(core, cred, path) })).names;
+  return listxattrIno(core, cred, await resolve(core, cred, path));
+}
+
+export async function listxattrIno(core: Core, cred: Cred, ino: Ino): Promise<string[]> {
+  xattrsOn(core);
+  return (await core.client.call('ListXattr', { cred, ino })).names;
 }
 
 export async function removexattr(core: Core, ctx: OpContext, path: string, name: string): Promise<void> {
-  xattrsOn(core);
   const cred = await credOf(core, ctx);
-  const ino = await resolve(core, cred, path);
+  await removexattrIno(core, cred, await resolve(core, cred, path), name);
+}
+
+export async function removexattrIno(core: Core, cred: Cred, ino: Ino, name: string): Promise<void> {
+  xattrsOn(core);
   await exclusiveIfFile(core, ino, async () => {
     forgetNoCapability(core, ino);
     try {

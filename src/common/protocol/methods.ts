@@ -31,7 +31,11 @@ export interface MethodMap {
   SetAttr: { params: SetAttrParams; result: Attr };
   Access: { params: { mountId: string; cred: Cred; ino: Ino; mask: number }; result: Record<string, never> };
 
-  Create: { params: { mountId: string; cred: Cred; parent: Ino; name: string; mode: number; umask: number; flags: number }; result: Attr };
+  /**
+   * lease: ask for an Exclusive lease on the file in the same call; `leased` in the result says
+   * whether it was granted (always for a file this call made, unless a reclaim period is running).
+   */
+  Create: { params: { mountId: string; cred: Cred; parent: Ino; name: string; mode: number; umask: number; flags: number; lease?: boolean }; result: Attr & { leased?: boolean } };
   Mknod: { params: { mountId: string; cred: Cred; parent: Ino; name: string; mode: number; umask: number; rdev: number }; result: Attr };
   Mkdir: { params: { mountId: string; cred: Cred; parent: Ino; name: string; mode: number; umask: number }; result: Attr };
   Symlink: { params: { mountId: string; cred: Cred; parent: Ino; name: string; target: string }; result: Attr };

@@ -72,7 +72,7 @@ const SHAPES: { [M in Method]: Check } = {
   GetAttr: object({ mountId, cred, ino }),
   SetAttr: object({ mountId, cred, ino, mode: optional(u32), uid: optional(u32), gid: optional(u32), size: optional(uint), atime: optional(timeSet), mtime: optional(timeSet) }),
   Access: object({ mountId, cred, ino, mask: u32 }),
-  Create: object({ mountId, cred, parent: ino, name, mode: u32, umask: u32, flags: u32 }),
+  Create: object({ mountId, cred, parent: ino, name, mode: u32, umask: u32, flags: u32, lease: optional(bool) }),
   Mknod: object({ mountId, cred, parent: ino, name, mode: u32, umask: u32, rdev: u32 }),
   Mkdir: object({ mountId, cred, parent: ino, name, mode: u32, umask: u32 }),
   Symlink: object({ mountId, cred, parent: ino, name, target: str(64 * 1024) }),

@@ -64,6 +64,8 @@ export interface LeaseManager {
    * now on unless another mount's lease conflicts (then false, nothing changes).
    */
   claim(mountId: string, ino: Ino, mode: Mode): boolean;
+  /** Grants `want` at once when nobody waits and no other mount's lease conflicts (nothing is interrupted); else false. */
+  grantIfFree(mountId: string, ino: Ino, want: Mode): boolean;
   /** Drops every lease of the mount; its waiting requests fail with `reason`. Returns the leases dropped. */
   dropMount(mountId: string, reason: Error): number;
   held(mountId: string): { shared: Ino[]; exclusive: Ino[] };
@@ -313,6 +315,10 @@ export function createLeaseManager(opts: LeaseManagerOptions): LeaseManager {
       touch(h);
       enforceLimit();
       return true;
+    },
+    grantIfFree(mountId, ino, want) {
+      if (closed) return false;
+      return immediate(mountId, ino, want) === want;
     },
     dropMount,
     held(mountId) {

@@ -57,7 +57,15 @@ export const handlers: Handlers = {
   SetAttr: ({ mountId: _m, ...p }, ctx) => ctx.volume.ns.setattr(p),
   Access: (p, ctx) => { ctx.volume.ns.access(p.cred, p.ino, p.mask); return empty; },
 
-  Create: (p, ctx) => ctx.volume.ns.create(p.mountId, p.cred, p.parent, p.name, p.mode, p.umask, p.flags),
+  // With lease: the new file comes with an Exclusive lease (one call instead of Create + Lease);
+  // never during a reclaim period, when unclaimed leases of other mounts may still exist.
+  Create: (p, ctx) => {
+    const attr = ctx.volume.ns.create(p.mountId, p.cred, p.parent, p.name, p.mode, p.umask, p.flags);
+    if (!p.lease || ctx.volume.reclaim.ended() !== undefined) return attr;
+    const leased = ctx.volume.leases.grantIfFree(p.mountId, attr.ino, 'exclusive');
+    if (leased) ctx.volume.reclaim.acquiring(attr.ino);
+    return { ...attr, leased };
+  },
   Mknod: (p, ctx) => ctx.volume.ns.mknod(p.cred, p.parent, p.name, p.mode, p.umask, p.rdev),
   Mkdir: (p, ctx) => ctx.volume.ns.mkdir(p.cred, p.parent, p.name, p.mode, p.umask),
   Symlink: (p, ctx) => ctx.volume.ns.symlink(p.cred, p.parent, p.name, p.target),

@@ -1,0 +1,139 @@
+/**
+ * The inode-based session's op table (docs/AGENT.md, issue 12): every handler takes the caller
+ * from its request, awaits one vfs.ino (or handle) call and answers through its LlReply.
+ * Node ids are volume inode numbers (the root, inode 1, is FUSE_ROOT_ID). Timing, counting,
+ * trace lines and errno mapping happen once, in `run`, as in ops.ts.
+ */
+import type { Attr, StatVfs } from '../../common/protocol/index.js';
+import type { Logger } from '../../common/rpc/index.js';
+import type { OpContext, Vfs } from '../vfs/index.js';
+import type { LlAttr, LlLock, LlOps, LlReply, LlStatfs, LlTimeouts } from './binding/lowlevel/types.js';
+import { errnoName, toErrno } from './errno.js';
+import type { OpObserver } from './ops.js';
+
+export interface LlOpsOptions {
+  vfs: Vfs;
+  log: Logger;
+  trace: boolean;
+  blockSizeBytes: number;
+  /** How long the kernel may keep attributes and names (AttrDuration, EntryDuration), in ms. */
+  attrTimeoutMs: number;
+  entryTimeoutMs: number;
+  /** Metrics; default none. */
+  observer?: OpObserver;
+}
+
+const NO_OBSERVER: OpObserver = { onOp() {}, onRead() {}, onWrite() {} };
+
+export function toLlAttr(a: Attr, blksize: number): LlAttr {
+  return {
+    ino: a.ino, mode: a.mode, nlink: a.nlink, uid: a.uid, gid: a.gid, size: a.size, rdev: a.rdev,
+    blocks: a.blocks, blksize, atime: a.atime, mtime: a.mtime, ctime: a.ctime,
+  };
+}
+
+export function toLlStatfs(s: StatVfs): LlStatfs {
+  return { bsize: s.bsize, frsize: s.frsize, blocks: s.blocks, bfree: s.bfree, bavail: s.bavail, files: s.files, ffree: s.ffree, favail: s.favail, namemax: s.namemax };
+}
+
+export function createLlOps(opts: LlOpsOptions): { ops: LlOps } {
+  const { vfs, log } = opts;
+  const fs = vfs.ino;
+  const observer = opts.observer ?? NO_OBSERVER;
+  const timeouts: LlTimeouts = { attrS: opts.attrTimeoutMs / 1000, entryS: opts.entryTimeoutMs / 1000 };
+  const llAttr = (a: Attr) => toLlAttr(a, opts.blockSizeBytes);
+  const ctx = (r: LlReply): OpContext => r.caller();
+
+  /** Runs work and answers: reply(value) on success, r.err(errno) on failure. */
+  function run<T>(op: string, detail: unknown, r: LlReply, work: () => Promise<T>, reply: (value: T) => void): void {
+    const started = performance.now();
+    work().then(
+      (value) => {
+        const ms = performance.now() - started;
+        observer.onOp(op, ms / 1000);
+        if (opts.trace) log.debug({ op, detail, ms, result: 'ok' }, 'fuse op');
+        reply(value);
+      },
+      (err) => {
+        const ms = performance.now() - started;
+        const { errno, unexpected } = toErrno(err);
+        const result = errnoName(errno);
+        observer.onOp(op, ms / 1000, result);
+        if (unexpected) log.error({ op, detail, ms, code: (err as { code?: string }).code, err: (err as Error)?.message }, 'fuse op failed unexpectedly; answering EIO');
+        else if (opts.trace) log.debug({ op, detail, ms, result }, 'fuse op');
+        r.err(-errno);
+      },
+    );
+  }
+  const entry = (r: LlReply) => (a: Attr) => r.entry(llAttr(a), timeouts);
+  const ok = (r: LlReply) => () => r.ok();
+  const lockRequest = (lock: LlLock, wait: boolean, closing: boolean, r: LlReply) => ({ type: lock.type, start: lock.start, end: lock.end, wait, pid: lock.pid, closing, signal: r.signal });
+
+  const ops: LlOps = {
+    lookup: (parent, name, r) => run('lookup', { parent, name }, r, () => fs.lookup(ctx(r), parent, name), entry(r)),
+    forget: (ino, nlookup) => fs.forget(ino, nlookup),
+    getattr: (ino, fh, r) => run('getattr', { ino, fh }, r, () => fs.getattr(ctx(r), ino), (a) => r.attr(llAttr(a), timeouts.attrS)),
+    setattr: (ino, set, fh, r) => run('setattr', { ino, set, fh }, r, () => fs.setattr(ctx(r), ino, { ...set, ...(set.mode !== undefined ? { mode: set.mode & 0o7777 } : {}) }, fh), (a) => r.attr(llAttr(a), timeouts.attrS)),
+    readlink: (ino, r) => run('readlink', ino, r, () => fs.readlink(ctx(r), ino), (t) => r.readlink(t)),
+    mknod: (parent, name, mode, rdev, r) => run('mknod', { parent, name }, r, () => fs.mknod(ctx(r), parent, name, mode, rdev), entry(r)),
+    mkdir: (parent, name, mode, r) => run('mkdir', { parent, name }, r, () => fs.mkdir(ctx(r), parent, name, mode), entry(r)),
+    unlink: (parent, name, r) => run('unlink', { parent, name }, r, () => fs.unlink(ctx(r), parent, name), ok(r)),
+    rmdir: (parent, name, r) => run('rmdir', { parent, name }, r, () => fs.rmdir(ctx(r), parent, name), ok(r)),
+    symlink: (target, parent, name, r) => run('symlink', { parent, name }, r, () => fs.symlink(ctx(r), target, parent, name), entry(r)),
+    rename: (parent, name, newParent, newName, r) => run('rename', { parent, name, newParent, newName }, r, () => fs.rename(ctx(r), parent, name, newParent, newName), ok(r)),
+    link: (ino, newParent, newName, r) => run('link', { ino, newParent, newName }, r, () => fs.link(ctx(r), ino, newParent, newName), entry(r)),
+    // No keep_cache: the kernel drops the file's pages at each open (close-to-open, docs/SEMANTICS.md).
+    open: (ino, flags, r) => run('open', { ino, flags }, r, () => fs.open(ctx(r), ino, flags), (fh) => r.open(fh)),
+    create: (parent, name, mode, flags, r) => run('create', { parent, name }, r, () => fs.create(ctx(r), parent, name, mode, flags), (c) => r.create(llAttr(c.attr), timeouts, c.fh)),
+    read: (ino, fh, offset, size, r) => {
+      const buf = Buffer.allocUnsafe(size);
+      run('read', { fh, offset, size }, r, () => vfs.read(fh, offset, size, buf), (n) => {
+        observer.onRead(n);
+        r.buf(buf.subarray(0, n));
+      });
+    },
+    write: (ino, fh, offset, data, r) => run('write', { fh, offset, size: data.length }, r, () => vfs.write(fh, offset, data), (n) => {
+      observer.onWrite(n);
+      r.written(n);
+    }),
+    // close(2): the descriptor's POSIX locks go (libfuse's low-level API leaves that to us), then the data is reported.
+    flush: (ino, fh, lockOwner, r) => run('flush', { fh }, r, async () => {
+      await vfs.closeLocks(fh, lockOwner, 'posix');
+      await vfs.flush(fh);
+    }, ok(r)),
+    release: (ino, fh, _flags, flockRelease, lockOwner, r) => run('release', { fh }, r, async () => {
+      if (flockRelease) await vfs.closeLocks(fh, lockOwner, 'flock').catch((err) => log.warn({ fh, err: (err as Error).message }, 'dropping the flock at close failed; the server drops it at unmount'));
+      await vfs.release(fh);
+    }, ok(r)),
+    fsync: (ino, fh, _datasync, r) => run('fsync', { fh }, r, () => vfs.fsync(fh), ok(r)),
+    opendir: (ino, _flags, r) => r.open(0),
+    readdir: (ino, _fh, offset, size, r) => run('readdir', { ino, offset }, r, () => fs.readdir(ctx(r), ino, offset, Math.max(1, Math.floor(size / 32)), false), (page) => {
+      r.dir(page.entries.map((e) => ({ name: e.name, ino: e.ino, mode: e.mode, off: e.cookie })), offset);
+    }),
+    readdirplus: (ino, _fh, offset, size, r) => run('readdirplus', { ino, offset }, r, () => fs.readdir(ctx(r), ino, offset, Math.max(1, Math.floor(size / 160)), true), (page) => {
+      const entries = page.entries.filter((e) => e.attr);
+      const sent = r.dirPlus(entries.map((e) => ({ name: e.name, attr: llAttr(e.attr!), timeouts, off: e.cookie })), offset);
+      fs.entered(entries.slice(0, sent).filter((e) => e.name !== '.' && e.name !== '..').map((e) => e.attr!));
+    }),
+    releasedir: (ino, fh, r) => r.ok(),
+    fsyncdir: (ino, fh, _datasync, r) => r.ok(), // every namespace change is committed before it is acknowledged
+    statfs: (ino, r) => run('statfs', ino, r, () => vfs.statfs(), (s) => r.statfs(toLlStatfs(s))),
+    setxattr: (ino, name, value, flags, r) => run('setxattr', { ino, name }, r, () => fs.setxattr(ctx(r), ino, name, value, flags), ok(r)),
+    getxattr: (ino, name, r) => run('getxattr', { ino, name }, r, () => fs.getxattr(ctx(r), ino, name), (v) => r.xattr(v)),
+    listxattr: (ino, r) => run('listxattr', ino, r, () => fs.listxattr(ctx(r), ino), (names) => r.xattrNames(names)),
+    removexattr: (ino, name, r) => run('removexattr', { ino, name }, r, () => fs.removexattr(ctx(r), ino, name), ok(r)),
+    access: (ino, mask, r) => run('access', { ino, mask }, r, () => fs.access(ctx(r), ino, mask), ok(r)),
+    // Locks are held by proxyfsd (docs/LEASES.md §6); a wait ends with EINTR when the kernel interrupts it.
+    getlk: (ino, fh, owner, lock, r) => {
+      if (lock.type === 'unlock') return r.lock(undefined);
+      const q = { type: lock.type, start: lock.start, end: lock.end };
+      run('getlk', { ino, fh, owner }, r, () => vfs.getLock(fh, owner, q), (c) => r.lock(c && { type: c.type, start: c.start, end: c.end, pid: c.pid }));
+    },
+    setlk: (ino, fh, owner, lock, wait, closing, r) => run(wait ? 'setlkw' : 'setlk', { ino, fh, owner, type: lock.type }, r, () => vfs.setLock(fh, owner, lockRequest(lock, wait, closing, r)), ok(r)),
+    flock: (ino, fh, owner, type, wait, closing, r) => {
+      const pid = r.caller().pid;
+      run('flock', { ino, fh, owner, type }, r, () => vfs.flock(fh, owner, lockRequest({ type, start: 0, end: -1, pid }, wait, closing, r)), ok(r));
+    },
+  };
+  return { ops };
+}

@@ -1,0 +1,85 @@
+#!/usr/bin/env python3
+"""Descriptor and hard-link cases where a path-based session differs from a local filesystem
+(issue 21). Usage: inode-cases.py DIR. Runs each case in a fresh subdirectory of DIR and prints
+one JSON object {case: result}; the same run on a pfs mount and on a plain directory must agree."""
+import json, os, sys, time
+
+def hardlink_write():
+    fx = os.open('x', os.O_RDWR | os.O_CREAT, 0o644); os.link('x', 'y')
+    os.pwrite(fx, b'A' * 8192, 0); first = os.pread(fx, 4, 0)
+    fy = os.open('y', os.O_RDWR); os.pwrite(fy, b'B' * 8192, 0); os.close(fy)
+    r = [first.decode(), os.pread(fx, 4, 0).decode(), os.pread(fx, 4, 8000).decode()]
+    os.close(fx)
+    return r
+
+def hardlink_truncate():
+    fx = os.open('x', os.O_RDWR | os.O_CREAT, 0o644); os.link('x', 'y')
+    os.pwrite(fx, b'A' * 8192, 0); os.fsync(fx); os.pread(fx, 4096, 4096)
+    fy = os.open('y', os.O_RDWR); os.ftruncate(fy, 0); os.close(fy)
+    r = [len(os.pread(fx, 3034, 4096)), os.fstat(fx).st_size]
+    os.close(fx)
+    return r
+
+def hardlink_second_descriptor_reads_new_size():
+    fx = os.open('x', os.O_RDWR | os.O_CREAT, 0o644); os.link('x', 'y')
+    os.pwrite(fx, b'A' * 100, 0)
+    fy = os.open('y', os.O_RDWR); os.pwrite(fy, b'C' * 300, 100)
+    r = [os.fstat(fx).st_size, os.pread(fx, 400, 0).count(b'C'), os.stat('x').st_size]
+    os.close(fy); os.close(fx)
+    return r
+
+def unlinked_open_file():
+    fd = os.open('u', os.O_RDWR | os.O_CREAT, 0o644); os.write(fd, b'hello')
+    os.unlink('u')
+    st = os.fstat(fd)
+    r = [st.st_nlink, st.st_size, os.pread(fd, 5, 0).decode()]
+    os.close(fd)
+    return r
+
+def fchmod_through_unlinked_name():
+    fd = os.open('x', os.O_RDWR | os.O_CREAT, 0o644); os.link('x', 'y'); os.unlink('x')
+    os.write(fd, b'data'); os.fsync(fd)
+    os.fchmod(fd, 0o600); os.utime(fd, ns=(1_500_000_000_000_000_000, 1_500_000_000_000_000_000))
+    os.close(fd)
+    st = os.stat('y')
+    return [oct(st.st_mode & 0o7777), st.st_mtime_ns, st.st_nlink, st.st_size]
+
+def nanosecond_times():
+    open('t', 'w').close()
+    os.utime('t', ns=(1_000_000_123_456_789, 1_000_000_987_654_321))
+    st = os.stat('t')
+    return [st.st_atime_ns, st.st_mtime_ns]
+
+def ctime_changes():
+    out = []
+    fd = os.open('c', os.O_RDWR | os.O_CREAT, 0o644)
+    def changed(fn):
+        before = os.stat('c').st_ctime_ns
+        time.sleep(0.02)
+        fn()
+        return os.stat('c').st_ctime_ns > before
+    out.append(changed(lambda: os.link('c', 'c2')))
+    out.append(changed(lambda: os.unlink('c2')))
+    out.append(changed(lambda: os.chmod('c', 0o640)))
+    out.append(changed(lambda: os.truncate('c', 10)))
+    out.append(changed(lambda: os.pwrite(fd, b'x', 0) and os.fsync(fd)))
+    os.close(fd)
+    return out
+
+CASES = [hardlink_write, hardlink_truncate, hardlink_second_descriptor_reads_new_size, unlinked_open_file,
+         fchmod_through_unlinked_name, nanosecond_times, ctime_changes]
+
+def main():
+    root = sys.argv[1]
+    out = {}
+    for case in CASES:
+        d = os.path.join(root, case.__name__)
+        os.makedirs(d)
+        os.chdir(d)
+        try:
+            out[case.__name__] = case()
+        except OSError as e:
+            out[case.__name__] = 'error ' + (os.strerror(e.errno) if e.errno else str(e))
+    print(json.dumps(out))
+
+main()
