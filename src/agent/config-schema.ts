@@ -120,10 +120,17 @@ export const agentSchema: Schema = {
           doc: 'Log at trace level (every FUSE op and RPC) instead of info.',
         },
         HTTPServerIPAddr: {
-          type: 'string', default: '0.0.0.0',
+          type: 'string', default: '127.0.0.1',
           doc: 'Address the embedded HTTP server listens on (`/health`, `/metrics`, `/stats`, `/config`, ' +
-            '`/leases`; docs/OBSERVABILITY.md). The default `0.0.0.0` (the reference\'s) listens on every ' +
-            'interface, unauthenticated: use `127.0.0.1` unless a monitoring host must reach it.',
+            '`/leases`; docs/OBSERVABILITY.md). The default, loopback, keeps it off the network (the ' +
+            'reference\'s `0.0.0.0` listens on every interface): set an interface address when a monitoring ' +
+            'host must reach it. Reads need no authentication; state changes need HTTPServerAdminTokenFile.',
+        },
+        HTTPServerAdminTokenFile: {
+          type: 'string', default: '',
+          doc: 'File holding the token that the HTTP server\'s state-changing requests (`POST /leases/demote`, ' +
+            '`POST /leases/release`) must carry as `Authorization: Bearer TOKEN`. Readable by its owner only ' +
+            '(mode 0600), at least 16 characters, one line. Empty: those requests are refused (403).',
         },
         HTTPServerTCPPort: {
           type: 'int', default: '9090', min: 0, max: 65535,

@@ -58,6 +58,7 @@ async function main(argv: string[]): Promise<number> {
   if (a.ReadDirPlusEnabled && !lowLevel) throw new PfsError('PFS_ERR_CONFIG', `${file}: [Agent] ReadDirPlusEnabled: true needs FUSESession: lowlevel (libfuse 2 under fuse-native cannot send READDIRPLUS); set one or the other`);
   checkMountPoint(mnt);
   const tls = rpcTls(file, a);
+  const adminToken = readAdminToken(file, a);
   if (await isMounted(mnt)) throw new StartupError(`mount point ${mnt} is busy: something is already mounted there`);
 
   const { logger: log, reopen, close: closeLog } = createLogger({
@@ -285,7 +286,7 @@ async function main(argv: string[]): Promise<number> {
   try {
     http = await startHttpServer({
       host: a.HTTPServerIPAddr as string, port: a.HTTPServerTCPPort as number, volume, log, metrics,
-      config, schema: agentSchema, version: versionInfo('pfsagentd'),
+      config, schema: agentSchema, version: versionInfo('pfsagentd'), adminToken,
       leases: {
         snapshot: () => Object.fromEntries(Object.entries(leases.snapshot()).map(([state, inos]) => [state, inos.map(inoHex)])) as never,
         demoteAll: () => leases.demoteAll(),
@@ -378,6 +379,16 @@ function rpcTls(file: string, a: ConfigSection): RpcClientOptions['tls'] {
       keyPem: readPrivateKeyFile(keyPath, `${file}: [Agent] RetryRPCKeyFilePath`),
     }),
   };
+}
+
+/** The HTTP server's admin token ([Agent] HTTPServerAdminTokenFile): owner-only file, one line of 16+ characters. */
+function readAdminToken(file: string, a: ConfigSection): string | undefined {
+  const path = a.HTTPServerAdminTokenFile as string;
+  if (!path) return undefined;
+  const setting = `${file}: [Agent] HTTPServerAdminTokenFile`;
+  const token = readPrivateKeyFile(path, setting, 'the token file').toString('utf8').replace(/\r?\n$/, '');
+  if (token.length < 16 || /\s/.test(token)) throw new PfsError('PFS_ERR_CONFIG', `${setting}: the token in ${path} must be one line of at least 16 characters without spaces`);
+  return token;
 }
 
 function checkMountPoint(mnt: string): void {

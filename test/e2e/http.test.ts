@@ -13,7 +13,7 @@ import { readFileSync, readlinkSync, readdirSync, renameSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseExposition, sampleSum, sampleValue, type Family } from '../../src/common/metrics/test-support.js';
-import { BIN, REPO, isMounted, localTempDir, q, sh, spawnAgent, startMount, writeAgentConf, agentDefaults, forceUnmount } from '../support/agent.js';
+import { BIN, REPO, adminTokenFile, isMounted, localTempDir, q, sh, spawnAgent, startMount, writeAgentConf, agentDefaults, forceUnmount } from '../support/agent.js';
 import { freePort, startProxyfsd } from '../support/proxyfsd.js';
 
 const MARKER = 'pfs-e2e-secret-4b1d';
@@ -63,12 +63,13 @@ test('agent and proxyfsd HTTP servers on a real mount', { timeout: 180_000 }, as
   const logFile = join(logs.dir, 'agent.log');
   const base = `http://127.0.0.1:${port}`;
   const admin = `http://127.0.0.1:${adminPort}`;
+  const adminToken = adminTokenFile(logs.dir);
   let m: Awaited<ReturnType<typeof startMount>> | undefined;
   try {
     m = await startMount({
       proxyfsd: srv,
       agentConf: {
-        HTTPServerIPAddr: '127.0.0.1', HTTPServerTCPPort: String(port),
+        HTTPServerIPAddr: '127.0.0.1', HTTPServerTCPPort: String(port), HTTPServerAdminTokenFile: adminToken.path,
         LogFilePath: logFile, LogToConsole: 'false', TraceEnabled: 'true', PlugInEnvValue: MARKER,
       },
     });
@@ -112,7 +113,14 @@ test('agent and proxyfsd HTTP servers on a real mount', { timeout: 180_000 }, as
     for (const path of ['/', '/config', '/stats', '/metrics', '/leases', '/version', '/health']) {
       assert.equal((await (await fetch(`${base}${path}`)).text()).includes(MARKER), false, path);
     }
-    const demoted = await fetch(`${base}/leases/demote`, { method: 'POST' });
+    // State changes need the admin token: without it nothing is demoted.
+    const exclusiveBefore = ((await (await fetch(`${base}/leases`)).json()) as { exclusive: string[] }).exclusive;
+    assert.ok(exclusiveBefore.length > 0, 'the written file holds an Exclusive lease');
+    for (const headers of [{}, { authorization: 'Bearer not-the-token-at-all' }] as Record<string, string>[]) {
+      assert.equal((await fetch(`${base}/leases/demote`, { method: 'POST', headers })).status, 401);
+    }
+    assert.deepEqual(((await (await fetch(`${base}/leases`)).json()) as { exclusive: string[] }).exclusive, exclusiveBefore, 'a POST without the token changed nothing');
+    const demoted = await fetch(`${base}/leases/demote`, { method: 'POST', headers: adminToken.headers });
     assert.equal(demoted.status, 200);
     assert.equal(typeof ((await demoted.json()) as { demoted: number }).demoted, 'number');
     const held = await (await fetch(`${base}/leases`)).json() as { enabled: boolean; exclusive: string[] };

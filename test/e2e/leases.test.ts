@@ -9,7 +9,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { q, sh, startMount, type MountHandle } from '../support/agent.js';
+import { adminTokenFile, localTempDir, q, sh, startMount, type MountHandle } from '../support/agent.js';
 import { freePort, startProxyfsd, type ProxyfsdHandle } from '../support/proxyfsd.js';
 import { startHolder, type Holder } from '../support/holder.js';
 
@@ -179,7 +179,10 @@ test('an agent stopped while holding Exclusive is evicted: B proceeds; after SIG
 
 test('lease limits: an agent with SharedLeaseLimit 20 and ExclusiveLeaseLimit 5 never holds more, as GET /leases shows', { timeout: 120_000 }, async () => {
   const port = await freePort();
-  const c = await startMount({ proxyfsd: srv, agentConf: { ...AGENT, SharedLeaseLimit: '20', ExclusiveLeaseLimit: '5', HTTPServerTCPPort: String(port) } });
+  const tokenDir = localTempDir('pfs-lease-token-');
+  after(() => tokenDir.remove());
+  const token = adminTokenFile(tokenDir.dir);
+  const c = await startMount({ proxyfsd: srv, agentConf: { ...AGENT, SharedLeaseLimit: '20', ExclusiveLeaseLimit: '5', HTTPServerTCPPort: String(port), HTTPServerAdminTokenFile: token.path } });
   try {
     const dir = join(c.mnt, 'many');
     await sh(`mkdir ${q(dir)} && for i in $(seq 1 60); do echo $i > ${q(dir)}/f$i; done`);
@@ -204,7 +207,7 @@ test('lease limits: an agent with SharedLeaseLimit 20 and ExclusiveLeaseLimit 5 
     assert.ok(stats.leases.limitRevocations >= 40, JSON.stringify(stats.leases));
     const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
     assert.match(metrics, /pfsagent_leases_held\{type="exclusive"\} [0-5]\n/);
-    assert.deepEqual(await (await fetch(`http://127.0.0.1:${port}/leases/release`, { method: 'POST' })).json(), { released: l.shared.length + l.exclusive.length });
+    assert.deepEqual(await (await fetch(`http://127.0.0.1:${port}/leases/release`, { method: 'POST', headers: token.headers })).json(), { released: l.shared.length + l.exclusive.length });
     assert.deepEqual((await leases()).shared, []);
     await c.stop(); // unmounts: a mount left behind would make the restart test below wait out the reclaim period
   } finally {

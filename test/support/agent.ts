@@ -11,6 +11,7 @@
  * `grep fuse /proc/mounts` stays clean.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -350,6 +351,14 @@ export async function startMount(opts: StartMountOptions = {}): Promise<MountHan
 }
 
 /** A fresh temp directory on the local disk (outside any mount), removed by the returned function. */
+/** A fresh HTTP admin token in an owner-only file (HTTPServerAdminTokenFile) under dir. */
+export function adminTokenFile(dir: string): { path: string; token: string; headers: Record<string, string> } {
+  const token = randomBytes(24).toString('base64url');
+  const path = join(dir, 'http-admin-token');
+  writeFileSync(path, `${token}\n`, { mode: 0o600 });
+  return { path, token, headers: { authorization: `Bearer ${token}` } };
+}
+
 export function localTempDir(prefix: string): { dir: string; remove(): void } {
   const dir = mkdtempSync(join(tmpdir(), prefix));
   return { dir, remove: () => rmSync(dir, { recursive: true, force: true }) };

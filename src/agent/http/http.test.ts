@@ -108,11 +108,43 @@ test('leases: off until a lease manager is given (GET says so, POSTs answer 501)
     demoteAll: async () => { calls.push('demote'); return 1; },
     releaseAll: async () => { calls.push('release'); return 2; },
   };
-  const on = buildHttpServer(options({ leases }));
+  const token = 'k3y-0f-the-admin-for-tests';
+  const on = buildHttpServer(options({ leases, adminToken: token }));
   assert.deepEqual((await on.inject('/leases')).json(), { enabled: true, shared: ['0000000000000002'], exclusive: ['0000000000000003'] });
-  assert.deepEqual((await on.inject({ method: 'POST', url: '/leases/demote' })).json(), { demoted: 1 });
-  assert.deepEqual((await on.inject({ method: 'POST', url: '/leases/release' })).json(), { released: 2 });
+  const auth = { authorization: `Bearer ${token}` };
+  assert.deepEqual((await on.inject({ method: 'POST', url: '/leases/demote', headers: auth })).json(), { demoted: 1 });
+  assert.deepEqual((await on.inject({ method: 'POST', url: '/leases/release', headers: auth })).json(), { released: 2 });
   assert.deepEqual(calls, ['demote', 'release']);
+  await on.close();
+});
+
+test('lease POSTs change state only with the admin token: refused without one configured (403), 401 without or with a wrong one', async () => {
+  const calls: string[] = [];
+  const leases: LeaseView = {
+    snapshot: () => ({ shared: [], exclusive: ['0000000000000003'] }),
+    demoteAll: async () => { calls.push('demote'); return 1; },
+    releaseAll: async () => { calls.push('release'); return 1; },
+  };
+  const none = buildHttpServer(options({ leases }));
+  for (const headers of [{}, { authorization: 'Bearer anything-at-all-here' }]) {
+    const r = await none.inject({ method: 'POST', url: '/leases/release', headers });
+    assert.equal(r.statusCode, 403);
+    assert.match(r.json().message, /no admin token is configured \(\[Agent\] HTTPServerAdminTokenFile\)/);
+  }
+  await none.close();
+  const token = 'the-right-token-0123456789';
+  const on = buildHttpServer(options({ leases, adminToken: token }));
+  for (const authorization of [undefined, '', 'Bearer', `Bearer ${token}x`, `Bearer ${token.slice(1)}`, `Basic ${token}`, token]) {
+    const r = await on.inject({ method: 'POST', url: '/leases/demote', headers: authorization === undefined ? {} : { authorization } });
+    assert.equal(r.statusCode, 401, String(authorization));
+    assert.equal(r.headers['www-authenticate'], 'Bearer realm="pfsagentd"');
+    assert.ok(!r.body.includes(token), 'the token is never echoed');
+  }
+  assert.deepEqual(calls, [], 'nothing changed');
+  assert.equal((await on.inject({ method: 'POST', url: '/leases/demote', headers: { authorization: `bearer ${token}` } })).statusCode, 200);
+  assert.deepEqual(calls, ['demote']);
+  const config = (await on.inject('/config')).body;
+  assert.ok(!config.includes(token));
   await on.close();
 });
 
@@ -204,7 +236,7 @@ test('a real port: bound only where configured; port 0 starts nothing; a busy po
     const wrong = await fetch(`${base}/leases/release`);
     assert.equal(wrong.status, 405);
     assert.equal(wrong.headers.get('allow'), 'POST');
-    assert.equal((await fetch(`${base}/leases/release`, { method: 'POST' })).status, 501);
+    assert.equal((await fetch(`${base}/leases/release`, { method: 'POST' })).status, 501); // no lease manager here
     assert.equal((await fetch(`${base}/missing`)).status, 404);
     // Other local addresses: the rest of 127/8, and this host's non-loopback IPv4 addresses.
     const others = ['127.0.0.2', ...Object.values(networkInterfaces()).flat()

@@ -22,6 +22,8 @@ export interface AgentHttpOptions {
   health: HealthChecks;
   /** The lease manager, once leases exist (issue 5). */
   leases?: LeaseView;
+  /** The token state-changing requests (POST) must carry; undefined refuses them (HTTPServerAdminTokenFile). */
+  adminToken?: string;
 }
 
 export interface HttpServerHandle {
@@ -33,7 +35,7 @@ export interface HttpServerHandle {
 export function buildHttpServer(o: Omit<AgentHttpOptions, 'host' | 'port'>): FastifyInstance {
   const http = createHttpApp({ log: o.log });
   addStatusRoutes(http, { title: `pfsagentd ${o.volume}`, version: o.version, health: o.health, config: o.config, schema: o.schema });
-  addLeaseRoutes(http, o.leases);
+  addLeaseRoutes(http, o.leases, o.adminToken);
   addMetricsRoutes(http, o.metrics);
   return http.app;
 }

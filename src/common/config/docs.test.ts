@@ -133,11 +133,20 @@ test('conf/pfsagentd-reference.conf (the README example) loads with the agent sc
   assert.equal(redact(config, agentSchema).sections.Agent!.PlugInEnvValue, '[REDACTED]');
   // Every key of the reference example is a schema key (no unknown-key errors above), and the
   // example sets every agent key except the ones pfs added.
-  const added = ['FUSEAllowOther', 'FUSEMaxRead', 'RetryRPCCACertFilePath', 'RetryRPCCertFilePath', 'RetryRPCKeyFilePath', 'DirtyFileLimit', 'ObjectStoreURL'];
+  const added = ['FUSEAllowOther', 'FUSEMaxRead', 'RetryRPCCACertFilePath', 'RetryRPCCertFilePath', 'RetryRPCKeyFilePath', 'DirtyFileLimit', 'ObjectStoreURL', 'FUSESession', 'HTTPServerAdminTokenFile'];
   const text = readFileSync(path.join(confDir, 'pfsagentd-reference.conf'), 'utf8');
   for (const key of Object.keys(agentSchema.sections[0]!.keys)) {
     if (!added.includes(key)) assert.match(text, new RegExp(`^${key}:`, 'm'), `reference lacks ${key}`);
   }
+});
+
+test('the HTTP server stays off the network by default: schema default and sample config bind loopback, with no admin token', () => {
+  const keys = agentSchema.sections[0]!.keys;
+  assert.equal(keys.HTTPServerIPAddr!.default, '127.0.0.1');
+  assert.equal(keys.HTTPServerAdminTokenFile!.default, '');
+  const agent = loadConfig(agentSchema, path.join(confDir, 'pfsagentd.conf'), []).sections.Agent!;
+  assert.equal(agent.HTTPServerIPAddr, '127.0.0.1');
+  assert.equal(agent.HTTPServerAdminTokenFile, '');
 });
 
 test('schema defaults parse and respect their own bounds; reserved keys name an issue', () => {

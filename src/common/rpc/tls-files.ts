@@ -16,7 +16,7 @@ export function readPemFile(path: string, setting: string): Buffer {
 }
 
 /** readPemFile for a private key, refused unless the file is a regular file that only its owner may access. */
-export function readPrivateKeyFile(path: string, setting: string): Buffer {
+export function readPrivateKeyFile(path: string, setting: string, what = 'the private key'): Buffer {
   let fd: number;
   try {
     fd = openSync(path, 'r');
@@ -25,11 +25,11 @@ export function readPrivateKeyFile(path: string, setting: string): Buffer {
   }
   try {
     const st = fstatSync(fd); // the file opened, not a name that may be swapped after the check
-    if (!st.isFile()) throw new PfsError('PFS_ERR_CONFIG', `${setting}: the private key ${path} is not a regular file`);
+    if (!st.isFile()) throw new PfsError('PFS_ERR_CONFIG', `${setting}: ${what} ${path} is not a regular file`);
     const open = st.mode & 0o077;
     if (open !== 0) {
       const who = [(open & 0o070) !== 0 ? 'its group' : '', (open & 0o007) !== 0 ? 'every user' : ''].filter((w) => w !== '').join(' and ');
-      throw new PfsError('PFS_ERR_CONFIG', `${setting}: the private key ${path} is open to ${who} (mode ${(st.mode & 0o777).toString(8).padStart(4, '0')}); ` +
+      throw new PfsError('PFS_ERR_CONFIG', `${setting}: ${what} ${path} is open to ${who} (mode ${(st.mode & 0o777).toString(8).padStart(4, '0')}); ` +
         `it must be readable by its owner only: chmod 600 ${path}`);
     }
     return readFileSync(fd);
