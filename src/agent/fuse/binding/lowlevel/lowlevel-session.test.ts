@@ -25,7 +25,7 @@ async function withSession(reader: 'thread' | 'poll', t: LlTimeouts, tree: MemTr
     forget: (ino, n) => { seen.forgets.push([ino, n]); base.forget(ino, n); },
   };
   const errors: unknown[] = [];
-  const s = createLowLevelSession(mnt, ops, { reader, options: ['auto_unmount', 'big_writes', 'max_write=131072', 'fsname=pfs:lltest', 'subtype=pfs'], onHandlerError: (op, err) => errors.push([op, err]) });
+  const s = createLowLevelSession(mnt, ops, { reader, fsname: 'pfs:lltest', subtype: 'pfs', onHandlerError: (op, err) => errors.push([op, err]) });
   try {
     await s.mount();
     await body(mnt, seen);
