@@ -6,7 +6,7 @@
 // { cmd: 'cpu' } -> { cpuUs, requests }, { cmd: 'unmount' } -> exits.
 
 import { createFuseMount, type FuseOps } from '../../src/agent/fuse/binding/index.js';
-import { createLowLevelSession, createRawSession, FUSE_ROOT_ID, lowLevelStats, MemTree, type LlOps, type RawLlOps } from '../../src/agent/fuse/binding/lowlevel/index.js';
+import { createLowLevelSession, createRawSession, FUSE_ROOT_ID, lowLevelStats, MemTree, type LlOps } from '../../src/agent/fuse/binding/lowlevel/index.js';
 
 export type Target = 'path' | 'pathlong' | 'll0' | 'lllong' | 'llpoll0' | 'llpolllong' | 'raw0' | 'rawlong' | 'rawplus';
 const [target, mnt] = process.argv.slice(2) as [Target, string];
@@ -43,7 +43,7 @@ if (target === 'path' || target === 'pathlong') {
   unmount = () => fuse.unmount();
 } else if (target.startsWith('raw')) {
   const s = target === 'raw0' ? 0 : 60;
-  const session = createRawSession(mnt, counted<RawLlOps>(tree.llOps({ attrS: s, entryS: s })), {
+  const session = createRawSession(mnt, counted<LlOps>(tree.llOps({ attrS: s, entryS: s })), {
     mountOptions: ['default_permissions'], readdirPlus: target === 'rawplus', onHandlerError: fail,
   });
   await session.mount();
@@ -51,7 +51,7 @@ if (target === 'path' || target === 'pathlong') {
 } else {
   const s = target.endsWith('0') ? 0 : 60;
   const session = createLowLevelSession(mnt, counted<LlOps>(tree.llOps({ attrS: s, entryS: s })), {
-    options: ['fsname=pfs:bench', 'subtype=pfs', 'default_permissions', 'auto_unmount', 'big_writes', 'max_write=131072'],
+    fsname: 'pfs:bench', subtype: 'pfs', defaultPermissions: true, autoUnmount: true, bigWrites: true, maxWriteBytes: 131072,
     reader: target.startsWith('llpoll') ? 'poll' : 'thread', onHandlerError: fail,
   });
   await session.mount();

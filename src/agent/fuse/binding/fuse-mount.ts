@@ -276,7 +276,7 @@ async function negotiatedRequestBytes(addon: ContextAddon, mountId: number): Pro
  * read_ahead_kb, found from /proc/self/mountinfo; never by a stat of the mount, which this
  * process serves) to at least `bytes`. Never throws: the result says what it is.
  */
-async function raiseReadAhead(mnt: string, bytes: number): Promise<{ bytes: number; error?: string }> {
+export async function raiseReadAhead(mnt: string, bytes: number): Promise<{ bytes: number; error?: string }> {
   let current = 0;
   try {
     const line = (await readFile('/proc/self/mountinfo', 'utf8')).split('\n').find((l) => unescapeMountPath(l.split(' ')[4] ?? '') === mnt);

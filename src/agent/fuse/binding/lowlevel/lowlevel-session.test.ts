@@ -1,4 +1,4 @@
-// E2E: the inode-based session prototype (pfs_fuse_ll addon) serving a MemTree, checked with
+// E2E: the inode-based session (pfs_fuse_ll addon) serving a MemTree, checked with
 // real programs in child processes (never sync I/O on the mount from this process: it serves
 // it). Needs root, /dev/fuse, libfuse2, fusermount, python3; skipped otherwise.
 // Reproduce: node --import tsx --test src/agent/fuse/binding/lowlevel/lowlevel-session.test.ts
@@ -9,41 +9,9 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import { fuseSkipReason, sh } from '../test-support.js';
 import { forceUnmount } from '../fuse-mount.js';
-import { createLowLevelSession, createRawSession, FUSE_ROOT_ID, lowLevelAddonPath, MemTree, type LlOps, type LlSetAttr, type LlTimeouts } from './index.js';
-
-const reason = fuseSkipReason({ python3: true }) ?? (lowLevelAddonPath() ? undefined : 'pfs_fuse_ll addon not built');
-
-async function withSession(reader: 'thread' | 'poll', t: LlTimeouts, tree: MemTree, body: (mnt: string, seen: { setattr: Array<{ ino: number; set: LlSetAttr; fh?: number }>; forgets: Array<[number, number]> }) => Promise<void>) {
-  const mnt = await mkdtemp(join(tmpdir(), 'pfs-ll-'));
-  const seen = { setattr: [] as Array<{ ino: number; set: LlSetAttr; fh?: number }>, forgets: [] as Array<[number, number]> };
-  const base = tree.llOps(t);
-  const ops: LlOps = {
-    ...base,
-    setattr: (ino, set, fh, r) => { seen.setattr.push({ ino, set, fh }); base.setattr!(ino, set, fh, r); },
-    forget: (ino, n) => { seen.forgets.push([ino, n]); base.forget(ino, n); },
-  };
-  const errors: unknown[] = [];
-  const s = createLowLevelSession(mnt, ops, { reader, options: ['auto_unmount', 'big_writes', 'max_write=131072', 'fsname=pfs:lltest', 'subtype=pfs'], onHandlerError: (op, err) => errors.push([op, err]) });
-  try {
-    await s.mount();
-    await body(mnt, seen);
-  } finally {
-    await s.unmount().catch(() => undefined);
-    await forceUnmount(mnt);
-    await rm(mnt, { recursive: true, force: true });
-  }
-  assert.deepEqual(errors, []);
-}
-
-async function run(cmd: string, args: string[]): Promise<string> {
-  const r = await sh(cmd, args);
-  assert.equal(r.code, 0, `${cmd} ${args.join(' ')}: ${r.stderr}`);
-  return r.stdout;
-}
-
-const py = (code: string, ...args: string[]) => run('python3', ['-c', code, ...args]);
+import { createRawSession, FUSE_ROOT_ID, MemTree } from './index.js';
+import { eventually, llSkipReason as reason, py, run, withSession } from './ll-test-support.js';
 
 for (const reader of ['thread', 'poll'] as const) {
   test(`inode-based session (reader ${reader}): lookup, getattr, readdir, read, create, write, ns times, ftruncate by handle, forget`, { skip: reason, timeout: 20_000 }, async () => {
@@ -87,8 +55,7 @@ for (const reader of ['thread', 'poll'] as const) {
       // unlink of the last name: the kernel evicts the inode and forgets every lookup it counted.
       const zeroIno = tree.resolve('/zero')!.ino;
       await run('rm', [join(mnt, 'zero')]);
-      for (let i = 0; i < 50 && !seen.forgets.some(([ino]) => ino === zeroIno); i++) await new Promise((ok) => setTimeout(ok, 20));
-      assert.ok(seen.forgets.some(([ino]) => ino === zeroIno), 'FORGET after the last unlink');
+      await eventually(() => seen.forgets.some(([ino]) => ino === zeroIno), 'FORGET after the last unlink');
       assert.equal(tree.nodes.get(zeroIno)!.lookups, 0, 'lookup count back to 0');
     });
   });

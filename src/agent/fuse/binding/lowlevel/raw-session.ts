@@ -7,13 +7,15 @@
 // Protocol 7.31 layouts (include/uapi/linux/fuse.h); only what the prototype's ops need.
 // With readdirPlus the INIT reply sets FUSE_DO_READDIRPLUS and READDIRPLUS is answered from
 // ops.readdirplus; libfuse 2.9 cannot (it answers ENOSYS for opcodes it does not know).
+// Only what the bench needs: readlink, statfs, xattrs and locks are answered ENOSYS, interrupts
+// are ignored (r.signal never aborts), lock owners are not decoded.
 
 import { spawn } from 'node:child_process';
 import { close, openSync, read, writeSync, writevSync } from 'node:fs';
 import { constants } from 'node:os';
 import { resolve } from 'node:path';
 import { forceUnmount } from '../fuse-mount.js';
-import type { LlAttr, LlDirEntry, LlOpenOptions, LlOps, LlReply, LlSetAttr, LlTimeouts } from './types.js';
+import type { LlAttr, LlCaller, LlDirEntry, LlDirPlusEntry, LlOpenOptions, LlOps, LlReply, LlSetAttr, LlTimeouts } from './types.js';
 
 const K = {
   LOOKUP: 1, FORGET: 2, GETATTR: 3, SETATTR: 4, MKDIR: 9, UNLINK: 10, LINK: 13, OPEN: 14, READ: 15, WRITE: 16, RELEASE: 18,
@@ -28,14 +30,6 @@ const MAX_WRITE = 131072;
 const READ_BUFFER = MAX_WRITE + 4096;
 const READERS = 2;
 
-export interface RawLlOps extends LlOps {
-  /** READDIRPLUS: entries with attributes; each entry sent counts as one kernel lookup. */
-  readdirplus?(ino: number, fh: number, offset: number, size: number, r: RawReply): void;
-}
-export interface RawReply extends LlReply {
-  /** Sends the entries that fit; returns how many (each counts as one kernel lookup). */
-  dirPlus(entries: Array<{ name: string; attr: LlAttr }>, offset: number, timeouts: LlTimeouts): number;
-}
 
 export interface RawSessionOptions {
   /** mount(2) options besides fd/rootmode/user_id/group_id, e.g. ['default_permissions']. */
@@ -85,7 +79,7 @@ export interface RawSession {
   readonly ended: Promise<void>;
 }
 
-export function createRawSession(mountPoint: string, ops: RawLlOps, opts: RawSessionOptions = {}): RawSession {
+export function createRawSession(mountPoint: string, ops: LlOps, opts: RawSessionOptions = {}): RawSession {
   const mnt = resolve(mountPoint);
   const report = opts.onHandlerError ?? (() => undefined);
   let fd = -1;
@@ -108,14 +102,22 @@ export function createRawSession(mountPoint: string, ops: RawLlOps, opts: RawSes
     }
   };
 
-  class Reply implements RawReply {
+  const never = new AbortController().signal;
+
+  class Reply implements LlReply {
     done = false;
+    readonly signal = never;
     constructor(private readonly unique: bigint, private readonly size: number, private readonly ctx: [number, number, number]) {}
     private once(): boolean {
       if (this.done) { report(0, new Error('second reply')); return false; }
       return (this.done = true);
     }
-    caller() { return { uid: this.ctx[0], gid: this.ctx[1], pid: this.ctx[2], umask: 0 }; }
+    caller(): LlCaller { return { uid: this.ctx[0], gid: this.ctx[1], pid: this.ctx[2], umask: 0 }; }
+    readlink() { this.err(ENOSYS); }
+    statfs() { this.err(ENOSYS); }
+    xattr() { this.err(ENOSYS); }
+    xattrNames() { this.err(ENOSYS); }
+    lock() { this.err(ENOSYS); }
     err(errno: number) { if (this.once()) send(this.unique, Math.abs(errno)); }
     ok() { if (this.once()) send(this.unique, 0); }
     entry(attr: LlAttr, t: LlTimeouts) {
@@ -159,25 +161,29 @@ export function createRawSession(mountPoint: string, ops: RawLlOps, opts: RawSes
       b.writeUInt32LE(count, 0);
       send(this.unique, 0, b);
     }
-    dir(entries: LlDirEntry[], offset: number) {
-      if (!this.once()) return;
+    dir(entries: LlDirEntry[], offset: number): number {
+      if (!this.once()) return 0;
       const b = Buffer.alloc(this.size);
       let used = 0;
       for (let i = 0; i < entries.length; i++) {
         const e = entries[i]!;
         const nameLen = Buffer.byteLength(e.name);
         const need = align8(24 + nameLen);
-        if (used + need > this.size) break;
+        if (used + need > this.size) {
+          send(this.unique, 0, b.subarray(0, used));
+          return i;
+        }
         b.writeBigUInt64LE(BigInt(e.ino), used);
-        b.writeBigUInt64LE(BigInt(offset + i + 1), used + 8);
+        b.writeBigUInt64LE(BigInt(e.off ?? offset + i + 1), used + 8);
         b.writeUInt32LE(nameLen, used + 16);
         b.writeUInt32LE(dirType(e.mode), used + 20);
         b.write(e.name, used + 24);
         used += need;
       }
       send(this.unique, 0, b.subarray(0, used));
+      return entries.length;
     }
-    dirPlus(entries: Array<{ name: string; attr: LlAttr }>, offset: number, t: LlTimeouts): number {
+    dirPlus(entries: LlDirPlusEntry[], offset: number): number {
       if (!this.once()) return 0;
       const b = Buffer.alloc(this.size);
       let used = 0;
@@ -189,10 +195,10 @@ export function createRawSession(mountPoint: string, ops: RawLlOps, opts: RawSes
           send(this.unique, 0, b.subarray(0, used));
           return i;
         }
-        entryInto(b, used, e.attr, t);
+        entryInto(b, used, e.attr, e.timeouts);
         const d = used + 128;
         b.writeBigUInt64LE(BigInt(e.attr.ino), d);
-        b.writeBigUInt64LE(BigInt(offset + i + 1), d + 8);
+        b.writeBigUInt64LE(BigInt(e.off ?? offset + i + 1), d + 8);
         b.writeUInt32LE(nameLen, d + 16);
         b.writeUInt32LE(dirType(e.attr.mode), d + 20);
         b.write(e.name, d + 24);
@@ -256,20 +262,24 @@ export function createRawSession(mountPoint: string, ops: RawLlOps, opts: RawSes
           return ops.setattr(ino, set, valid & FATTR.FH ? Number(req.readBigUInt64LE(p + 8)) : undefined, r);
         }
         case K.OPENDIR: return ops.opendir ? ops.opendir(ino, req.readUInt32LE(p), r) : r.open(0);
-        case K.READDIR: return ops.readdir(ino, Number(req.readBigUInt64LE(p)), Number(req.readBigUInt64LE(p + 8)), req.readUInt32LE(p + 16), r);
+        case K.READDIR: return !ops.readdir ? r.err(ENOSYS) : ops.readdir(ino, Number(req.readBigUInt64LE(p)), Number(req.readBigUInt64LE(p + 8)), req.readUInt32LE(p + 16), r);
         case K.READDIRPLUS:
           return ops.readdirplus ? ops.readdirplus(ino, Number(req.readBigUInt64LE(p)), Number(req.readBigUInt64LE(p + 8)), req.readUInt32LE(p + 16), r) : r.err(ENOSYS);
         case K.RELEASEDIR: return ops.releasedir ? ops.releasedir(ino, Number(req.readBigUInt64LE(p)), r) : r.ok();
-        case K.OPEN: return ops.open(ino, req.readUInt32LE(p), r);
-        case K.READ: return ops.read(ino, Number(req.readBigUInt64LE(p)), Number(req.readBigUInt64LE(p + 8)), req.readUInt32LE(p + 16), r);
+        case K.OPEN: return ops.open ? ops.open(ino, req.readUInt32LE(p), r) : r.err(ENOSYS);
+        case K.READ: return !ops.read ? r.err(ENOSYS) : ops.read(ino, Number(req.readBigUInt64LE(p)), Number(req.readBigUInt64LE(p + 8)), req.readUInt32LE(p + 16), r);
         case K.WRITE: {
           const size = req.readUInt32LE(p + 16);
           // The read buffer is reused for the next request: the handler gets its own copy.
           const data = Buffer.from(req.subarray(p + 40, p + 40 + size));
-          return ops.write(ino, Number(req.readBigUInt64LE(p)), Number(req.readBigUInt64LE(p + 8)), data, r);
+          return !ops.write ? r.err(ENOSYS) : ops.write(ino, Number(req.readBigUInt64LE(p)), Number(req.readBigUInt64LE(p + 8)), data, r);
         }
-        case K.FLUSH: return ops.flush ? ops.flush(ino, Number(req.readBigUInt64LE(p)), r) : r.ok();
-        case K.RELEASE: return ops.release ? ops.release(ino, Number(req.readBigUInt64LE(p)), req.readUInt32LE(p + 8), r) : r.ok();
+        case K.FLUSH: return ops.flush ? ops.flush(ino, Number(req.readBigUInt64LE(p)), req.readBigUInt64LE(p + 16).toString(), r) : r.ok();
+        case K.RELEASE: {
+          if (!ops.release) return r.ok();
+          const flockRelease = (req.readUInt32LE(p + 12) & 2) !== 0; // FUSE_RELEASE_FLOCK_UNLOCK
+          return ops.release(ino, Number(req.readBigUInt64LE(p)), req.readUInt32LE(p + 8), flockRelease, req.readBigUInt64LE(p + 16).toString(), r);
+        }
         case K.FSYNC: return ops.fsync ? ops.fsync(ino, Number(req.readBigUInt64LE(p)), (req.readUInt32LE(p + 8) & 1) !== 0, r) : r.ok();
         case K.CREATE: return ops.create ? ops.create(ino, cstr(req, p + 16), req.readUInt32LE(p + 4), req.readUInt32LE(p), r) : r.err(ENOSYS);
         case K.MKDIR: return ops.mkdir ? ops.mkdir(ino, cstr(req, p + 8), req.readUInt32LE(p), r) : r.err(ENOSYS);

@@ -3,7 +3,7 @@
 // the libfuse headers/library that fuse-native itself builds with (fuse-shared-library-linux).
 // Offline, ~1 s each.
 //   pfs_fuse_context.node  what fuse-native's high-level session lacks (see pfs_fuse_context.c)
-//   pfs_fuse_ll.node       the inode-based (low-level) session prototype (pfs_fuse_ll.c)
+//   pfs_fuse_ll.node       the inode-based (low-level) session (pfs_fuse_ll*.c, see pfs_fuse_ll.h)
 // Usage: node src/agent/fuse/binding/native/build.mjs [--if-missing]
 // Exits 0 without building on non-Linux hosts.
 import { createRequire } from 'node:module';
@@ -28,8 +28,8 @@ buildAddon({
 });
 buildAddon({
   name: 'pfs_fuse_ll',
-  sources: [join(here, 'pfs_fuse_ll.c')],
-  headers: [],
+  sources: ['pfs_fuse_ll.c', 'pfs_fuse_ll_ops.c', 'pfs_fuse_ll_reply.c', 'pfs_fuse_ll_notify.c'].map((f) => join(here, f)),
+  headers: [join(here, 'pfs_fuse_ll.h')],
   out: join(here, 'build', 'pfs_fuse_ll.node'),
   link,
 });
