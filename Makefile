@@ -4,7 +4,7 @@ PFS_DATA ?= $(CURDIR)/.pfs-data
 PFS_MOUNT ?= $(CURDIR)/mnt
 export PFS_DATA PFS_MOUNT
 
-.PHONY: all deps system-deps test-system-deps node-deps build test unit run bench clean
+.PHONY: all deps system-deps test-system-deps node-deps build test unit run bench clean install uninstall
 
 all: build
 
@@ -34,6 +34,15 @@ test: test-system-deps node-deps build
 
 run: deps build
 	bash scripts/run.sh
+
+# Installs the built tree in PREFIX and mount(8)'s helper as SBINDIR/mount.pfs (mount -t pfs, fstab).
+PREFIX ?= /opt/pfs
+SBINDIR ?= /sbin
+install: deps build
+	bash scripts/install.sh install $(PREFIX) $(SBINDIR)
+
+uninstall:
+	bash scripts/install.sh uninstall $(PREFIX) $(SBINDIR)
 
 bench: deps build
 	node dist/bench/metadata/main.js

@@ -333,6 +333,12 @@ async function main(argv: string[]): Promise<number> {
       await closeLog();
       resolveExit(code);
     };
+    // Unmounted from outside (`umount DIR`, `fusermount -u`): write back what is held and exit.
+    const watch = setInterval(() => {
+      if (stopping) return clearInterval(watch);
+      isMounted(mnt).then((mounted) => { if (!mounted) void stop('unmounted'); }, () => undefined);
+    }, 1000);
+    watch.unref();
     process.on('SIGTERM', () => void stop('SIGTERM'));
     process.on('SIGINT', () => void stop('SIGINT'));
     process.on('SIGHUP', () => reopen());
