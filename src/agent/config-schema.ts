@@ -142,13 +142,14 @@ export const agentSchema: Schema = {
           doc: 'How the agent serves the kernel. `highlevel`: fuse-native\'s path-based session (libfuse 2 ' +
             'high-level API; the agent resolves paths through its path cache). `lowlevel`: the inode-based ' +
             'session (libfuse 2.9 low-level API; node ids are volume inode numbers, each operation at most one ' +
-            'RPC, hard links one kernel node, nanosecond timestamps, READDIRPLUS). docs/AGENT.md.',
+            'RPC, hard links one kernel node, nanosecond timestamps; writes come in at most 128 KiB requests ' +
+            'until the agent\'s own FUSE channel lands, so large sequential writes are slower). docs/AGENT.md.',
         },
         ReadDirPlusEnabled: {
           type: 'bool', default: 'false',
-          doc: 'READDIRPLUS (directory reads with attributes, so `ls -l` needs no lookup per entry). Needs ' +
-            '`FUSESession: lowlevel`; with `highlevel` (libfuse 2 under fuse-native cannot send it) `true` is ' +
-            'refused at start-up with an error rather than ignored.',
+          doc: 'READDIRPLUS (directory reads with attributes, so `ls -l` needs no lookup per entry). Not ' +
+            'available yet: libfuse 2.9 offers it to neither session (it needs the agent\'s own FUSE channel, ' +
+            'docs/FUSE-BINDING.md 8.7 step 2), so `true` is refused at start-up with an error rather than ignored.',
         },
         XAttrEnabled: {
           type: 'bool', default: 'true',

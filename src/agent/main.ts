@@ -23,6 +23,8 @@ import { createReadCache } from './readcache/index.js';
 import { createWriteback, pooledProvision } from './writeback/index.js';
 import { createVfs } from './vfs/index.js';
 import { createOps } from './fuse/ops.js';
+import { createLlOps } from './fuse/ll-ops.js';
+import { createLowLevelSession, type LowLevelSession } from './fuse/binding/lowlevel/index.js';
 import { createFuseMount, isMounted, LIBFUSE2_MAX_WRITE_BYTES, MAX_REQUEST_BYTES } from './fuse/binding/index.js';
 import { unmountWithRetry } from './fuse/unmount.js';
 import { createAgentMetrics } from '../common/metrics/index.js';
@@ -55,7 +57,9 @@ async function main(argv: string[]): Promise<number> {
     }
   }
   const lowLevel = a.FUSESession === 'lowlevel';
-  if (a.ReadDirPlusEnabled && !lowLevel) throw new PfsError('PFS_ERR_CONFIG', `${file}: [Agent] ReadDirPlusEnabled: true needs FUSESession: lowlevel (libfuse 2 under fuse-native cannot send READDIRPLUS); set one or the other`);
+  if (a.ReadDirPlusEnabled) {
+    throw new PfsError('PFS_ERR_CONFIG', `${file}: [Agent] ReadDirPlusEnabled: true is not supported yet: libfuse 2.9 never offers READDIRPLUS to either session (the own FUSE channel, docs/FUSE-BINDING.md 8.7 step 2, will); leave it false`);
+  }
   checkMountPoint(mnt);
   const tls = rpcTls(file, a);
   const adminToken = readAdminToken(file, a);
@@ -200,6 +204,15 @@ async function main(argv: string[]): Promise<number> {
   });
   let invalidateKernel: ((path: string) => Promise<boolean>) | undefined;
   let fuseRef: { callerContext(): { uid: number; gid: number; pid: number; umask: number } | null; forgetCapabilityAbsence(): void } | undefined;
+  // Inode-based session (FUSESession lowlevel): node ids are inode numbers.
+  let llSession: LowLevelSession | undefined;
+  const capabilityMarked = new Set<number>();
+  const forgetCapabilityMarks = (ino?: number) => {
+    for (const one of ino === undefined ? [...capabilityMarked] : capabilityMarked.has(ino) ? [ino] : []) {
+      capabilityMarked.delete(one);
+      llSession?.clearCapability(one);
+    }
+  };
   const recovery = createMountRecovery({
     log, timers, retryDelayMs: 1000, attempts: 60,
     mount: async () => {
@@ -215,8 +228,15 @@ async function main(argv: string[]): Promise<number> {
   });
   const vfs = createVfs({
     client, readCache, writeback, log, clock, leases,
-    invalidateKernel: async (path) => invalidateKernel?.(path).catch(() => undefined),
-    forgetCapabilityAbsence: () => fuseRef?.forgetCapabilityAbsence(),
+    ...(lowLevel
+      ? {
+        invalidateNode: async (ino: number) => llSession?.invalidateInode(ino).catch(() => false),
+        forgetCapabilityAbsence: (ino?: number) => forgetCapabilityMarks(ino),
+      }
+      : {
+        invalidateKernel: async (path: string) => invalidateKernel?.(path).catch(() => undefined),
+        forgetCapabilityAbsence: () => fuseRef?.forgetCapabilityAbsence(),
+      }),
     readdirMaxEntries: a.ReaddirMaxEntries as number,
     readAheadBytes: Math.min(8 * lineSize, Math.floor(lineSize * (a.ReadCacheLineCount as number) / 4)),
     xattrEnabled: a.XAttrEnabled as boolean,
@@ -236,32 +256,62 @@ async function main(argv: string[]): Promise<number> {
     send: (params) => client.call('Reclaim', params),
   });
   rpc.onServerChange(() => reclaimer.reclaim());
-  const { ops } = createOps({ vfs, log, trace: a.TraceEnabled as boolean, blockSizeBytes: a.AttrBlockSize as number, callerContext: () => fuseRef?.callerContext() ?? null, observer: metrics.fuse });
   const maxWrite = requestBytes(a.FUSEMaxWrite as number, 'FUSEMaxWrite', log);
   const maxRead = requestBytes(a.FUSEMaxRead as number, 'FUSEMaxRead', log);
   const congestion = a.FUSECongestionThreshhold as number;
-  const fuse = createFuseMount(mnt, ops, {
+  const common = {
     fsname: `pfs:${volume.replace(/[^A-Za-z0-9._:@/+=-]/g, '_')}`,
     subtype: 'pfs',
     allowOther: a.FUSEAllowOther as boolean,
     defaultPermissions: true,
-    useIno: true,
-    hardRemove: true,
     autoUnmount: true,
     bigWrites: true,
-    maxWriteBytes: maxWrite,
     maxReadBytes: maxRead,
     // Buffered reads come in read-ahead requests; at the kernel's 128 KiB window, max_read is moot.
     readAheadBytes: maxRead,
     maxBackground: a.FUSEMaxBackground as number,
     ...(congestion > 0 ? { congestionThreshold: congestion } : {}),
-    attrTimeoutMs: a.AttrDuration as number,
-    entryTimeoutMs: a.EntryDuration as number,
-    onHandlerError: (op, err) => log.error({ op, err: (err as Error)?.message ?? String(err) }, 'FUSE handler mistake'),
-  });
-  fuseRef = fuse;
-  if (fuse.canInvalidate) invalidateKernel = (path) => fuse.invalidateInode(path);
-  else log.warn('the pfs_fuse_context addon cannot invalidate kernel caches: a file kept open here may read stale pages after another agent wrote it');
+    onHandlerError: (op: string, err: unknown) => log.error({ op, err: (err as Error)?.message ?? String(err) }, 'FUSE handler mistake'),
+  };
+  let fuse: { readonly mountPoint: string; readonly maxRequestBytes: number; readonly readAhead: { bytes: number; error?: string } | null; mount(): Promise<void>; unmount(): Promise<void> };
+  let hasCallerContext = true;
+  if (lowLevel) {
+    // libfuse 2.9's own channel takes at most 128 KiB writes (docs/FUSE-BINDING.md 8.7 step 2 lifts it).
+    const llWrite = Math.min(maxWrite, LIBFUSE2_MAX_WRITE_BYTES);
+    const { ops } = createLlOps({
+      vfs, log, trace: a.TraceEnabled as boolean, blockSizeBytes: a.AttrBlockSize as number, observer: metrics.fuse,
+      attrTimeoutMs: a.AttrDuration as number, entryTimeoutMs: a.EntryDuration as number,
+      capabilityAbsent: (ino) => {
+        if (capabilityMarked.size >= 100_000) forgetCapabilityMarks();
+        capabilityMarked.add(ino);
+        llSession?.markCapabilityAbsent(ino);
+      },
+    });
+    const session = createLowLevelSession(mnt, ops, { ...common, maxWriteBytes: llWrite });
+    llSession = session;
+    fuse = {
+      mountPoint: mnt,
+      maxRequestBytes: llWrite,
+      get readAhead() { return session.readAhead; },
+      mount: () => session.mount(),
+      unmount: () => session.unmount(),
+    };
+  } else {
+    const { ops } = createOps({ vfs, log, trace: a.TraceEnabled as boolean, blockSizeBytes: a.AttrBlockSize as number, callerContext: () => fuseRef?.callerContext() ?? null, observer: metrics.fuse });
+    const hl = createFuseMount(mnt, ops, {
+      ...common,
+      useIno: true,
+      hardRemove: true,
+      maxWriteBytes: maxWrite,
+      attrTimeoutMs: a.AttrDuration as number,
+      entryTimeoutMs: a.EntryDuration as number,
+    });
+    fuseRef = hl;
+    fuse = hl;
+    hasCallerContext = hl.hasCallerContext;
+    if (hl.canInvalidate) invalidateKernel = (path) => hl.invalidateInode(path);
+    else log.warn('the pfs_fuse_context addon cannot invalidate kernel caches: a file kept open here may read stale pages after another agent wrote it');
+  }
   const teardown = async () => {
     clearInterval(tokenRefresh);
     await writeback.close().catch((err) => log.error({ err: (err as Error).message }, 'flush at shutdown failed'));
@@ -272,7 +322,7 @@ async function main(argv: string[]): Promise<number> {
     await store.close();
     metrics.close();
   };
-  if (!fuse.hasCallerContext) {
+  if (!hasCallerContext) {
     await teardown();
     throw new StartupError('the pfs_fuse_context addon is not built (run make build): without it pfsagentd cannot tell which user makes each request');
   }

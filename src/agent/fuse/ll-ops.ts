@@ -21,6 +21,11 @@ export interface LlOpsOptions {
   entryTimeoutMs: number;
   /** Metrics; default none. */
   observer?: OpObserver;
+  /**
+   * A lasting ENODATA for security.capability (FsError.absentKnown: it holds until the VFS calls
+   * its forgetCapabilityAbsence(ino)): the session answers the kernel's next asks itself.
+   */
+  capabilityAbsent?: (ino: number) => void;
 }
 
 const NO_OBSERVER: OpObserver = { onOp() {}, onRead() {}, onWrite() {} };
@@ -119,7 +124,10 @@ export function createLlOps(opts: LlOpsOptions): { ops: LlOps } {
     fsyncdir: (ino, fh, _datasync, r) => r.ok(), // every namespace change is committed before it is acknowledged
     statfs: (ino, r) => run('statfs', ino, r, () => vfs.statfs(), (s) => r.statfs(toLlStatfs(s))),
     setxattr: (ino, name, value, flags, r) => run('setxattr', { ino, name }, r, () => fs.setxattr(ctx(r), ino, name, value, flags), ok(r)),
-    getxattr: (ino, name, r) => run('getxattr', { ino, name }, r, () => fs.getxattr(ctx(r), ino, name), (v) => r.xattr(v)),
+    getxattr: (ino, name, r) => run('getxattr', { ino, name }, r, () => fs.getxattr(ctx(r), ino, name).catch((err) => {
+      if ((err as { absentKnown?: boolean }).absentKnown === true && name === 'security.capability') opts.capabilityAbsent?.(ino);
+      throw err;
+    }), (v) => r.xattr(v)),
     listxattr: (ino, r) => run('listxattr', ino, r, () => fs.listxattr(ctx(r), ino), (names) => r.xattrNames(names)),
     removexattr: (ino, name, r) => run('removexattr', { ino, name }, r, () => fs.removexattr(ctx(r), ino, name), ok(r)),
     access: (ino, mask, r) => run('access', { ino, mask }, r, () => fs.access(ctx(r), ino, mask), ok(r)),

@@ -7,7 +7,7 @@ import { execFile } from 'node:child_process';
 import type { Logger } from '../../common/rpc/index.js';
 import { isMounted, type FuseMount } from './binding/index.js';
 
-export async function unmountWithRetry(fuse: FuseMount, opts: { delayMs: number; attempts: number; log: Logger }): Promise<void> {
+export async function unmountWithRetry(fuse: Pick<FuseMount, 'mountPoint' | 'unmount'>, opts: { delayMs: number; attempts: number; log: Logger }): Promise<void> {
   for (let attempt = 1; attempt <= opts.attempts; attempt++) {
     if (!(await isMounted(fuse.mountPoint))) break;
     const err = await new Promise<string | null>((res) => execFile('fusermount', ['-u', fuse.mountPoint], (e, _o, stderr) => res(e ? (stderr || e.message).trim() : null)));

@@ -62,7 +62,7 @@ export interface Core {
    * Called whenever a noCapability entry goes: the FUSE binding then forgets the ENODATA answers
    * it gives the kernel itself (those marked absentKnown: lease-backed ones). forgetNoCapability().
    */
-  capabilityForgotten: () => void;
+  capabilityForgotten: (ino?: Ino) => void;
   /** Per inode, the tail of the queue of O_APPEND writes (each takes its offset in turn). */
   appendQueue: Map<Ino, Promise<unknown>>;
 }
@@ -73,7 +73,7 @@ export const CAPABILITY_XATTR = 'security.capability';
 export function forgetNoCapability(core: Core, ino?: Ino): void {
   if (ino === undefined) core.noCapability.clear();
   else core.noCapability.delete(ino);
-  core.capabilityForgotten();
+  core.capabilityForgotten(ino);
 }
 export const NO_CAPABILITY_TTL_MS = 1000;
 

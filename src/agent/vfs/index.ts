@@ -51,8 +51,12 @@ export interface VfsOptions extends VfsSettings {
   invalidateKernel?: (path: string) => Promise<unknown>;
   /** Inode-based session: drops the kernel's attributes and pages of node ino; never rejects. Given: the session is inode-based. */
   invalidateNode?: (ino: Ino) => Promise<unknown>;
-  /** The binding's forgetCapabilityAbsence (docs/FUSE-BINDING.md 2.9); default none. */
-  forgetCapabilityAbsence?: () => void;
+  /**
+   * The binding forgets its own ENODATA answers for security.capability (docs/FUSE-BINDING.md
+   * 2.9): of inode ino, or of every inode when ino is undefined (the path-based session always
+   * forgets them all); default none.
+   */
+  forgetCapabilityAbsence?: (ino?: Ino) => void;
 }
 
 /** The inode-based session's operations (docs/AGENT.md): nodes are volume inode numbers. */

@@ -64,11 +64,12 @@ export async function getattr(core: Core, ctx: OpContext, path: string): Promise
 /**
  * Runs a change of a regular file's attributes or xattrs under Exclusive (revoking other
  * agents' leases, so their caches go and their buffered writes land first). Known regular
- * files only (the lease manager knows them: the kernel's lookup before the call took a Shared
- * lease); anything else runs without a lease.
+ * files only: leased here, or a file node the kernel holds (the inode-based session's lookup
+ * takes no lease), or one the path cache saw; anything else runs without a lease.
  */
 function exclusiveIfFile<T>(core: Core, ino: number, fn: (epoch: number | undefined) => Promise<T>): Promise<T> {
-  return core.leases.known(ino) ? withLease(core, ino, 'exclusive', fn) : fn(undefined);
+  const file = core.leases.known(ino) || core.nodes.isFile(ino) || core.fileInos.has(ino);
+  return file ? withLease(core, ino, 'exclusive', fn) : fn(undefined);
 }
 
 export async function access(core: Core, ctx: OpContext, path: string, mask: number): Promise<void> {

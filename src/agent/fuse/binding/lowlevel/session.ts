@@ -4,6 +4,8 @@
 // fuse_reply_* directly (no FUSE thread waits for JS). Notifications go through the addon's
 // notifier thread and resolve later (never written on the JS thread: docs/FUSE-BINDING.md 6.4).
 
+import { execFile } from 'node:child_process';
+import { access, stat, writeFile } from 'node:fs/promises';
 import { constants } from 'node:os';
 import { resolve } from 'node:path';
 import { forceUnmount, raiseReadAhead } from '../fuse-mount.js';
@@ -15,6 +17,27 @@ import { lowLevelOptionArg, type LowLevelSessionOptions } from './session-option
 import type { LlOps } from './types.js';
 
 const { ENOENT, ENOTCONN } = constants.errno;
+const FUSECTL = '/sys/fs/fuse/connections';
+
+/** True when p settled within ms. */
+async function settles(p: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<false>((ok) => (timer = setTimeout(() => ok(false), ms)));
+  const done = await Promise.race([p.then(() => true), late]);
+  clearTimeout(timer);
+  return done;
+}
+
+/** Aborts FUSE connection dev through fusectl (mounted first if it is not). */
+async function abortConnection(dev: number): Promise<void> {
+  const abort = `${FUSECTL}/${dev}/abort`;
+  try {
+    await access(abort);
+  } catch {
+    await new Promise<void>((ok) => execFile('mount', ['-t', 'fusectl', 'fusectl', FUSECTL], () => ok()));
+  }
+  await writeFile(abort, '1');
+}
 
 export interface LowLevelSession {
   readonly mountPoint: string;
@@ -24,8 +47,13 @@ export interface LowLevelSession {
   readonly readAhead: { bytes: number; error?: string } | null;
   /** Resolves once the kernel sent INIT; on failure (or mountTimeoutMs) nothing stays mounted. */
   mount(): Promise<void>;
-  /** Lazy unmount; resolves once the kernel ended the session and every request was answered. */
-  unmount(): Promise<void>;
+  /**
+   * Lazy unmount; resolves once the kernel ended the session and every request was answered.
+   * Files still open keep a lazily unmounted connection alive, so after abortAfterMs (default
+   * 5000) the connection is aborted through fusectl (/sys/fs/fuse/connections/DEV/abort): their
+   * requests then fail with ENOTCONN, as when a FUSE daemon exits.
+   */
+  unmount(opts?: { abortAfterMs?: number }): Promise<void>;
   /** Resolves when the kernel ended the session (unmounted). */
   readonly ended: Promise<void>;
   /**
@@ -64,6 +92,8 @@ export function createLowLevelSession(mountPoint: string, ops: LlOps, opts: LowL
   const ended = new Promise<void>((ok) => (endDone = ok));
   const pending = new Map<number, { ok: (cached: boolean) => void; fail: (err: Error) => void }>();
   let nextNotify = 1;
+  /** The connection's number under /sys/fs/fuse/connections: the mount's st_dev (major 0). */
+  let connection: number | undefined;
 
   const live = new Map<number, Reply>();
   const dispatch = createDispatch(ops, { a, live, onError: (op, err) => report(OP_NAMES[op] ?? String(op), err) }, {
@@ -106,11 +136,14 @@ export function createLowLevelSession(mountPoint: string, ops: LlOps, opts: LowL
         await forceUnmount(mnt).catch(() => undefined);
         throw Object.assign(new Error(`createLowLevelSession: no INIT from the kernel within ${timeoutMs} ms`), { code: 'ETIMEDOUT' });
       }
+      connection = (await stat(mnt)).dev;
       if (opts.readAheadBytes !== undefined) readAhead = await raiseReadAhead(mnt, opts.readAheadBytes);
     },
-    async unmount() {
+    async unmount(how = {}) {
       if (!session) return;
       await forceUnmount(mnt);
+      if (await settles(ended, how.abortAfterMs ?? 5000)) return;
+      if (connection !== undefined) await abortConnection(connection);
       await ended;
     },
     invalidateInode(ino, range = {}) {
