@@ -142,8 +142,8 @@ export const agentSchema: Schema = {
           doc: 'How the agent serves the kernel. `highlevel`: fuse-native\'s path-based session (libfuse 2 ' +
             'high-level API; the agent resolves paths through its path cache). `lowlevel`: the inode-based ' +
             'session (libfuse 2.9 low-level API; node ids are volume inode numbers, each operation at most one ' +
-            'RPC, hard links one kernel node, nanosecond timestamps; writes come in at most 128 KiB requests ' +
-            'until the agent\'s own FUSE channel lands, so large sequential writes are slower). docs/AGENT.md.',
+            'RPC, hard links one kernel node, nanosecond timestamps; requests up to `FUSEMaxWrite` through the ' +
+            'session\'s own channel). docs/AGENT.md.',
         },
         ReadDirPlusEnabled: {
           type: 'bool', default: 'false',

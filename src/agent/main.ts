@@ -276,8 +276,6 @@ async function main(argv: string[]): Promise<number> {
   let fuse: { readonly mountPoint: string; readonly maxRequestBytes: number; readonly readAhead: { bytes: number; error?: string } | null; mount(): Promise<void>; unmount(): Promise<void> };
   let hasCallerContext = true;
   if (lowLevel) {
-    // libfuse 2.9's own channel takes at most 128 KiB writes (docs/FUSE-BINDING.md 8.7 step 2 lifts it).
-    const llWrite = Math.min(maxWrite, LIBFUSE2_MAX_WRITE_BYTES);
     const { ops } = createLlOps({
       vfs, log, trace: a.TraceEnabled as boolean, blockSizeBytes: a.AttrBlockSize as number, observer: metrics.fuse,
       attrTimeoutMs: a.AttrDuration as number, entryTimeoutMs: a.EntryDuration as number,
@@ -287,11 +285,11 @@ async function main(argv: string[]): Promise<number> {
         llSession?.markCapabilityAbsent(ino);
       },
     });
-    const session = createLowLevelSession(mnt, ops, { ...common, maxWriteBytes: llWrite });
+    const session = createLowLevelSession(mnt, ops, { ...common, maxWriteBytes: maxWrite });
     llSession = session;
     fuse = {
       mountPoint: mnt,
-      maxRequestBytes: llWrite,
+      get maxRequestBytes() { return session.maxRequestBytes; },
       get readAhead() { return session.readAhead; },
       mount: () => session.mount(),
       unmount: () => session.unmount(),

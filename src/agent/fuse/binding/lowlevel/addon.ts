@@ -13,7 +13,10 @@ export type Dispatch = (
 ) => void;
 
 export interface LlAddon {
-  mount(mnt: string, optionArg: string, dispatch: Dispatch, notifyDone: (id: number, result: number) => void, pollMode: boolean, features: number): object;
+  /** maxRequest above 131072: the own channel offers requests that large (FUSE_MAX_PAGES). */
+  mount(mnt: string, optionArg: string, dispatch: Dispatch, notifyDone: (id: number, result: number) => void, pollMode: boolean, features: number, maxRequest: number): object;
+  /** The request size the INIT reply offered with FUSE_MAX_PAGES, 0 if none. */
+  negotiated(session: object): number;
   replyErr(id: number, errno: number): number;
   replyEntry(id: number, attr: Float64Array, attrS: number, entryS: number): number;
   replyCreate(id: number, attr: Float64Array, attrS: number, entryS: number, fh: number, openFlags: number): number;

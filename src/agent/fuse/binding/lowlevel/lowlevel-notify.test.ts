@@ -89,7 +89,8 @@ test('createLowLevelSession: refuses what it cannot do, formats the rest like cr
   const ops = new MemTree().llOps({ attrS: 0, entryS: 0 });
   const make = (o: LowLevelSessionOptions) => createLowLevelSession('/nonexistent-pfs-ll', ops, o);
   assert.throws(() => make({ readdirplus: true }), /readdirplus needs the own FUSE channel/);
-  assert.throws(() => make({ maxWriteBytes: 1 << 20 }), /maxWriteBytes 1048576 is above libfuse 2.9's 131072/);
+  assert.throws(() => make({ maxWriteBytes: (1 << 20) + 4096 }), /max_write/);
+  assert.equal(make({ maxWriteBytes: 1 << 20 }).optionArg, '-oauto_unmount,big_writes,max_write=1048576');
   assert.throws(() => make({ attrTimeoutMs: 1000 } as LowLevelSessionOptions), /attrTimeoutMs is libfuse high-level only/);
   assert.throws(() => make({ hardRemove: true } as LowLevelSessionOptions), /hardRemove is libfuse high-level only/);
   assert.throws(() => make({ fsname: 'bad name' }), /fsname/);
@@ -103,3 +104,19 @@ test('LlReply.dirPlus: refused, never faked (no READDIRPLUS without the own chan
   const r = new Reply({ a: {} as LlAddon, live: new Map(), onError: () => undefined }, 7, 1, 4096);
   assert.throws(() => r.dirPlus([], 0), /cannot send READDIRPLUS/);
 });
+
+for (const reader of ['poll', 'thread'] as const) {
+  test(`inode-based session (${reader} reader): maxWriteBytes 1 MiB brings 1 MiB write and read requests (the own channel, FUSE_MAX_PAGES)`, { skip: reason, timeout: 30_000 }, async () => {
+    const tree = new MemTree();
+    await withSession(reader, { attrS: 0, entryS: 0 }, tree, async (mnt, seen, s) => {
+      assert.equal(s.maxRequestBytes, 1 << 20);
+      await run('dd', ['if=/dev/zero', `of=${join(mnt, 'big')}`, 'bs=1M', 'count=4', 'oflag=direct', 'status=none']);
+      await run('dd', [`if=${join(mnt, 'big')}`, 'of=/dev/null', 'bs=1M', 'iflag=direct', 'status=none']);
+      // write(ino, fh, offset, data), read(ino, fh, offset, size)
+      const writes = seen.calls.filter((c) => c.op === 'write').map((c) => (c.args[3] as Buffer).length);
+      const reads = seen.calls.filter((c) => c.op === 'read').map((c) => c.args[3] as number);
+      assert.deepEqual(writes, [1 << 20, 1 << 20, 1 << 20, 1 << 20], 'write request sizes');
+      assert.ok(reads.some((n) => n === 1 << 20), `read request sizes: ${reads.join(' ')}`);
+    }, { maxWriteBytes: 1 << 20, maxReadBytes: 1 << 20 });
+  });
+}

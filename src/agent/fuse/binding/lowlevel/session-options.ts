@@ -2,7 +2,7 @@
 // high-level API knows (fuse_lowlevel_new refuses them after fuse_mount mounted, leaving a dead
 // mount: they are refused here, before anything is mounted), formatted by the same builder.
 
-import { buildMountOptions, formatOptionArg, LIBFUSE2_MAX_WRITE_BYTES, type FuseMountOptions } from '../mount-options.js';
+import { buildMountOptions, formatOptionArg, type FuseMountOptions } from '../mount-options.js';
 
 /** Mount options libfuse 2.9's mount and low-level session take. */
 export type LowLevelMountOptions = Pick<FuseMountOptions,
@@ -60,9 +60,6 @@ export function lowLevelOptionArg(opts: LowLevelSessionOptions): string {
   }
   if (opts.readdirplus) {
     throw new RangeError('createLowLevelSession: readdirplus needs the own FUSE channel (docs/FUSE-BINDING.md 8.7 step 2), not built yet: libfuse 2.9 never offers READDIRPLUS');
-  }
-  if (opts.maxWriteBytes !== undefined && opts.maxWriteBytes > LIBFUSE2_MAX_WRITE_BYTES) {
-    throw new RangeError(`createLowLevelSession: maxWriteBytes ${opts.maxWriteBytes} is above libfuse 2.9's ${LIBFUSE2_MAX_WRITE_BYTES} (FUSE_MAX_PAGES needs the own channel, docs/FUSE-BINDING.md 8.7 step 2)`);
   }
   if (opts.reader !== undefined && opts.reader !== 'poll' && opts.reader !== 'thread') {
     throw new RangeError(`createLowLevelSession: reader ${String(opts.reader)} is neither 'poll' nor 'thread'`);

@@ -10,6 +10,7 @@ import { constants } from 'node:os';
 import { resolve } from 'node:path';
 import { forceUnmount, raiseReadAhead } from '../fuse-mount.js';
 import { errnoError } from '../native-events.js';
+import { LIBFUSE2_MAX_WRITE_BYTES } from '../mount-options.js';
 import { FEAT, loadLowLevelAddon, OP_NAMES } from './addon.js';
 import { createDispatch } from './dispatch.js';
 import type { Reply } from './reply.js';
@@ -45,6 +46,12 @@ export interface LowLevelSession {
   readonly optionArg: string;
   /** The read-ahead window after mount() when readAheadBytes was asked (error: why it is not that); else null. */
   readonly readAhead: { bytes: number; error?: string } | null;
+  /**
+   * After mount(): the largest read or write request the kernel sends. Above 131072 only when
+   * maxWriteBytes asked for it and the kernel took FUSE_MAX_PAGES (Linux 4.20+, capped by
+   * fs.fuse.max_pages_limit).
+   */
+  readonly maxRequestBytes: number;
   /** Resolves once the kernel sent INIT; on failure (or mountTimeoutMs) nothing stays mounted. */
   mount(): Promise<void>;
   /**
@@ -123,10 +130,15 @@ export function createLowLevelSession(mountPoint: string, ops: LlOps, opts: LowL
     optionArg,
     ended,
     get readAhead() { return readAhead; },
+    get maxRequestBytes() {
+      const asked = opts.maxWriteBytes ?? LIBFUSE2_MAX_WRITE_BYTES;
+      const offered = session ? a.negotiated(session) : 0;
+      return offered > 0 ? Math.min(offered, asked) : Math.min(asked, LIBFUSE2_MAX_WRITE_BYTES);
+    },
     async mount() {
       if (session) throw new Error('createLowLevelSession: mount() twice');
       const init = new Promise<void>((ok) => (initDone = ok));
-      session = a.mount(mnt, optionArg, dispatch, notified, (opts.reader ?? 'poll') === 'poll', features);
+      session = a.mount(mnt, optionArg, dispatch, notified, (opts.reader ?? 'poll') === 'poll', features, opts.maxWriteBytes ?? 0);
       const timeoutMs = opts.mountTimeoutMs ?? 10_000;
       let timer: NodeJS.Timeout | undefined;
       const late = new Promise<'late'>((ok) => (timer = setTimeout(() => ok('late'), timeoutMs)));

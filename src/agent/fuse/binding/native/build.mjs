@@ -28,7 +28,7 @@ buildAddon({
 });
 buildAddon({
   name: 'pfs_fuse_ll',
-  sources: ['pfs_fuse_ll.c', 'pfs_fuse_ll_ops.c', 'pfs_fuse_ll_reply.c', 'pfs_fuse_ll_notify.c'].map((f) => join(here, f)),
+  sources: ['pfs_fuse_ll.c', 'pfs_fuse_ll_ops.c', 'pfs_fuse_ll_reply.c', 'pfs_fuse_ll_notify.c', 'pfs_fuse_ll_chan.c'].map((f) => join(here, f)),
   headers: [join(here, 'pfs_fuse_ll.h')],
   out: join(here, 'build', 'pfs_fuse_ll.node'),
   link,

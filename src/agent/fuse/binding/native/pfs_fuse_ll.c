@@ -67,7 +67,9 @@ void ll_teardown_if_done(napi_env env, sess_t *s) {
     napi_release_threadsafe_function(s->tsfn, napi_tsfn_release);
   }
   notify_stop(s);  // before the channel goes: the notifier writes on it
-  fuse_unmount(s->mnt, s->ch);
+  // fuse_mount's channel closes the fd (only when the mount is already gone, else it unmounts);
+  // the own channel, if any, goes with the session and closes nothing.
+  fuse_unmount(s->mnt, s->kch ? s->kch : s->ch);
   fuse_session_destroy(s->se);
   napi_delete_reference(env, s->dispatch);
 }
@@ -203,11 +205,13 @@ static void close_on_exec_new_fds(const unsigned char *before) {
   closedir(d);
 }
 
-// mount(mountPoint, optionArg, dispatch, notifyDone, pollMode, features) -> session (external).
-// optionArg "-o..." holds mount options (taken by fuse_mount) and low-level ones (by
-// fuse_lowlevel_new); features: FEAT_* (which lock handlers JS has). Throws on failure.
+// mount(mountPoint, optionArg, dispatch, notifyDone, pollMode, features, maxRequest) -> session
+// (external). optionArg "-o..." holds mount options (taken by fuse_mount) and low-level ones (by
+// fuse_lowlevel_new); features: FEAT_* (which lock handlers JS has); maxRequest: above 131072
+// the own channel offers requests that large (pfs_fuse_ll_chan.c).
+// Throws on failure.
 static napi_value js_mount(napi_env env, napi_callback_info info) {
-  ARGS(6)
+  ARGS(7)
   char mnt[4096], opt[1024];
   size_t len;
   if (napi_get_value_string_utf8(env, argv[0], mnt, sizeof mnt, &len) != napi_ok || len >= sizeof mnt - 1 ||
@@ -246,6 +250,15 @@ static napi_value js_mount(napi_env env, napi_callback_info info) {
     napi_throw_error(env, "EINVAL", "fuse_lowlevel_new failed (unknown option?)");
     return NULL;
   }
+  double max_request = ll_num(env, argv[6]);
+  if (max_request > 131072 && max_request <= 16 * 1024 * 1024) {
+    struct fuse_chan *own = ll_chan_new(s, fuse_chan_fd(s->ch), (size_t) max_request);
+    if (own != NULL) {
+      s->kch = s->ch;
+      s->ch = own;
+      s->max_request = (uint32_t) max_request;
+    }
+  }
   fuse_session_add_chan(s->se, s->ch);
   notify_init(env, s, argv[3]);
   napi_value name;
@@ -276,6 +289,16 @@ static napi_value js_mount(napi_env env, napi_callback_info info) {
   return out;
 }
 
+// negotiated(session) -> the request size the INIT reply offered with FUSE_MAX_PAGES (bytes), 0 if none.
+static napi_value js_negotiated(napi_env env, napi_callback_info info) {
+  ARGS(1)
+  sess_t *s = NULL;
+  napi_get_value_external(env, argv[0], (void **) &s);
+  napi_value out;
+  napi_create_double(env, s ? s->negotiated : 0, &out);
+  return out;
+}
+
 // stats() -> [wakeups, messages]: how many requests one wakeup of the JS thread carries.
 static napi_value js_stats(napi_env env, napi_callback_info info) {
   (void) info;
@@ -292,6 +315,7 @@ NAPI_MODULE_INIT() {
   napi_property_descriptor props[] = {
     { "mount", NULL, js_mount, NULL, NULL, NULL, napi_default, NULL },
     { "stats", NULL, js_stats, NULL, NULL, NULL, napi_default, NULL },
+    { "negotiated", NULL, js_negotiated, NULL, NULL, NULL, napi_default, NULL },
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   ll_reply_props(env, exports);

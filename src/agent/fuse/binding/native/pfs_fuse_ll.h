@@ -51,7 +51,12 @@ typedef struct njob njob_t;
 
 typedef struct sess {
   char *mnt;
-  struct fuse_chan *ch;
+  struct fuse_chan *ch;   // the session's channel: the kernel's, or the own one (pfs_fuse_ll_chan.c)
+  struct fuse_chan *kch;  // with the own channel: fuse_mount's, which owns the fd (else NULL)
+  uint32_t init_minor;    // own channel: the minor of the kernel's INIT, once read
+  uint64_t init_unique;   // own channel: the INIT request's unique (its reply is extended)
+  uint32_t max_request;   // own channel: the request size asked (bytes); 0 without it
+  uint32_t negotiated;    // the request size the INIT reply offered (FUSE_MAX_PAGES), 0 if none
   struct fuse_session *se;
   pthread_t thread;
   napi_threadsafe_function tsfn;
@@ -78,6 +83,9 @@ typedef struct sess {
   napi_threadsafe_function ntsfn;
   capset_t caps;
 } sess_t;
+
+// pfs_fuse_ll_chan.c: the own channel (requests above 128 KiB, FUSE_MAX_PAGES in the INIT reply).
+struct fuse_chan *ll_chan_new(sess_t *s, int fd, size_t max_request);
 
 // pfs_fuse_ll.c
 void ll_push(sess_t *s, msg_t *m);
