@@ -77,12 +77,13 @@ async function listing(root: string): Promise<string[]> {
   }).sort();
 }
 
-test('cp -a of a real tree, then diff -r and the same names, types, modes, owners, sizes, links and mtimes', { timeout: 600_000 }, async () => {
+test('cp -a of a real tree, then diff -r and the same names, types, modes, owners, sizes, links and mtimes', { timeout: 900_000 }, async () => {
   const d = await testDir('cp');
   // ~60 s on an idle 2-core machine; generous for a loaded one.
   await sh(`cp -a ${BIG_TREE} ${q(d)}/`, { timeoutMs: 420_000 });
   const dst = join(d, basename(BIG_TREE));
-  await sh(`diff -r --no-dereference ${BIG_TREE} ${q(dst)}`, { timeoutMs: 120_000 });
+  // diff reads every file back through the agent: 30-60 s idle, over 120 s beside other suites.
+  await sh(`diff -r --no-dereference ${BIG_TREE} ${q(dst)}`, { timeoutMs: 300_000 });
   const [want, got] = await Promise.all([listing(BIG_TREE), listing(dst)]);
   assert.ok(want.length > BIG_TREE_MIN_ENTRIES, `${BIG_TREE} has only ${want.length} entries`);
   assertSameListing(got, want);

@@ -194,7 +194,9 @@ export async function openS3Store(opts: S3StoreOptions): Promise<S3Store> {
     // Round up to whole MiB so a body needing more than MAX_PARTS parts still fits.
     const partSize = Math.max(partBytes, Math.ceil(total / MAX_PARTS / MiB) * MiB);
     const partCount = Math.ceil(total / partSize);
-    const created = await call('put', key, signal, 0, (client, send) =>
+    // Not under the caller's signal: a create cut off on our side may still happen on the
+    // server, and then only its UploadId lets us abort it (the check follows in the try).
+    const created = await call('put', key, undefined, 0, (client, send) =>
       client.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: key }), send));
     const UploadId = created.UploadId;
     if (!UploadId) throw new PfsError('PFS_ERR_OBJECT_STORE', `s3 put ${bucket}/${key}: CreateMultipartUpload returned no UploadId`);
@@ -219,6 +221,7 @@ export async function openS3Store(opts: S3StoreOptions): Promise<S3Store> {
       }
     };
     try {
+      signal?.throwIfAborted();
       const results = await Promise.allSettled(Array.from({ length: Math.min(PARTS_IN_FLIGHT, partCount) }, worker));
       const rejected = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
       if (rejected) throw rejected.reason;

@@ -15,6 +15,8 @@ export type Dispatch = (
 export interface LlAddon {
   /** maxRequest above 131072: the own channel offers requests that large (FUSE_MAX_PAGES). */
   mount(mnt: string, optionArg: string, dispatch: Dispatch, notifyDone: (id: number, result: number) => void, pollMode: boolean, features: number, maxRequest: number): object;
+  /** JS answered the WRITE whose payload was in write-pool slot `slot` (dispatch's y - 1). */
+  releaseWrite(session: object, slot: number): void;
   /** The request size the INIT reply offered with FUSE_MAX_PAGES, 0 if none. */
   negotiated(session: object): number;
   replyErr(id: number, errno: number): number;

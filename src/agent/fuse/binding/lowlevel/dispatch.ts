@@ -33,6 +33,8 @@ const flockType = (op: number): LlLockType => (op & LOCK.UN ? 'unlock' : op & LO
 
 export interface DispatchHooks {
   init(): void;
+  /** A WRITE whose payload sat in write-pool slot `slot` was answered: the addon may reuse it. */
+  releaseWrite(slot: number): void;
   end(): void;
 }
 
@@ -71,7 +73,13 @@ export function createDispatch(ops: LlOps, ctx: ReplyContext, hooks: DispatchHoo
         case OP.LINK: return ops.link ? ops.link(ino, fh, s, r) : nosys(r);
         case OP.OPEN: return ops.open ? ops.open(ino, y, r) : nosys(r);
         case OP.READ: return ops.read ? ops.read(ino, fh, x, y, r) : nosys(r);
-        case OP.WRITE: return ops.write ? ops.write(ino, fh, x, data as Buffer, r) : nosys(r);
+        case OP.WRITE: {
+          // y > 0: the payload is a view of write-pool slot y - 1, valid until the answer.
+          if (y > 0) r.onDone = () => hooks.releaseWrite(y - 1);
+          const d = data as Uint8Array;
+          const buf = Buffer.isBuffer(d) ? d : Buffer.from(d.buffer, d.byteOffset, d.byteLength);
+          return ops.write ? ops.write(ino, fh, x, buf, r) : nosys(r);
+        }
         case OP.FLUSH: return ops.flush ? ops.flush(ino, fh, owner, r) : r.ok();
         case OP.RELEASE: return ops.release ? ops.release(ino, fh, y, x !== 0, owner, r) : r.ok();
         case OP.FSYNC: return ops.fsync ? ops.fsync(ino, fh, x !== 0, r) : r.ok();

@@ -35,6 +35,8 @@ export interface ReplyContext {
 
 export class Reply implements LlReply {
   done = false;
+  /** Called once, at the first answer (a WRITE gives its payload buffer back to the pool). */
+  onDone: (() => void) | undefined;
   private ac: AbortController | undefined;
   private interrupted = false;
 
@@ -47,6 +49,7 @@ export class Reply implements LlReply {
     }
     this.done = true;
     this.c.live.delete(this.id);
+    this.onDone?.();
     return true;
   }
 

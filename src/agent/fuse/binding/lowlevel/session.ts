@@ -106,6 +106,7 @@ export function createLowLevelSession(mountPoint: string, ops: LlOps, opts: LowL
   const dispatch = createDispatch(ops, { a, live, onError: (op, err) => report(OP_NAMES[op] ?? String(op), err) }, {
     init: () => initDone?.(),
     end: () => { isEnded = true; endDone(); },
+    releaseWrite: (slot) => { if (session) a.releaseWrite(session, slot); },
   });
 
   function notified(id: number, result: number): void {

@@ -153,7 +153,11 @@ export interface LlOps {
   link?(ino: number, newParent: number, newName: string, r: LlReply): void;
   open?(ino: number, flags: number, r: LlReply): void;
   read?(ino: number, fh: number, offset: number, size: number, r: LlReply): void;
-  /** data is this request's own copy (the handler may keep it). */
+  /**
+   * data is valid until the request is answered: the session reuses its memory for a later
+   * WRITE after that (a pool of payload buffers, docs/FUSE-BINDING.md 8.3), so a handler copies
+   * what it keeps beyond its reply.
+   */
   write?(ino: number, fh: number, offset: number, data: Buffer, r: LlReply): void;
   /**
    * close(2) of one descriptor; lockOwner: the kernel's lock owner (decimal string, fi->lock_owner).

@@ -39,6 +39,47 @@ void ll_push(sess_t *s, msg_t *m) {
   if (was_empty && !s->poll_mode) napi_call_threadsafe_function(s->tsfn, NULL, napi_tsfn_nonblocking);
 }
 
+int ll_wpool_take(sess_t *s, size_t size) {
+  if (size > s->wsize) return -1;
+  int slot = -1;
+  pthread_mutex_lock(&s->wmu);
+  for (int i = 0; i < WPOOL_SLOTS; i++) {
+    if (s->wmem[i] != NULL && !s->wbusy[i]) { s->wbusy[i] = 1; slot = i; break; }
+  }
+  pthread_mutex_unlock(&s->wmu);
+  return slot;
+}
+
+void ll_wpool_release(sess_t *s, int slot) {
+  if (slot < 0 || slot >= WPOOL_SLOTS) return;
+  pthread_mutex_lock(&s->wmu);
+  s->wbusy[slot] = 0;
+  pthread_mutex_unlock(&s->wmu);
+}
+
+// The pool's slots: JS ArrayBuffers of wsize bytes (their memory V8's, pinned by wref).
+static void wpool_init(napi_env env, sess_t *s, size_t wsize) {
+  pthread_mutex_init(&s->wmu, NULL);
+  s->wsize = wsize;
+  for (int i = 0; i < WPOOL_SLOTS; i++) {
+    napi_value ab;
+    void *mem = NULL;
+    if (napi_create_arraybuffer(env, wsize, &mem, &ab) != napi_ok || mem == NULL) break;
+    napi_create_reference(env, ab, 1, &s->wref[i]);
+    s->wmem[i] = mem;
+  }
+}
+
+static void wpool_free(napi_env env, sess_t *s) {
+  pthread_mutex_lock(&s->wmu);
+  for (int i = 0; i < WPOOL_SLOTS; i++) {
+    if (s->wmem[i] == NULL) continue;
+    napi_delete_reference(env, s->wref[i]);  // views JS still holds keep the memory alive
+    s->wmem[i] = NULL;
+  }
+  pthread_mutex_unlock(&s->wmu);
+}
+
 static msg_t *end_msg(void) {
   msg_t *m = calloc(1, sizeof *m);
   if (m) m->op = OP_END;
@@ -66,6 +107,7 @@ void ll_teardown_if_done(napi_env env, sess_t *s) {
     pthread_join(s->thread, NULL);
     napi_release_threadsafe_function(s->tsfn, napi_tsfn_release);
   }
+  wpool_free(env, s);
   notify_stop(s);  // before the channel goes: the notifier writes on it
   // fuse_mount's channel closes the fd (only when the mount is already gone, else it unmounts);
   // the own channel, if any, goes with the session and closes nothing.
@@ -74,8 +116,14 @@ void ll_teardown_if_done(napi_env env, sess_t *s) {
   napi_delete_reference(env, s->dispatch);
 }
 
-static napi_value data_value(napi_env env, msg_t *m) {
+static napi_value data_value(napi_env env, sess_t *s, msg_t *m) {
   napi_value v, ab;
+  if (m->wslot) {  // a view of the write-pool slot: a Uint8Array JS turns into a Buffer view
+    if (napi_get_reference_value(env, s->wref[m->wslot - 1], &ab) == napi_ok &&
+        napi_create_typedarray(env, napi_uint8_array, m->data_len, ab, 0, &v) == napi_ok) return v;
+    napi_get_undefined(env, &v);
+    return v;
+  }
   if (m->data == NULL) { napi_get_undefined(env, &v); return v; }
   if (m->data_bytes) {
     if (napi_create_external_buffer(env, m->data_len, m->data, free_buffer, NULL, &v) == napi_ok) { m->data = NULL; return v; }
@@ -121,7 +169,7 @@ static void dispatch_queue(napi_env env, sess_t *s) {
     napi_create_double(env, m->y, &argv[5]);
     argv[6] = str_value(env, m->name);
     argv[7] = str_value(env, m->name2);
-    argv[8] = data_value(env, m);
+    argv[8] = data_value(env, s, m);
     napi_get_boolean(env, interrupted, &argv[9]);
     if (m->op == OP_END) s->end_seen = 1;
     napi_value ignored;
@@ -251,6 +299,7 @@ static napi_value js_mount(napi_env env, napi_callback_info info) {
     return NULL;
   }
   double max_request = ll_num(env, argv[6]);
+  wpool_init(env, s, max_request > 131072 && max_request <= 16 * 1024 * 1024 ? (size_t) max_request : 131072);
   if (max_request > 131072 && max_request <= 16 * 1024 * 1024) {
     struct fuse_chan *own = ll_chan_new(s, fuse_chan_fd(s->ch), (size_t) max_request);
     if (own != NULL) {
@@ -289,6 +338,17 @@ static napi_value js_mount(napi_env env, napi_callback_info info) {
   return out;
 }
 
+// releaseWrite(session, slot): JS answered the WRITE whose payload was in write-pool slot.
+static napi_value js_release_write(napi_env env, napi_callback_info info) {
+  ARGS(2)
+  sess_t *s = NULL;
+  napi_get_value_external(env, argv[0], (void **) &s);
+  if (s != NULL) ll_wpool_release(s, (int) ll_num(env, argv[1]));
+  napi_value out;
+  napi_get_undefined(env, &out);
+  return out;
+}
+
 // negotiated(session) -> the request size the INIT reply offered with FUSE_MAX_PAGES (bytes), 0 if none.
 static napi_value js_negotiated(napi_env env, napi_callback_info info) {
   ARGS(1)
@@ -316,6 +376,7 @@ NAPI_MODULE_INIT() {
     { "mount", NULL, js_mount, NULL, NULL, NULL, napi_default, NULL },
     { "stats", NULL, js_stats, NULL, NULL, NULL, napi_default, NULL },
     { "negotiated", NULL, js_negotiated, NULL, NULL, NULL, napi_default, NULL },
+    { "releaseWrite", NULL, js_release_write, NULL, NULL, NULL, napi_default, NULL },
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   ll_reply_props(env, exports);

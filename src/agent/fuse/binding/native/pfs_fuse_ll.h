@@ -38,6 +38,7 @@ typedef struct msg {
   void *data;             // write/setxattr: bytes (a Buffer); setattr, forget, locks: doubles
   size_t data_len;
   int data_bytes;         // data becomes a Buffer (else a Float64Array)
+  int wslot;              // write: 1 + the write-pool slot holding the payload (data NULL), else 0
 } msg_t;
 
 typedef struct capset {
@@ -48,6 +49,8 @@ typedef struct capset {
 } capset_t;
 
 typedef struct njob njob_t;
+
+#define WPOOL_SLOTS 16
 
 typedef struct sess {
   char *mnt;
@@ -82,6 +85,15 @@ typedef struct sess {
   pthread_t nthread;
   napi_threadsafe_function ntsfn;
   capset_t caps;
+  // The write pool: payload buffers reused from one WRITE to the next, so a WRITE costs no
+  // malloc (page faults, munmap) and no new external Buffer (whose external memory drives V8
+  // into major GCs). JS returns a slot once it answered the write (releaseWrite). Taken on the
+  // reading thread, returned on the JS thread: under wmu. Full: the payload is copied to a malloc.
+  pthread_mutex_t wmu;
+  size_t wsize;
+  char *wmem[WPOOL_SLOTS];
+  napi_ref wref[WPOOL_SLOTS]; // each slot's ArrayBuffer (JS-owned memory, pinned by the reference)
+  int wbusy[WPOOL_SLOTS];
 } sess_t;
 
 // pfs_fuse_ll_chan.c: the own channel (requests above 128 KiB, FUSE_MAX_PAGES in the INIT reply).
@@ -89,6 +101,8 @@ struct fuse_chan *ll_chan_new(sess_t *s, int fd, size_t max_request);
 
 // pfs_fuse_ll.c
 void ll_push(sess_t *s, msg_t *m);
+int ll_wpool_take(sess_t *s, size_t size);   // a free slot of at least size bytes, or -1
+void ll_wpool_release(sess_t *s, int slot);
 void ll_teardown_if_done(napi_env env, sess_t *s);
 
 // pfs_fuse_ll_ops.c: the handler table, with lock handlers only when features ask for them.

@@ -32,8 +32,9 @@ static msg_t *new_msg(int op, uint64_t ino) {
   return m;
 }
 
-static void free_msg(msg_t *m) {
+static void free_msg(msg_t *m, sess_t *s) {
   if (m == NULL) return;
+  if (m->wslot) ll_wpool_release(s, m->wslot - 1);
   free(m->name);
   free(m->name2);
   free(m->data);
@@ -50,7 +51,7 @@ static void post(fuse_req_t req, msg_t *m, int ok) {
   sess_t *s = fuse_req_userdata(req);
   double id = ok && m ? slot_take(req, s) : -1;
   if (id < 0) {
-    free_msg(m);
+    free_msg(m, s);
     fuse_reply_err(req, ENOMEM);
     return;
   }
@@ -110,7 +111,7 @@ static void ll_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_dat
     double *d = m->data;
     for (size_t i = 0; i < count; i++) { d[2 * i] = (double) forgets[i].ino; d[2 * i + 1] = (double) forgets[i].nlookup; }
   } else {
-    free_msg(m);
+    free_msg(m, s);
     m = NULL;
   }
   fuse_reply_none(req);
@@ -191,9 +192,22 @@ RW(ll_read, OP_READ)
 RW(ll_readdir, OP_READDIR)
 
 static void ll_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off, struct fuse_file_info *fi) {
-  // The reader reuses its receive buffer for the next request: copy (the handler owns the copy).
+  // The reader reuses its receive buffer for the next request: copy, into a write-pool slot
+  // (returned when JS answered) or else a malloc (the handler owns the copy).
+  sess_t *s = fuse_req_userdata(req);
   msg_t *m = new_msg(OP_WRITE, ino);
-  int ok = m && copy_bytes(m, buf, size);
+  int ok = m != NULL;
+  if (ok) {
+    int slot = ll_wpool_take(s, size);
+    if (slot >= 0) {
+      memcpy(s->wmem[slot], buf, size);
+      m->wslot = slot + 1;
+      m->data_len = size;
+      m->y = slot + 1;
+    } else {
+      ok = copy_bytes(m, buf, size);
+    }
+  }
   if (ok) { m->fh = fi->fh; m->x = (double) off; }
   post(req, m, ok);
 }
@@ -265,7 +279,7 @@ static void ll_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 static msg_t *lock_msg(int op, fuse_ino_t ino, struct fuse_file_info *fi, const struct flock *l) {
   msg_t *m = new_msg(op, ino);
   if (m == NULL) return NULL;
-  if (!doubles(m, 4) || !set_owner(m, fi->lock_owner)) { free_msg(m); return NULL; }
+  if (!doubles(m, 4) || !set_owner(m, fi->lock_owner)) { free_msg(m, NULL); return NULL; }
   double *d = m->data;
   d[0] = l->l_type;
   d[1] = (double) l->l_start;
