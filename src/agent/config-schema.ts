@@ -138,12 +138,12 @@ export const agentSchema: Schema = {
             'port. A port that cannot be bound is a start-up error.',
         },
         FUSESession: {
-          type: 'enum', default: 'highlevel', values: ['highlevel', 'lowlevel'],
-          doc: 'How the agent serves the kernel. `highlevel`: fuse-native\'s path-based session (libfuse 2 ' +
-            'high-level API; the agent resolves paths through its path cache). `lowlevel`: the inode-based ' +
-            'session (libfuse 2.9 low-level API; node ids are volume inode numbers, each operation at most one ' +
-            'RPC, hard links one kernel node, nanosecond timestamps; requests up to `FUSEMaxWrite` through the ' +
-            'session\'s own channel). docs/AGENT.md.',
+          type: 'enum', default: 'lowlevel', values: ['highlevel', 'lowlevel'],
+          doc: 'How the agent serves the kernel. `lowlevel`: the inode-based session (libfuse 2.9 low-level ' +
+            'API; node ids are volume inode numbers, each operation at most one RPC, hard links one kernel node, ' +
+            'nanosecond timestamps; requests up to `FUSEMaxWrite` through the session\'s own channel). ' +
+            '`highlevel`: fuse-native\'s path-based session (libfuse 2 high-level API; the agent resolves paths ' +
+            'through its path cache), kept for one release as the fallback. docs/AGENT.md.',
         },
         ReadDirPlusEnabled: {
           type: 'bool', default: 'false',

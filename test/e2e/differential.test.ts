@@ -26,17 +26,23 @@ type Op = { op: string } & Record<string, unknown>;
 type Result = { ok?: unknown; err?: string };
 
 let m: MountHandle;
+/** A second mount on the other FUSE session (docs/AGENT.md), local backend only: both are checked. */
+let other: MountHandle | undefined;
 let plain: { dir: string; remove(): void };
 let runNo = 0;
 
+const OTHER_SESSION = process.env.PFS_TEST_FUSE_SESSION === 'highlevel' ? 'lowlevel' : 'highlevel';
+
 before(async () => {
   m = await startMount();
+  if (testBackend() === 'local') other = await startMount({ agentConf: { FUSESession: OTHER_SESSION } });
   plain = localTempDir('pfs-diff-plain-');
 });
 
 after(async () => {
   try {
     if (m) await m.cleanup();
+    if (other) await other.cleanup();
   } finally {
     plain?.remove();
   }
@@ -51,9 +57,9 @@ async function runOps(root: string, ops: Op[]): Promise<{ results: Result[]; tre
 }
 
 /** Applies ops under a fresh directory of the mount and of the plain directory; asserts identical outcomes. */
-async function compare(ops: Op[]): Promise<void> {
+async function compare(ops: Op[], on: MountHandle = m): Promise<void> {
   const n = runNo++;
-  const onMount = join(m.mnt, 'diff', `run-${n}`);
+  const onMount = join(on.mnt, 'diff', `run-${n}`);
   const onDisk = join(plain.dir, `run-${n}`);
   const [got, want] = await Promise.all([runOps(onMount, ops), runOps(onDisk, ops)]);
   for (let i = 0; i < ops.length; i++) {
@@ -317,4 +323,15 @@ test('a pfs mount and a plain directory agree on random operation sequences', { 
   }
   assert.ok(out.numRuns > 0, 'no run completed');
   if (out.interrupted) assert.fail(`interrupted by the time limit after ${out.numRuns} runs (too slow?)`);
+});
+
+test(`the other FUSE session (${OTHER_SESSION}) and a plain directory agree on random operation sequences`, { skip: testBackend() !== 'local' && 'local backend only', timeout: 120_000 }, async () => {
+  const out = await fc.check(fc.asyncProperty(opsArb, (ops) => compare(ops, other!)), {
+    numRuns: Number(process.env.PFS_DIFF_RUNS ?? 12), interruptAfterTimeLimit: 90_000,
+  });
+  if (out.failed) {
+    assert.fail(`seed ${out.seed}, path ${out.counterexamplePath}, after ${out.numShrinks} shrinks; counterexample:\n` +
+      `${JSON.stringify(out.counterexample?.[0])}\n${String(out.errorInstance)}`);
+  }
+  assert.ok(out.numRuns > 0, 'no run completed');
 });
