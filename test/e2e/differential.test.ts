@@ -312,7 +312,7 @@ test('a pfs mount and a plain directory agree on random operation sequences', { 
   const numRuns = Number(process.env.PFS_DIFF_RUNS ?? (testBackend() === 'local' ? 40 : 20));
   const seed = process.env.PFS_DIFF_SEED === undefined ? undefined : Number(process.env.PFS_DIFF_SEED);
   const path = process.env.PFS_DIFF_PATH;
-  const out = await fc.check(fc.asyncProperty(opsArb, compare), {
+  const out = await fc.check(fc.asyncProperty(opsArb, (ops) => compare(ops)), {
     numRuns, seed, path,
     // A failure shrinks for at most this long; the best counterexample so far is reported.
     interruptAfterTimeLimit: 150_000,

@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Descriptor and hard-link cases where a path-based session differs from a local filesystem
-(issue 21). Usage: inode-cases.py DIR. Runs each case in a fresh subdirectory of DIR and prints
+(issue 21). Usage: inode-cases.py DIR [DIR2]: DIR2 is DIR seen through a second mount of the
+volume (default DIR). Runs each case in a fresh subdirectory of DIR and prints
 one JSON object {case: result}; the same run on a pfs mount and on a plain directory must agree."""
 import json, os, sys, time
 
@@ -66,16 +67,70 @@ def ctime_changes():
     os.close(fd)
     return out
 
-CASES = [hardlink_write, hardlink_truncate, hardlink_second_descriptor_reads_new_size, unlinked_open_file,
-         fchmod_through_unlinked_name, nanosecond_times, ctime_changes]
+def ctime_rename_and_xattr():
+    out = []
+    open('r', 'w').close()
+    def changed(path_before, fn, path_after):
+        before = os.stat(path_before).st_ctime_ns
+        time.sleep(0.02)
+        fn()
+        return os.stat(path_after).st_ctime_ns > before
+    out.append(changed('r', lambda: os.rename('r', 'r2'), 'r2'))
+    out.append(changed('r2', lambda: os.setxattr('r2', 'user.k', b'v'), 'r2'))
+    out.append(changed('r2', lambda: os.chown('r2', 0, 0), 'r2'))
+    return out
+
+def fsetxattr_through_unlinked_name():
+    fd = os.open('x', os.O_RDWR | os.O_CREAT, 0o644); os.link('x', 'y'); os.unlink('x')
+    os.setxattr(fd, 'user.k', b'kept')
+    os.close(fd)
+    return [os.getxattr('y', 'user.k').decode(), os.stat('y').st_nlink]
+
+def truncate_through_link_then_read_from_other():
+    fx = os.open('x', os.O_RDWR | os.O_CREAT, 0o644); os.link('x', 'y')
+    os.pwrite(fx, b'A' * 8192, 0); os.pread(fx, 4, 0)
+    os.truncate('y', 100)
+    r = [len(os.pread(fx, 8192, 0)), os.fstat(fx).st_size, os.stat('x').st_size]
+    os.close(fx)
+    return r
+
+# The same directory seen through a second mount of the volume (argv[2]; the directory itself
+# on a local disk): coherence across agents, through leases.
+OTHER = None
+
+def other(name):
+    return os.path.join(OTHER, name)
+
+def hardlink_write_other_mount():
+    fx = os.open('x', os.O_RDWR | os.O_CREAT, 0o644); os.link('x', 'y')
+    os.pwrite(fx, b'A' * 8192, 0); first = os.pread(fx, 4, 0)
+    fy = os.open(other('y'), os.O_RDWR); os.pwrite(fy, b'B' * 8192, 0); os.close(fy)
+    r = [first.decode(), os.pread(fx, 4, 0).decode(), os.pread(fx, 4, 8000).decode()]
+    os.close(fx)
+    return r
+
+def hardlink_truncate_other_mount():
+    fx = os.open('x', os.O_RDWR | os.O_CREAT, 0o644); os.link('x', 'y')
+    os.pwrite(fx, b'A' * 8192, 0); os.fsync(fx); os.pread(fx, 4096, 4096)
+    fy = os.open(other('y'), os.O_RDWR); os.ftruncate(fy, 0); os.close(fy)
+    r = [len(os.pread(fx, 3034, 4096)), os.fstat(fx).st_size]
+    os.close(fx)
+    return r
+
+CASES = [hardlink_write_other_mount, hardlink_truncate_other_mount, hardlink_write, hardlink_truncate, hardlink_second_descriptor_reads_new_size, unlinked_open_file,
+         fchmod_through_unlinked_name, nanosecond_times, ctime_changes, ctime_rename_and_xattr,
+         fsetxattr_through_unlinked_name, truncate_through_link_then_read_from_other]
 
 def main():
+    global OTHER
     root = sys.argv[1]
+    other_root = sys.argv[2] if len(sys.argv) > 2 else root
     out = {}
     for case in CASES:
         d = os.path.join(root, case.__name__)
         os.makedirs(d)
         os.chdir(d)
+        OTHER = os.path.join(other_root, case.__name__)
         try:
             out[case.__name__] = case()
         except OSError as e:
