@@ -49,6 +49,10 @@ test('after a kill -9 and restart, claimed leases and locks hold again: B waits 
     assert.deepEqual(await call(b, 'GetLock', { mountId: mb, ino: f.ino, owner: 'q', kind: 'posix', type: 'write', start: 0, end: -1 }),
       { conflict: { type: 'write', start: 0, end: 100, pid: 42 } });
     assert.match(srv.stderr(), /reclaim period ended before every mount claimed/);
+    // The same claim again after the period (an agent resends an unanswered Reclaim after one
+    // more restart, beside its new one): what A holds is granted again, A is not evicted.
+    await call(a, 'Reclaim', { mountId: ma, leases: [{ ino: f.ino, mode: 'shared' }], locks: [lock], done: true });
+    assert.deepEqual(await call(a, 'Lease', { mountId: ma, ino: f.ino, request: 'shared' }), { granted: 'shared' });
   });
 });
 

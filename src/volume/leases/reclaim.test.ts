@@ -84,3 +84,20 @@ test('claimed leases are held again: conflicting requests of other mounts interr
   assert.equal(m.request('a', 5, 'demote'), 'shared');
   m.close();
 });
+
+test('claimed(): the mounts that finished within the period, so that a resent Reclaim of theirs is not taken for a late one', async () => {
+  const { gate, sched, flush } = setup(['a', 'b', 'c'], 1000);
+  gate.finished('a');
+  gate.forget('b');
+  assert.equal(gate.claimed('a'), true);
+  assert.equal(gate.claimed('b'), false, 'gone, not claimed');
+  sched.advanceMs(1000);
+  await flush();
+  assert.equal(gate.reclaiming, false);
+  assert.equal(gate.claimed('a'), true, 'still known after the period ended');
+  assert.equal(gate.claimed('c'), false, 'late');
+  gate.finished('c');
+  assert.equal(gate.claimed('c'), false, 'a late claim is not one in time');
+  gate.forget('a');
+  assert.equal(gate.claimed('a'), false);
+});

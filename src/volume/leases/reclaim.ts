@@ -41,6 +41,8 @@ export interface ReclaimGate {
   mayClaim(mountId: string, ino: Ino): boolean;
   /** The mount finished its claim (Reclaim done). */
   finished(mountId: string): void;
+  /** The mount finished its claim in time (a Reclaim again is a resend of that claim, or a retry). */
+  claimed(mountId: string): boolean;
   /** The mount is gone (dropped, evicted, unmounted): nothing waits for it. */
   forget(mountId: string): void;
   stats(): { reclaiming: boolean; waitingFor: number; late: number };
@@ -52,6 +54,8 @@ export function createReclaimGate(opts: ReclaimGateOptions): ReclaimGate {
   const pending = new Set(expected);
   const late = new Set<string>();
   const grantedSinceEnd = new Set<Ino>();
+  /** Mounts that finished their claim within the period (bounded by expected; gone with forget). */
+  const inTime = new Set<string>();
   let reclaiming = pending.size > 0 && opts.periodMs > 0;
   let release: (() => void) | undefined;
   const endedPromise = reclaiming ? new Promise<void>((resolve) => { release = resolve; }) : undefined;
@@ -86,8 +90,15 @@ export function createReclaimGate(opts: ReclaimGateOptions): ReclaimGate {
     mayClaim(mountId, ino) {
       return reclaiming ? expected.has(mountId) : late.has(mountId) && !grantedSinceEnd.has(ino);
     },
-    finished: resolved,
-    forget: resolved,
+    finished(mountId) {
+      if (pending.has(mountId)) inTime.add(mountId);
+      resolved(mountId);
+    },
+    claimed: (mountId) => inTime.has(mountId),
+    forget(mountId) {
+      inTime.delete(mountId);
+      resolved(mountId);
+    },
     stats: () => ({ reclaiming, waitingFor: pending.size, late: late.size }),
     close() {
       cancel?.();
@@ -95,6 +106,7 @@ export function createReclaimGate(opts: ReclaimGateOptions): ReclaimGate {
       pending.clear();
       late.clear();
       grantedSinceEnd.clear();
+      inTime.clear();
     },
   };
 }

@@ -70,9 +70,18 @@ function reclaim(p: Params<'Reclaim'>, ctx: CallContext): Result<'Reclaim'> {
     mounts.fence(p.mountId, ctx.clientId);
     throw new PfsError('PFS_ERR_INTERNAL', 'unreachable: an evicted mount passed the fence');
   };
-  for (const l of p.leases) if (!volume.reclaim.mayClaim(p.mountId, l.ino)) refuse(l.ino, `a ${l.mode} lease`);
-  for (const l of p.locks) if (!volume.reclaim.mayClaim(p.mountId, l.ino)) refuse(l.ino, `a ${l.kind} lock`);
+  // A Reclaim again from a mount that has claimed (the agent resends an unanswered Reclaim when
+  // proxyfsd restarts again, and claims anew beside it): what it already holds is granted again,
+  // and its locks are checked against the other owners only.
+  const again = volume.reclaim.claimed(p.mountId);
+  const held = volume.leases.held(p.mountId);
+  const shared = new Set(held.shared);
+  const exclusive = new Set(held.exclusive);
+  const holds = (ino: number, mode: 'shared' | 'exclusive') => exclusive.has(ino) || (mode === 'shared' && shared.has(ino));
+  for (const l of p.leases) if (!holds(l.ino, l.mode) && !volume.reclaim.mayClaim(p.mountId, l.ino)) refuse(l.ino, `a ${l.mode} lease`);
+  for (const l of p.locks) if (!again && !volume.reclaim.mayClaim(p.mountId, l.ino)) refuse(l.ino, `a ${l.kind} lock`);
   for (const l of p.leases) {
+    if (holds(l.ino, l.mode)) continue;
     if (!volume.leases.claim(p.mountId, l.ino, l.mode)) refuse(l.ino, `a ${l.mode} lease (another mount holds a conflicting one)`);
   }
   for (const { ino, owner, kind, type, start, end, pid } of p.locks) {
