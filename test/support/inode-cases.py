@@ -5,18 +5,19 @@ volume (default DIR). Runs each case in a fresh subdirectory of DIR and prints
 one JSON object {case: result}; the same run on a pfs mount and on a plain directory must agree."""
 import json, os, sys, time
 
-def hardlink_write():
+def hardlink_write(y='y'):
+    """y: the path the second name is opened by (the same directory through a second mount, or not)."""
     fx = os.open('x', os.O_RDWR | os.O_CREAT, 0o644); os.link('x', 'y')
     os.pwrite(fx, b'A' * 8192, 0); first = os.pread(fx, 4, 0)
-    fy = os.open('y', os.O_RDWR); os.pwrite(fy, b'B' * 8192, 0); os.close(fy)
+    fy = os.open(y, os.O_RDWR); os.pwrite(fy, b'B' * 8192, 0); os.close(fy)
     r = [first.decode(), os.pread(fx, 4, 0).decode(), os.pread(fx, 4, 8000).decode()]
     os.close(fx)
     return r
 
-def hardlink_truncate():
+def hardlink_truncate(y='y'):
     fx = os.open('x', os.O_RDWR | os.O_CREAT, 0o644); os.link('x', 'y')
     os.pwrite(fx, b'A' * 8192, 0); os.fsync(fx); os.pread(fx, 4096, 4096)
-    fy = os.open('y', os.O_RDWR); os.ftruncate(fy, 0); os.close(fy)
+    fy = os.open(y, os.O_RDWR); os.ftruncate(fy, 0); os.close(fy)
     r = [len(os.pread(fx, 3034, 4096)), os.fstat(fx).st_size]
     os.close(fx)
     return r
@@ -102,20 +103,10 @@ def other(name):
     return os.path.join(OTHER, name)
 
 def hardlink_write_other_mount():
-    fx = os.open('x', os.O_RDWR | os.O_CREAT, 0o644); os.link('x', 'y')
-    os.pwrite(fx, b'A' * 8192, 0); first = os.pread(fx, 4, 0)
-    fy = os.open(other('y'), os.O_RDWR); os.pwrite(fy, b'B' * 8192, 0); os.close(fy)
-    r = [first.decode(), os.pread(fx, 4, 0).decode(), os.pread(fx, 4, 8000).decode()]
-    os.close(fx)
-    return r
+    return hardlink_write(other('y'))
 
 def hardlink_truncate_other_mount():
-    fx = os.open('x', os.O_RDWR | os.O_CREAT, 0o644); os.link('x', 'y')
-    os.pwrite(fx, b'A' * 8192, 0); os.fsync(fx); os.pread(fx, 4096, 4096)
-    fy = os.open(other('y'), os.O_RDWR); os.ftruncate(fy, 0); os.close(fy)
-    r = [len(os.pread(fx, 3034, 4096)), os.fstat(fx).st_size]
-    os.close(fx)
-    return r
+    return hardlink_truncate(other('y'))
 
 CASES = [hardlink_write_other_mount, hardlink_truncate_other_mount, hardlink_write, hardlink_truncate, hardlink_second_descriptor_reads_new_size, unlinked_open_file,
          fchmod_through_unlinked_name, nanosecond_times, ctime_changes, ctime_rename_and_xattr,

@@ -2,14 +2,13 @@
  * The inode-based session's op table (docs/AGENT.md, issue 12): every handler takes the caller
  * from its request, awaits one vfs.ino (or handle) call and answers through its LlReply.
  * Node ids are volume inode numbers (the root, inode 1, is FUSE_ROOT_ID). Timing, counting,
- * trace lines and errno mapping happen once, in `run`, as in ops.ts.
+ * trace lines and errno mapping happen once, in ops.ts's createOpRunner, which both sessions use.
  */
 import type { Attr, StatVfs } from '../../common/protocol/index.js';
 import type { Logger } from '../../common/rpc/index.js';
 import type { OpContext, Vfs } from '../vfs/index.js';
 import type { LlAttr, LlLock, LlOps, LlReply, LlStatfs, LlTimeouts } from './binding/lowlevel/types.js';
-import { errnoName, toErrno } from './errno.js';
-import type { OpObserver } from './ops.js';
+import { createOpRunner, NO_OBSERVER, type OpObserver } from './ops.js';
 
 export interface LlOpsOptions {
   vfs: Vfs;
@@ -28,7 +27,6 @@ export interface LlOpsOptions {
   capabilityAbsent?: (ino: number) => void;
 }
 
-const NO_OBSERVER: OpObserver = { onOp() {}, onRead() {}, onWrite() {} };
 
 export function toLlAttr(a: Attr, blksize: number): LlAttr {
   return {
@@ -49,26 +47,10 @@ export function createLlOps(opts: LlOpsOptions): { ops: LlOps } {
   const llAttr = (a: Attr) => toLlAttr(a, opts.blockSizeBytes);
   const ctx = (r: LlReply): OpContext => r.caller();
 
+  const runOp = createOpRunner({ log, trace: opts.trace, observer });
   /** Runs work and answers: reply(value) on success, r.err(errno) on failure. */
   function run<T>(op: string, detail: unknown, r: LlReply, work: () => Promise<T>, reply: (value: T) => void): void {
-    const started = performance.now();
-    work().then(
-      (value) => {
-        const ms = performance.now() - started;
-        observer.onOp(op, ms / 1000);
-        if (opts.trace) log.debug({ op, detail, ms, result: 'ok' }, 'fuse op');
-        reply(value);
-      },
-      (err) => {
-        const ms = performance.now() - started;
-        const { errno, unexpected } = toErrno(err);
-        const result = errnoName(errno);
-        observer.onOp(op, ms / 1000, result);
-        if (unexpected) log.error({ op, detail, ms, code: (err as { code?: string }).code, err: (err as Error)?.message }, 'fuse op failed unexpectedly; answering EIO');
-        else if (opts.trace) log.debug({ op, detail, ms, result }, 'fuse op');
-        r.err(-errno);
-      },
-    );
+    runOp(op, detail, work, reply, (errno) => r.err(-errno));
   }
   const entry = (r: LlReply) => (a: Attr) => r.entry(llAttr(a), timeouts);
   const ok = (r: LlReply) => () => r.ok();

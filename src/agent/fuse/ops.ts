@@ -30,7 +30,36 @@ export interface OpsOptions {
   observer?: OpObserver;
 }
 
-const NO_OBSERVER: OpObserver = { onOp() {}, onRead() {}, onWrite() {} };
+export const NO_OBSERVER: OpObserver = { onOp() {}, onRead() {}, onWrite() {} };
+
+/**
+ * Both sessions' way to run one op: time it, count it (observer), write its trace line
+ * (TraceEnabled: op, path/inode or handle, duration, result 'ok' or the errno name), log an
+ * unexpected error (answered EIO), then ok(value) or fail(errno, err).
+ */
+export function createOpRunner(opts: { log: Logger; trace: boolean; observer: OpObserver }) {
+  const { log, observer } = opts;
+  return function run<T>(op: string, detail: unknown, work: () => Promise<T>, ok: (value: T) => void, fail: (errno: number, err: unknown) => void): void {
+    const started = performance.now();
+    work().then(
+      (value) => {
+        const ms = performance.now() - started;
+        observer.onOp(op, ms / 1000);
+        if (opts.trace) log.debug({ op, detail, ms, result: 'ok' }, 'fuse op');
+        ok(value);
+      },
+      (err) => {
+        const ms = performance.now() - started;
+        const { errno, unexpected } = toErrno(err);
+        const result = errnoName(errno);
+        observer.onOp(op, ms / 1000, result);
+        if (unexpected) log.error({ op, detail, ms, code: (err as { code?: string }).code, err: (err as Error)?.message }, 'fuse op failed unexpectedly; answering EIO');
+        else if (opts.trace) log.debug({ op, detail, ms, result }, 'fuse op');
+        fail(errno, err);
+      },
+    );
+  };
+}
 
 export function createOps(opts: OpsOptions): { ops: FuseOps } {
   const { vfs, log } = opts;
@@ -43,26 +72,10 @@ export function createOps(opts: OpsOptions): { ops: FuseOps } {
     return c;
   }
 
-  /** One trace line per op (TraceEnabled): op, path or handle, duration, result ('ok' or the errno name). */
+  const runOp = createOpRunner({ log, trace: opts.trace, observer });
+  /** One op, answered through its callback: reply(0, value) or reply(errno, undefined, err). */
   function run<T>(op: string, detail: unknown, work: () => Promise<T>, reply: (code: number, value?: T, err?: unknown) => void): void {
-    const started = performance.now();
-    work().then(
-      (value) => {
-        const ms = performance.now() - started;
-        observer.onOp(op, ms / 1000);
-        if (opts.trace) log.debug({ op, detail, ms, result: 'ok' }, 'fuse op');
-        reply(0, value);
-      },
-      (err) => {
-        const ms = performance.now() - started;
-        const { errno, unexpected } = toErrno(err);
-        const result = errnoName(errno);
-        observer.onOp(op, ms / 1000, result);
-        if (unexpected) log.error({ op, detail, ms, code: (err as { code?: string }).code, err: (err as Error)?.message }, 'fuse op failed unexpectedly; answering EIO');
-        else if (opts.trace) log.debug({ op, detail, ms, result }, 'fuse op');
-        reply(errno, undefined, err);
-      },
-    );
+    runOp(op, detail, work, (value) => reply(0, value), (errno, err) => reply(errno, undefined, err));
   }
 
   const ops: FuseOps = {

@@ -22,14 +22,14 @@ buildAddon({
   name: 'pfs_fuse_context',
   // One addon from several parts (see pfs_fuse.h).
   sources: ['pfs_fuse_context.c', 'pfs_fuse_mounts.c', 'pfs_fuse_locks.c', 'pfs_fuse_dispatch.c', 'pfs_fuse_notify.c', 'pfs_fuse_pages.c'].map((f) => join(here, f)),
-  headers: [join(here, 'pfs_fuse.h')],
+  headers: [join(here, 'pfs_fuse.h'), join(here, 'pfs_fuse_init_reply.h')],
   out: join(here, 'build', 'pfs_fuse_context.node'),
   link,
 });
 buildAddon({
   name: 'pfs_fuse_ll',
   sources: ['pfs_fuse_ll.c', 'pfs_fuse_ll_ops.c', 'pfs_fuse_ll_reply.c', 'pfs_fuse_ll_notify.c', 'pfs_fuse_ll_chan.c'].map((f) => join(here, f)),
-  headers: [join(here, 'pfs_fuse_ll.h')],
+  headers: [join(here, 'pfs_fuse_ll.h'), join(here, 'pfs_fuse_init_reply.h')],
   out: join(here, 'build', 'pfs_fuse_ll.node'),
   link,
 });

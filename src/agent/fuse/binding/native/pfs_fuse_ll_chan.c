@@ -17,25 +17,13 @@
 // The kernel caps max_pages at fs.fuse.max_pages_limit; `negotiated` records what was offered.
 
 #include "pfs_fuse_ll.h"
+#include "pfs_fuse_init_reply.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/uio.h>
 #include <unistd.h>
-
-struct k_out_header { uint32_t len; int32_t error; uint64_t unique; };
-struct k_init_out {
-  uint32_t major, minor, max_readahead, flags;
-  uint16_t max_background, congestion_threshold;
-  uint32_t max_write, time_gran;
-  uint16_t max_pages, map_alignment;
-  uint32_t flags2;
-};
-#define K_COMPAT_22_INIT_OUT_SIZE 24
-#define K_MAX_PAGES (1u << 22)
-#define K_MIN_MINOR_MAX_PAGES 28
-#define PAGE_BYTES 4096u
 
 static int chan_receive(struct fuse_chan **chp, char *buf, size_t size) {
   struct fuse_chan *ch = *chp;
@@ -85,31 +73,18 @@ static int chan_send(struct fuse_chan *ch, const struct iovec iov[], size_t coun
   sess_t *s = fuse_chan_data(ch);
   struct k_out_header hdr;
   struct k_init_out out;
-  int extend = s->init_minor >= K_MIN_MINOR_MAX_PAGES && count == 2 && iov[0].iov_len == sizeof hdr &&
-               iov[1].iov_len == K_COMPAT_22_INIT_OUT_SIZE;
-  if (extend) {
-    memcpy(&hdr, iov[0].iov_base, sizeof hdr);
-    extend = hdr.unique == s->init_unique;
-  }
-  if (extend) {
-    memset(&out, 0, sizeof out);
-    memcpy(&out, iov[1].iov_base, K_COMPAT_22_INIT_OUT_SIZE);
-    extend = hdr.error == 0 && out.max_write > 32 * PAGE_BYTES;
-  }
-  if (!extend) return write_all(ch, iov, count);
-  uint32_t pages = out.max_write / PAGE_BYTES;
-  if (pages > 65535) pages = 65535;
-  out.flags |= K_MAX_PAGES;
-  out.max_pages = (uint16_t) pages;
-  hdr.len = sizeof hdr + sizeof out;
+  // Only the reply to the INIT that receive saw (its unique) is extended.
+  int init = count == 2 && iov[0].iov_len == sizeof hdr && ((const struct k_out_header *) iov[0].iov_base)->unique == s->init_unique;
+  uint32_t offered = init ? pfs_extend_init_reply(iov, count, s->init_minor, &hdr, &out) : 0;
+  if (offered == 0) return write_all(ch, iov, count);
   struct iovec ext[2] = { { &hdr, sizeof hdr }, { &out, sizeof out } };
   int r = write_all(ch, ext, 2);
-  if (r == 0) s->negotiated = pages * PAGE_BYTES;
+  if (r == 0) s->negotiated = offered;
   s->init_minor = 0;
   return r;
 }
 
 struct fuse_chan *ll_chan_new(sess_t *s, int fd, size_t max_request) {
   static struct fuse_chan_ops ops = { .receive = chan_receive, .send = chan_send, .destroy = NULL };
-  return fuse_chan_new(&ops, fd, max_request + PAGE_BYTES, s);
+  return fuse_chan_new(&ops, fd, max_request + PFS_PAGE_BYTES, s);
 }

@@ -23,26 +23,11 @@
 // recorded in the registry (mountState), so JS can report what the mount got.
 
 #include "pfs_fuse.h"
+#include "pfs_fuse_init_reply.h"
 #include <dlfcn.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/uio.h>
-
-// FUSE kernel ABI (fuse_kernel.h, stable).
-struct k_out_header { uint32_t len; int32_t error; uint64_t unique; };
-// fuse_init_out up to flags2 (7.28+ layout; the kernel accepts a reply shorter than its struct).
-struct k_init_out {
-  uint32_t major, minor, max_readahead, flags;
-  uint16_t max_background, congestion_threshold;
-  uint32_t max_write, time_gran;
-  uint16_t max_pages, map_alignment;
-  uint32_t flags2;
-};
-#define K_COMPAT_22_INIT_OUT_SIZE 24
-#define K_MAX_PAGES (1u << 22)
-#define K_MIN_MINOR_MAX_PAGES 28
-#define PAGE_BYTES 4096u
-#define LIBFUSE2_MAX_REQUEST 131072u
 
 __thread uint32_t cur_init_minor;
 
@@ -55,7 +40,7 @@ size_t fuse_chan_bufsize(struct fuse_chan *ch) {
   if (next == NULL) abort();
   size_t real = next(ch);
   size_t want = pfs_mount_request_bytes(ch);
-  return want > LIBFUSE2_MAX_REQUEST && want + PAGE_BYTES > real ? want + PAGE_BYTES : real;
+  return want > PFS_LIBFUSE2_MAX_REQUEST && want + PFS_PAGE_BYTES > real ? want + PFS_PAGE_BYTES : real;
 }
 
 int fuse_chan_send(struct fuse_chan *ch, const struct iovec iov[], size_t count) {
@@ -66,26 +51,14 @@ int fuse_chan_send(struct fuse_chan *ch, const struct iovec iov[], size_t count)
   size_t want = pfs_mount_request_bytes(ch);
   struct k_out_header hdr;
   struct k_init_out out;
-  int extend = want > LIBFUSE2_MAX_REQUEST && count == 2 && iov[0].iov_len == sizeof hdr &&
-               iov[1].iov_len == K_COMPAT_22_INIT_OUT_SIZE && cur_init_minor >= K_MIN_MINOR_MAX_PAGES;
-  if (extend) {
-    memcpy(&hdr, iov[0].iov_base, sizeof hdr);
-    memset(&out, 0, sizeof out);
-    memcpy(&out, iov[1].iov_base, K_COMPAT_22_INIT_OUT_SIZE);
-    extend = hdr.error == 0 && out.max_write > LIBFUSE2_MAX_REQUEST;
-  }
-  if (!extend) {
+  uint32_t offered = want > PFS_LIBFUSE2_MAX_REQUEST ? pfs_extend_init_reply(iov, count, cur_init_minor, &hdr, &out) : 0;
+  if (offered == 0) {
     int r = next(ch, iov, count);
     pfs_mount_negotiated(ch, 0);
     return r;
   }
-  uint32_t pages = out.max_write / PAGE_BYTES;
-  if (pages > 65535) pages = 65535;
-  out.flags |= K_MAX_PAGES;
-  out.max_pages = (uint16_t) pages;
-  hdr.len = sizeof hdr + sizeof out;
   struct iovec ext[2] = { { &hdr, sizeof hdr }, { &out, sizeof out } };
   int r = next(ch, ext, 2);
-  pfs_mount_negotiated(ch, r == 0 ? (int) (pages * PAGE_BYTES) : 0);
+  pfs_mount_negotiated(ch, r == 0 ? (int) offered : 0);
   return r;
 }
