@@ -285,15 +285,8 @@ async function main(argv: string[]): Promise<number> {
         llSession?.markCapabilityAbsent(ino);
       },
     });
-    const session = createLowLevelSession(mnt, ops, { ...common, maxWriteBytes: maxWrite });
-    llSession = session;
-    fuse = {
-      mountPoint: mnt,
-      get maxRequestBytes() { return session.maxRequestBytes; },
-      get readAhead() { return session.readAhead; },
-      mount: () => session.mount(),
-      unmount: () => session.unmount(),
-    };
+    llSession = createLowLevelSession(mnt, ops, { ...common, maxWriteBytes: maxWrite });
+    fuse = llSession;
   } else {
     const { ops } = createOps({ vfs, log, trace: a.TraceEnabled as boolean, blockSizeBytes: a.AttrBlockSize as number, callerContext: () => fuseRef?.callerContext() ?? null, observer: metrics.fuse });
     const hl = createFuseMount(mnt, ops, {
@@ -382,11 +375,16 @@ async function main(argv: string[]): Promise<number> {
       resolveExit(code);
     };
     // Unmounted from outside (`umount DIR`, `fusermount -u`): write back what is held and exit.
-    const watch = setInterval(() => {
-      if (stopping) return clearInterval(watch);
-      isMounted(mnt).then((mounted) => { if (!mounted) void stop('unmounted'); }, () => undefined);
-    }, 1000);
-    watch.unref();
+    // The inode-based session says when the kernel ended it; the path-based one is watched.
+    if (llSession) {
+      void llSession.ended.then(() => stop('unmounted'));
+    } else {
+      const watch = setInterval(() => {
+        if (stopping) return clearInterval(watch);
+        isMounted(mnt).then((mounted) => { if (!mounted) void stop('unmounted'); }, () => undefined);
+      }, 1000);
+      watch.unref();
+    }
     process.on('SIGTERM', () => void stop('SIGTERM'));
     process.on('SIGINT', () => void stop('SIGINT'));
     process.on('SIGHUP', () => reopen());
