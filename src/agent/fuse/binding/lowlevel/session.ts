@@ -141,11 +141,7 @@ export function createLowLevelSession(mountPoint: string, ops: LlOps, opts: LowL
       const init = new Promise<void>((ok) => (initDone = ok));
       session = a.mount(mnt, optionArg, dispatch, notified, (opts.reader ?? 'poll') === 'poll', features, opts.maxWriteBytes ?? 0);
       const timeoutMs = opts.mountTimeoutMs ?? 10_000;
-      let timer: NodeJS.Timeout | undefined;
-      const late = new Promise<'late'>((ok) => (timer = setTimeout(() => ok('late'), timeoutMs)));
-      const first = await Promise.race([init, late]);
-      clearTimeout(timer);
-      if (first === 'late') {
+      if (!(await settles(init, timeoutMs))) {
         await forceUnmount(mnt).catch(() => undefined);
         throw Object.assign(new Error(`createLowLevelSession: no INIT from the kernel within ${timeoutMs} ms`), { code: 'ETIMEDOUT' });
       }
