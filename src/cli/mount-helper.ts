@@ -3,10 +3,10 @@
  * (`VOLUME DIR pfs conf=FILE,_netdev 0 0`) mount a volume. mount(8) runs it as
  *   mount.pfs VOLUME DIR [-s] [-f] [-n] [-v] [-o OPTIONS]
  * It checks the config (errors name the file, line and key), starts pfsagentd detached (its own
- * session; stdout and stderr appended to RUNDIR/VOLUME.out, mode 0600), waits until the agent
+ * session; stdout and stderr written to RUNDIR/VOLUME.out, mode 0600), waits until the agent
  * reports the mount or exits, and exits 0 (mounted), 1 (usage, bad option or config) or 32 (the
  * mount failed; the agent's own words follow). `umount DIR` ends the session; the agent then
- * writes back what it holds and exits (main.ts). docs/OPERATIONS.md, "Mounting from fstab".
+ * writes back what it holds and exits (main.ts). README.md, "With mount(8) and /etc/fstab".
  */
 import { spawn } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, statSync } from 'node:fs';
