@@ -29,8 +29,15 @@ build: node-deps
 	npx tsc -p tsconfig.json
 	sh scripts/make-bin.sh
 
+# The whole suite on the machine's Node.js, then the unit tests (RPC, SQLite, object stores, the
+# FUSE bindings) and a set of mounts on the other supported major version (20 or 24), which
+# scripts/node-runtime.mjs takes from the npm registry into .cache/ once.
+NODE_MAJOR := $(shell node -p 'process.versions.node.split(".")[0]' 2>/dev/null)
+NODE_OTHER ?= $(if $(filter 24,$(NODE_MAJOR)),20,24)
+NODE_OTHER_TESTS ?= dist/src/ $(addprefix dist/test/e2e/,volume-server.test.js persistence.test.js persistence-s3.test.js)
 test: test-system-deps node-deps build
 	node scripts/run-tests.mjs
+	node scripts/run-tests.mjs --node=$(NODE_OTHER) $(NODE_OTHER_TESTS)
 
 run: deps build
 	bash scripts/run.sh

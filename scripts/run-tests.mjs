@@ -1,11 +1,13 @@
 #!/usr/bin/env node
 // Runs every compiled test file (dist/**/*.test.js) with node's test runner.
-// Usage: node scripts/run-tests.mjs [substring-filter ...]
+// Usage: node scripts/run-tests.mjs [--node=MAJOR] [substring-filter ...]
+// --node=MAJOR runs them on that Node.js major version (scripts/node-runtime.mjs fetches and
+// caches it when the machine lacks it); the daemons the tests start run on it too (PATH).
 // When a selected file needs the test Swift (its name says swift or s3), the one-node Swift
 // (scripts/swift-aio.sh) is started first and stopped, its data removed, at the end; set
 // PFS_SWIFT_KEEP=1 to leave it running, PFS_TEST_SWIFT=0 to skip those tests instead.
 import { readdirSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 
 function walk(dir, out = []) {
@@ -17,7 +19,18 @@ function walk(dir, out = []) {
   return out;
 }
 
-const filters = process.argv.slice(2);
+const args = process.argv.slice(2);
+const nodeMajor = args.find((a) => a.startsWith('--node='))?.slice('--node='.length);
+const filters = args.filter((a) => !a.startsWith('--node='));
+let node = process.execPath;
+const env = { ...process.env };
+if (nodeMajor) {
+  const found = spawnSync(process.execPath, [new URL('./node-runtime.mjs', import.meta.url).pathname, nodeMajor], { stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8' });
+  if (found.status !== 0) process.exit(1);
+  node = found.stdout.trim();
+  env.PATH = `${dirname(node)}:${env.PATH}`;
+  console.log(`run-tests: on Node.js ${spawnSync(node, ['--version'], { encoding: 'utf8' }).stdout.trim()} (${node})`);
+}
 const files = walk('dist').filter((f) => filters.length === 0 || filters.some((s) => f.includes(s))).sort();
 if (files.length === 0) {
   console.error('run-tests: no test files found under dist/ (did the build run?)');
@@ -33,6 +46,6 @@ if (needsSwift) {
     process.exit(1);
   }
 }
-const r = spawnSync(process.execPath, ['--enable-source-maps', '--test', `--test-concurrency=${concurrency}`, '--test-reporter=spec', ...files], { stdio: 'inherit' });
+const r = spawnSync(node, ['--enable-source-maps', '--test', `--test-concurrency=${concurrency}`, '--test-reporter=spec', ...files], { stdio: 'inherit', env });
 if (needsSwift && process.env.PFS_SWIFT_KEEP !== '1') spawnSync('bash', [swiftScript, 'stop', '--purge'], { stdio: 'inherit' });
 process.exit(r.status ?? 1);

@@ -25,7 +25,8 @@
  * - a well-behaved RpcClient calling throughout gets correct answers, its slowest call under
  *   MAX_LATENCY_MS;
  * - afterwards (fuzz connections closed, replies past their TTL swept, GC forced) heapUsed and
- *   rss are back under a fixed ceiling above the baseline measured before, and no socket is left;
+ *   Buffer memory (external + arrayBuffers) are back under a fixed ceiling above the baseline
+ *   measured before, and no socket is left (rss is printed, not bounded: see NATIVE_CEILING_BYTES);
  * - validateParams refuses every params object with a key no method has (an independent list of
  *   the field names): this found keys named like Object.prototype members (constructor,
  *   toString, __proto__, ...) accepted as known fields, fixed in validate.ts.
@@ -101,7 +102,14 @@ const forceGc: (() => void) | undefined = (() => {
  * server reads would add about 35 MiB. Without a forced GC garbage counts too: a looser bound.
  */
 const HEAP_CEILING_BYTES = (forceGc ? 16 : 64) * MiB;
-const RSS_CEILING_BYTES = 128 * MiB;
+/**
+ * Buffers and other memory outside the JS heap that V8 accounts for (external + arrayBuffers):
+ * what a peer's frames would leave behind natively. Not rss: Node.js 24's V8 keeps the pages of
+ * a collected heap mapped (measured: 150 MiB of garbage collected leaves rss 200 MiB above its
+ * baseline even after 12 s idle, where Node.js 20 gives them back), so rss after a GC measures
+ * the runtime's page policy, not what the server holds.
+ */
+const NATIVE_CEILING_BYTES = 16 * MiB;
 
 /** A property of the fuzz does not hold (the message says which and how to replay). */
 class FuzzFailure extends Error {}
@@ -870,6 +878,11 @@ function activeResources(): Record<string, number> {
   return out;
 }
 
+/** Memory outside the JS heap that V8 accounts for: Buffers and what addons report. */
+function native(m: NodeJS.MemoryUsage): number {
+  return m.external + m.arrayBuffers;
+}
+
 async function settledMemory(): Promise<NodeJS.MemoryUsage> {
   for (let i = 0; i < 3; i++) {
     forceGc?.();
@@ -1008,9 +1021,9 @@ test(`RPC server fuzz: ${TOTAL_FRAMES} random and mutated frames, no crash, no h
     assert.equal(resourcesAfter.TCPSocketWrap ?? 0, resourcesBefore.TCPSocketWrap ?? 0, 'sockets left open');
     console.log(`fuzz memory: heapUsed ${mib(before.heapUsed)} before, ${mib(peakHeap)} peak, ${mib(after.heapUsed)} after ` +
       `(ceiling ${mib(before.heapUsed + HEAP_CEILING_BYTES)}); rss ${mib(before.rss)} before, ${mib(peakRss)} peak, ${mib(after.rss)} after ` +
-      `(ceiling ${mib(before.rss + RSS_CEILING_BYTES)})`);
+      `(not bounded); Buffers ${mib(native(before))} before, ${mib(native(after))} after (ceiling ${mib(native(before) + NATIVE_CEILING_BYTES)})`);
     assert.ok(after.heapUsed < before.heapUsed + HEAP_CEILING_BYTES, `heapUsed ${mib(after.heapUsed)} after, ${mib(before.heapUsed)} before`);
-    assert.ok(after.rss < before.rss + RSS_CEILING_BYTES, `rss ${mib(after.rss)} after, ${mib(before.rss)} before`);
+    assert.ok(native(after) < native(before) + NATIVE_CEILING_BYTES, `Buffers ${mib(native(after))} after, ${mib(native(before))} before`);
     assert.deepEqual(await good.call('Echo', 'still here'), 'still here');
   } finally {
     watch.stop();

@@ -11,6 +11,7 @@ import Database from 'better-sqlite3';
 import { PfsError } from '../../common/errors/index.js';
 import type { Timespec } from '../../common/protocol/index.js';
 import { MIGRATIONS, SCHEMA_SQL, SCHEMA_VERSION } from './schema.js';
+import { sqliteOptions } from './sqlite-binding.js';
 
 export type Db = Database.Database;
 
@@ -30,7 +31,7 @@ export interface Metadata {
 export function openMetadata(path: string, opts: { readonly?: boolean } = {}): Metadata {
   let db: Db;
   try {
-    db = new Database(path, { readonly: opts.readonly ?? false, fileMustExist: opts.readonly ?? false });
+    db = new Database(path, { ...sqliteOptions(), readonly: opts.readonly ?? false, fileMustExist: opts.readonly ?? false });
   } catch (err) {
     throw new PfsError('PFS_ERR_CONFIG', `cannot open metadata database ${path}: ${(err as Error).message}`, { cause: err });
   }

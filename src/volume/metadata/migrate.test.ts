@@ -5,10 +5,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { openMetadata, SCHEMA_VERSION } from './index.js';
+import { sqliteOptions } from './sqlite-binding.js';
 
 /** A database as proxyfsd with schema version 1 left it (mounts without evicted_ns, objects without mount_id). */
 function writeVersion1(path: string): void {
-  const db = new Database(path);
+  const db = new Database(path, sqliteOptions());
   db.exec(`CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) STRICT;
     CREATE TABLE mounts (mount_id TEXT PRIMARY KEY, client_id TEXT NOT NULL, created_ns INTEGER NOT NULL) STRICT;
     CREATE TABLE objects (object_id INTEGER PRIMARY KEY, state TEXT NOT NULL, size_bytes INTEGER NOT NULL DEFAULT 0,
