@@ -68,14 +68,23 @@ function buildSqlite(node, nodedir) {
   mkdirSync(work, { recursive: true });
   for (const part of ['package.json', 'binding.gyp', 'src', 'deps']) cpSync(join(pkgDir, part), join(work, part), { recursive: true });
   console.error(`node-runtime: building better-sqlite3 ${version} for ABI ${abi}`);
+  // node-gyp lets npm_config_* in the environment override its command line (a nodedir set for
+  // the machine's own Node.js would build for the wrong ABI): none of them reach it.
+  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.toLowerCase().startsWith('npm_config_')));
   try {
-    execFileSync(node, [gyp, 'rebuild', '--release', `--nodedir=${nodedir}`, `--jobs=${availableParallelism()}`], { cwd: work, stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 64 << 20 });
+    execFileSync(node, [gyp, 'rebuild', '--release', `--nodedir=${nodedir}`, `--jobs=${availableParallelism()}`], { cwd: work, env, stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 64 << 20 });
   } catch (err) {
     process.stderr.write(`${err.stdout ?? ''}${err.stderr ?? ''}`);
     fail(`building better-sqlite3 ${version} for ABI ${abi} failed (above)`);
   }
   mkdirSync(dirname(out), { recursive: true });
   cpSync(join(work, 'build', 'Release', 'better_sqlite3.node'), `${out}.tmp`);
+  try {
+    execFileSync(node, ['-e', 'process.dlopen({ exports: {} }, process.argv[1])', `${out}.tmp`], { stdio: ['ignore', 'ignore', 'pipe'] });
+  } catch (err) {
+    rmSync(`${out}.tmp`, { force: true });
+    fail(`the better-sqlite3 built for ABI ${abi} does not load in ${node}: ${err.stderr}`);
+  }
   renameSync(`${out}.tmp`, out);
   rmSync(work, { recursive: true, force: true });
 }
