@@ -12,7 +12,8 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { REPO, localTempDir, sh, startMount, type MountHandle } from '../support/agent.js';
-import { startProxyfsd, type ProxyfsdHandle } from '../support/proxyfsd.js';
+import { freePort, startProxyfsd, type ProxyfsdHandle } from '../support/proxyfsd.js';
+import { parseExposition, sampleSum } from '../../src/common/metrics/test-support.js';
 
 const CASES = join(REPO, 'test/support/inode-cases.py');
 let srv: ProxyfsdHandle;
@@ -20,9 +21,13 @@ let m: MountHandle;
 let m2: MountHandle;
 let plain: { dir: string; remove(): void };
 
+let metricsBase: string;
+
 before(async () => {
   srv = await startProxyfsd();
-  m = await startMount({ proxyfsd: srv, agentConf: { FUSESession: 'lowlevel' } });
+  const httpPort = await freePort();
+  metricsBase = `http://127.0.0.1:${httpPort}`;
+  m = await startMount({ proxyfsd: srv, agentConf: { FUSESession: 'lowlevel', HTTPServerTCPPort: String(httpPort), TraceEnabled: 'true' } });
   m2 = await startMount({ proxyfsd: srv, agentConf: { FUSESession: 'lowlevel' } });
   plain = localTempDir('pfs-inode-plain-');
 });
@@ -45,4 +50,47 @@ async function cases(dir: string, other = dir): Promise<Record<string, unknown>>
 test('hard links, unlinked descriptors, ns times and ctime: the inode-based session agrees with the local disk', { timeout: 90_000 }, async () => {
   const [got, want] = await Promise.all([cases(join(m.mnt, 'a'), join(m2.mnt, 'a')), cases(join(plain.dir, 'a'))]);
   for (const name of Object.keys(want)) assert.deepEqual(got[name], want[name], `${name}: mount ${JSON.stringify(got[name])}, local disk ${JSON.stringify(want[name])}`);
+});
+
+/** Counts of the first mount's agent: RPCs by method, and getattr requests of one inode (from its trace lines). */
+async function counts(): Promise<{ rpc(method: string): number; getattrOf(ino: number): number }> {
+  const fams = parseExposition(await (await fetch(`${metricsBase}/metrics`)).text());
+  const trace = m.stderr();
+  return {
+    rpc: (method) => sampleSum(fams, 'pfsagent_rpc_calls_total', { method }),
+    getattrOf: (ino) => trace.split('\n').filter((l) => l.includes('"op":"getattr"') && l.includes(`"detail":{"ino":${ino},`)).length,
+  };
+}
+
+test('attributes of a file leased here are kept by the kernel and the agent (no getattr, no GetAttr); a change through another mount is seen at once', { timeout: 90_000 }, async () => {
+  const f = join(m.mnt, 'leased-stat');
+  const g = join(m2.mnt, 'leased-stat');
+  const stat = `python3 -c "import os, sys; s = [os.stat(sys.argv[1]) for _ in range(int(sys.argv[2]))][-1]; print(oct(s.st_mode & 0o7777), s.st_nlink, s.st_size, s.st_ctime_ns)"`;
+  await sh(`printf hello > ${f}`);
+  const first = (await sh(`${stat} ${f} 1`)).stdout.trim().split(' ');
+  const ino = Number((await sh(`stat -c %i ${f}`)).stdout.trim());
+  const before = await counts();
+  const many = (await sh(`${stat} ${f} 500`)).stdout.trim().split(' ');
+  const after = await counts();
+  assert.deepEqual(many, first);
+  assert.equal(after.getattrOf(ino) - before.getattrOf(ino), 0, 'the kernel kept the attributes');
+  // Each stat still looks the name up (EntryDuration 0) and asks the root directory's attributes
+  // (the kernel's permission check; directories are not leased), and nothing more.
+  assert.ok(after.rpc('GetAttr') - before.rpc('GetAttr') <= 500, `${after.rpc('GetAttr') - before.rpc('GetAttr')} GetAttr calls for 500 stats`);
+
+  // Each change on the second mount revokes the lease here first, so the next stat is current.
+  const seen = async (change: string) => {
+    await sh(change);
+    const [mode, nlink, size, ctime] = (await sh(`${stat} ${f} 1`)).stdout.trim().split(' ');
+    const [mode2, nlink2, size2, ctime2] = (await sh(`${stat} ${g} 1`)).stdout.trim().split(' ');
+    assert.deepEqual([mode, nlink, size, ctime], [mode2, nlink2, size2, ctime2], `after ${change}: this mount and the one that changed it agree`);
+    return { mode, nlink: Number(nlink), size: Number(size), ctime };
+  };
+  assert.equal((await seen(`chmod 600 ${g}`)).mode, '0o600');
+  assert.equal((await seen(`ln ${g} ${g}.2`)).nlink, 2);
+  const c1 = (await seen(`rm ${g}.2`));
+  assert.equal(c1.nlink, 1);
+  assert.notEqual((await seen(`mv ${g} ${g}.m && mv ${g}.m ${g}`)).ctime, first[3]);
+  assert.equal((await seen(`printf 'more bytes' >> ${g}`)).size, 15);
+  assert.equal((await seen(`setfattr -n user.k -v v ${g} 2>/dev/null || python3 -c "import os; os.setxattr('${g}', 'user.k', b'v')"`)).size, 15);
 });

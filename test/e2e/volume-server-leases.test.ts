@@ -7,7 +7,7 @@
 import { shortId } from '../../src/common/log/index.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ROOT_INO, O_RDWR, type Cred, type Params, type UpcallParams } from '../../src/common/protocol/index.js';
+import { ROOT_INO, O_RDWR, O_TRUNC, type Cred, type Params, type UpcallParams } from '../../src/common/protocol/index.js';
 import { freePort } from '../support/proxyfsd.js';
 import { call, interrupts, within, tenByteWrote, withTwoClients } from '../support/rpc-agent.js';
 
@@ -83,6 +83,64 @@ test('an agent that answers the interrupt with a demote: the other gets Shared p
     const hex = f.ino.toString(16).toUpperCase().padStart(16, '0');
     // Mount IDs are shown cut short (docs/SECURITY.md §3).
     for (const m of [ma, mb]) assert.deepEqual(leases.mounts.find((x) => x.mountId === shortId(m))?.shared, [hex]);
+  });
+});
+
+test('a regular file another mount holds a lease on changes only under the changer\'s Exclusive lease (PFS_ERR_LEASE_CONFLICT, nothing changed); Unlink and Rename give back the attributes after', { timeout: 60000 }, async () => {
+  await withTwoClients({ extraConf: LEASES }, async (srv, a, b) => {
+    const ma = (await call(a, 'Mount', { volume: srv.volume })).mountId;
+    const mb = (await call(b, 'Mount', { volume: srv.volume })).mountId;
+    const toA: UpcallParams<'LeaseInterrupt'>[] = [];
+    a.onUpcall((_method, params) => {
+      const p = params as UpcallParams<'LeaseInterrupt'>;
+      toA.push(p);
+      void call(a, 'Lease', { mountId: ma, ino: p.ino, request: 'release' });
+    });
+    const mk = async (name: string) => {
+      const f = await call(a, 'Create', { mountId: ma, cred: root, parent: ROOT_INO, name, mode: 0o644, umask: 0, flags: O_RDWR });
+      await call(a, 'Release', { mountId: ma, cred: root, ino: f.ino });
+      return f;
+    };
+    const f = await mk('f');
+    const other = await mk('other');
+    await call(a, 'SetXattr', { mountId: ma, cred: root, ino: f.ino, name: 'user.k', value: Buffer.from('v').toString('base64'), flags: 0 });
+    assert.deepEqual(await call(a, 'Lease', { mountId: ma, ino: f.ino, request: 'shared' }), { granted: 'exclusive' });
+    const before = await call(b, 'GetAttr', { mountId: mb, cred: root, ino: f.ino });
+    assert.deepEqual(await call(a, 'Unlink', { mountId: ma, cred: root, parent: ROOT_INO, name: 'other' }), { changed: [] }, 'no other lease: allowed; destroyed, so nothing given back');
+
+    const conflict = { code: 'PFS_ERR_LEASE_CONFLICT' };
+    const changes: [string, () => Promise<unknown>][] = [
+      ['Link', () => call(b, 'Link', { mountId: mb, cred: root, ino: f.ino, newParent: ROOT_INO, newName: 'f2' })],
+      ['Unlink', () => call(b, 'Unlink', { mountId: mb, cred: root, parent: ROOT_INO, name: 'f' })],
+      ['Rename from', () => call(b, 'Rename', { mountId: mb, cred: root, parent: ROOT_INO, name: 'f', newParent: ROOT_INO, newName: 'g', flags: 0 })],
+      ['SetAttr', () => call(b, 'SetAttr', { mountId: mb, cred: root, ino: f.ino, mode: 0o600 })],
+      ['SetXattr', () => call(b, 'SetXattr', { mountId: mb, cred: root, ino: f.ino, name: 'user.k', value: Buffer.from('w').toString('base64'), flags: 0 })],
+      ['RemoveXattr', () => call(b, 'RemoveXattr', { mountId: mb, cred: root, ino: f.ino, name: 'user.k' })],
+      ['Open O_TRUNC', () => call(b, 'Open', { mountId: mb, cred: root, ino: f.ino, flags: O_RDWR | O_TRUNC })],
+      ['Create O_TRUNC', () => call(b, 'Create', { mountId: mb, cred: root, parent: ROOT_INO, name: 'f', mode: 0o644, umask: 0, flags: O_RDWR | O_TRUNC })],
+    ];
+    for (const [what, change] of changes) await assert.rejects(change(), conflict, what);
+    const g = await mk('g');
+    await assert.rejects(call(b, 'Rename', { mountId: mb, cred: root, parent: ROOT_INO, name: 'g', newParent: ROOT_INO, newName: 'f', flags: 0 }), conflict, 'Rename over it');
+    assert.deepEqual(await call(b, 'GetAttr', { mountId: mb, cred: root, ino: f.ino }), before, 'nothing changed');
+    assert.deepEqual(await call(b, 'Lookup', { mountId: mb, cred: root, parent: ROOT_INO, name: 'f' }), before);
+    await assert.rejects(call(b, 'Lookup', { mountId: mb, cred: root, parent: ROOT_INO, name: 'f2' }), { code: 'ENOENT' });
+    assert.deepEqual(toA, [], 'a refused change interrupts nobody');
+    // Directories and other mounts' files are not in the way.
+    await call(b, 'Mkdir', { mountId: mb, cred: root, parent: ROOT_INO, name: 'd', mode: 0o755, umask: 0 });
+    await call(b, 'Rename', { mountId: mb, cred: root, parent: ROOT_INO, name: 'd', newParent: ROOT_INO, newName: 'd2', flags: 0 });
+
+    await new Promise((r) => setTimeout(r, 100)); // past MinLeaseDuration
+    assert.deepEqual(await call(b, 'Lease', { mountId: mb, ino: f.ino, request: 'exclusive' }), { granted: 'exclusive' });
+    assert.deepEqual(toA, [{ ino: f.ino, action: 'release' }], 'A was asked to release');
+    const linked = await call(b, 'Link', { mountId: mb, cred: root, ino: f.ino, newParent: ROOT_INO, newName: 'f2' });
+    assert.equal(linked.nlink, 2);
+    const unlinked = await call(b, 'Unlink', { mountId: mb, cred: root, parent: ROOT_INO, name: 'f2' });
+    assert.equal(unlinked.changed.length, 1);
+    assert.equal(unlinked.changed[0]!.nlink, 1);
+    const renamed = await call(b, 'Rename', { mountId: mb, cred: root, parent: ROOT_INO, name: 'g', newParent: ROOT_INO, newName: 'f', flags: 0 });
+    assert.deepEqual(renamed.changed.map((x) => x.ino), [g.ino], 'the moved file; the replaced one was destroyed');
+    assert.equal((await call(a, 'SetAttr', { mountId: ma, cred: root, ino: g.ino, mode: 0o600 })).mode & 0o777, 0o600, 'nobody holds g: A may change it without a lease');
   });
 });
 

@@ -28,6 +28,34 @@ export interface LlOpsOptions {
 }
 
 
+/**
+ * How long the kernel keeps attributes that are current under a lease: until the lease goes, when
+ * the VFS tells it (so this bound only matters if that notification were lost).
+ */
+export const LEASED_ATTR_TIMEOUT_S = 3600;
+
+/**
+ * Buffers READ answers are assembled in, reused: a fresh 1 MiB buffer per request costs a malloc
+ * and an external ArrayBuffer for V8 to collect (as it did for writes, FUSE-BINDING.md 8.3).
+ */
+const READ_POOL_BUFFERS = 16;
+const READ_BUFFER_BYTES = 1 << 20;
+
+function createBufferPool(max: number): { take(size: number): Buffer; give(buf: Buffer): void } {
+  const free: Buffer[] = [];
+  return {
+    take(size) {
+      const i = free.findIndex((b) => b.length >= size);
+      return i >= 0 ? free.splice(i, 1)[0]!.subarray(0, size) : Buffer.allocUnsafeSlow(Math.max(size, READ_BUFFER_BYTES)).subarray(0, size);
+    },
+    give(buf) {
+      // A view of a pooled buffer gives back the whole of it.
+      const whole = Buffer.from(buf.buffer, buf.byteOffset, buf.buffer.byteLength - buf.byteOffset);
+      if (free.length < max) free.push(whole);
+    },
+  };
+}
+
 export function toLlAttr(a: Attr, blksize: number): LlAttr {
   return {
     ino: a.ino, mode: a.mode, nlink: a.nlink, uid: a.uid, gid: a.gid, size: a.size, rdev: a.rdev,
@@ -52,14 +80,19 @@ export function createLlOps(opts: LlOpsOptions): { ops: LlOps } {
   function run<T>(op: string, detail: unknown, r: LlReply, work: () => Promise<T>, reply: (value: T) => void): void {
     runOp(op, detail, work, reply, (errno) => r.err(-errno));
   }
-  const entry = (r: LlReply) => (a: Attr) => r.entry(llAttr(a), timeouts);
+  // Attributes current under a lease held here are kept by the kernel until the lease goes
+  // (the VFS invalidates the node then); others for AttrDuration.
+  const attrS = (a: Attr) => (fs.attrCurrent(a) ? LEASED_ATTR_TIMEOUT_S : timeouts.attrS);
+  const entry = (r: LlReply) => (a: Attr) => r.entry(llAttr(a), { attrS: attrS(a), entryS: timeouts.entryS });
   const ok = (r: LlReply) => () => r.ok();
   const lockRequest = (lock: LlLock, wait: boolean, closing: boolean, r: LlReply) => ({ type: lock.type, start: lock.start, end: lock.end, wait, pid: lock.pid, closing, signal: r.signal });
+
+  const readBuffers = createBufferPool(READ_POOL_BUFFERS);
 
   const ops: LlOps = {
     lookup: (parent, name, r) => run('lookup', { parent, name }, r, () => fs.lookup(ctx(r), parent, name), entry(r)),
     forget: (ino, nlookup) => fs.forget(ino, nlookup),
-    getattr: (ino, fh, r) => run('getattr', { ino, fh }, r, () => fs.getattr(ctx(r), ino), (a) => r.attr(llAttr(a), timeouts.attrS)),
+    getattr: (ino, fh, r) => run('getattr', { ino, fh }, r, () => fs.getattr(ctx(r), ino), (a) => r.attr(llAttr(a), attrS(a))),
     setattr: (ino, set, fh, r) => run('setattr', { ino, set, fh }, r, () => fs.setattr(ctx(r), ino, { ...set, ...(set.mode !== undefined ? { mode: set.mode & 0o7777 } : {}) }, fh), (a) => r.attr(llAttr(a), timeouts.attrS)),
     readlink: (ino, r) => run('readlink', ino, r, () => fs.readlink(ctx(r), ino), (t) => r.readlink(t)),
     mknod: (parent, name, mode, rdev, r) => run('mknod', { parent, name }, r, () => fs.mknod(ctx(r), parent, name, mode, rdev), entry(r)),
@@ -73,10 +106,11 @@ export function createLlOps(opts: LlOpsOptions): { ops: LlOps } {
     open: (ino, flags, r) => run('open', { ino, flags }, r, () => fs.open(ctx(r), ino, flags), (fh) => r.open(fh)),
     create: (parent, name, mode, flags, r) => run('create', { parent, name }, r, () => fs.create(ctx(r), parent, name, mode, flags), (c) => r.create(llAttr(c.attr), timeouts, c.fh)),
     read: (ino, fh, offset, size, r) => {
-      const buf = Buffer.allocUnsafe(size);
+      const buf = readBuffers.take(size);
       run('read', { fh, offset, size }, r, () => vfs.read(fh, offset, size, buf), (n) => {
         observer.onRead(n);
-        r.buf(buf.subarray(0, n));
+        r.buf(buf.subarray(0, n)); // written to /dev/fuse before it returns
+        readBuffers.give(buf); // not after a failure: a fetch still running may write into it
       });
     },
     write: (ino, fh, offset, data, r) => run('write', { fh, offset, size: data.length }, r, () => vfs.write(fh, offset, data), (n) => {

@@ -5,9 +5,9 @@
  * symlink, link, READDIRPLUS entries) are counted in core.nodes; FORGET uncounts them.
  */
 import { type Attr, type Cred, type DirEntry, type Ino } from '../../common/protocol/index.js';
-import { noteAttr, type Core } from './core.js';
+import { cachedAttr, noteAttr, withLocalWrites, type Core } from './core.js';
 import { createAt, openIno, truncateIno } from './data.js';
-import { isRegular, noteFile, reopen, withLease } from './leased.js';
+import { changed, changeFiles, fileAt, isRegular, noteFile, reopen, withLease } from './leased.js';
 import { linkAt, mkdirAt, mknodAt, readdirPage, setattrIno, symlinkAt, type AttrChanges } from './names.js';
 
 export interface SetAttrChanges extends AttrChanges {
@@ -21,8 +21,11 @@ export function entered(core: Core, attr: Attr): Attr {
   return attr;
 }
 
+/** A file leased here answers with its attributes under the lease (current, so the kernel may keep them). */
 export async function lookup(core: Core, cred: Cred, parent: Ino, name: string): Promise<Attr> {
-  return entered(core, noteAttr(core, await core.client.call('Lookup', { cred, parent, name })));
+  const attr = await core.client.call('Lookup', { cred, parent, name });
+  const cached = cachedAttr(core, attr.ino, core.leases.heldEpoch(attr.ino));
+  return entered(core, cached ? withLocalWrites(core, cached) : noteAttr(core, attr));
 }
 
 /** The kernel dropped n references; a file it no longer knows and nothing has open gives up its lease. */
@@ -35,7 +38,10 @@ export function forget(core: Core, ino: Ino, n: number): void {
  * Exclusive writes its buffered data back first), with this agent's unflushed writes laid over.
  */
 export async function getattr(core: Core, cred: Cred, ino: Ino): Promise<Attr> {
-  const leased = () => withLease(core, ino, 'shared', async (held) => noteAttr(core, await core.client.call('GetAttr', { cred, ino }), held));
+  const leased = () => withLease(core, ino, 'shared', async (held) => {
+    const cached = cachedAttr(core, ino, held);
+    return cached ? withLocalWrites(core, cached) : noteAttr(core, await core.client.call('GetAttr', { cred, ino }), held);
+  });
   if (core.nodes.isFile(ino) || core.fileInos.has(ino) || core.leases.known(ino)) return leased();
   const attr = noteAttr(core, await core.client.call('GetAttr', { cred, ino }));
   if (!isRegular(attr)) return attr;
@@ -68,7 +74,7 @@ export async function link(core: Core, cred: Cred, ino: Ino, newParent: Ino, new
 }
 
 export async function unlink(core: Core, cred: Cred, parent: Ino, name: string): Promise<void> {
-  await core.client.call('Unlink', { cred, parent, name });
+  changed(core, await changeFiles(core, () => core.client.call('Unlink', { cred, parent, name }), () => fileAt(core, cred, parent, name)));
 }
 
 export async function rmdir(core: Core, cred: Cred, parent: Ino, name: string): Promise<void> {
@@ -76,7 +82,11 @@ export async function rmdir(core: Core, cred: Cred, parent: Ino, name: string): 
 }
 
 export async function rename(core: Core, cred: Cred, parent: Ino, name: string, newParent: Ino, newName: string): Promise<void> {
-  await core.client.call('Rename', { cred, parent, name, newParent, newName, flags: 0 });
+  changed(core, await changeFiles(
+    core,
+    () => core.client.call('Rename', { cred, parent, name, newParent, newName, flags: 0 }),
+    async () => [...await fileAt(core, cred, parent, name), ...await fileAt(core, cred, newParent, newName)],
+  ));
 }
 
 export async function open(core: Core, cred: Cred, ino: Ino, flags: number): Promise<number> {

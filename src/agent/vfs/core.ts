@@ -3,7 +3,7 @@
  * uses (path resolution, attribute overlay of this agent's unflushed writes).
  */
 import { FsError } from '../../common/errors/index.js';
-import { ROOT_INO, type Attr, type Cred, type Ino } from '../../common/protocol/index.js';
+import { ROOT_INO, S_IFMT, S_IFREG, type Attr, type Cred, type Ino, type Timespec } from '../../common/protocol/index.js';
 import type { Clock } from '../../common/clock/index.js';
 import type { Logger } from '../../common/rpc/index.js';
 import type { VolumeClient } from '../volume-client/index.js';
@@ -65,6 +65,47 @@ export interface Core {
   capabilityForgotten: (ino?: Ino) => void;
   /** Per inode, the tail of the queue of O_APPEND writes (each takes its offset in turn). */
   appendQueue: Map<Ino, Promise<unknown>>;
+  /**
+   * A regular file's attributes as the server last gave them under the lease `epoch`: current
+   * while that lease is held, as no other mount may change the file meanwhile (proxyfsd refuses
+   * it, PFS_ERR_LEASE_CONFLICT: docs/LEASES.md §1.1), and this agent forgets them whenever it
+   * changes the file itself without getting them back (forgetAttr). Bounded by ATTRS_MAX.
+   */
+  attrs: Map<Ino, { attr: Attr; epoch: number }>;
+}
+
+const ATTRS_MAX = 100_000;
+
+/** Keeps the attributes of a regular file fetched under the lease `epoch` (cachedAttr). */
+export function cacheAttr(core: Core, attr: Attr, epoch: number): void {
+  core.attrs.delete(attr.ino);
+  core.attrs.set(attr.ino, { attr, epoch });
+  if (core.attrs.size > ATTRS_MAX) core.attrs.delete(core.attrs.keys().next().value!);
+}
+
+/** The cached attributes of ino when they were fetched under the lease held now (`epoch`). */
+export function cachedAttr(core: Core, ino: Ino, epoch: number | undefined): Attr | undefined {
+  const c = core.attrs.get(ino);
+  return c && epoch !== undefined && c.epoch === epoch ? c.attr : undefined;
+}
+
+/**
+ * Are these the attributes of a regular file as they stand under the lease held now? Then the
+ * kernel may keep them until the lease goes (leaseDropped tells it).
+ */
+export function attrCurrent(core: Core, attr: Attr): boolean {
+  const c = cachedAttr(core, attr.ino, core.leases.heldEpoch(attr.ino));
+  if (!c) return false;
+  const w = withLocalWrites(core, c);
+  const same = (x: Timespec, y: Timespec) => x.sec === y.sec && x.nsec === y.nsec;
+  return w.mode === attr.mode && w.nlink === attr.nlink && w.uid === attr.uid && w.gid === attr.gid && w.size === attr.size &&
+    w.blocks === attr.blocks && w.rdev === attr.rdev && same(w.atime, attr.atime) && same(w.mtime, attr.mtime) && same(w.ctime, attr.ctime);
+}
+
+/** This agent changed ino (or lost its lease) without new attributes: they are asked again. */
+export function forgetAttr(core: Core, ino?: Ino): void {
+  if (ino === undefined) core.attrs.clear();
+  else core.attrs.delete(ino);
 }
 
 export const CAPABILITY_XATTR = 'security.capability';
@@ -127,6 +168,7 @@ export async function lookupLeased(core: Core, cred: Cred, path: string): Promis
  * laid over. epoch: the lease the attributes were fetched under (undefined: not known to be current).
  */
 export function noteAttr(core: Core, attr: Attr, epoch?: number): Attr {
+  if (epoch !== undefined && (attr.mode & S_IFMT) === S_IFREG) cacheAttr(core, attr, epoch);
   if (core.serverSize.has(attr.ino)) {
     core.serverSize.set(attr.ino, attr.size);
     if (epoch !== undefined) core.sizeEpoch.set(attr.ino, epoch);

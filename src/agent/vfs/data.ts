@@ -6,11 +6,11 @@
  */
 import { FsError, errorCode } from '../../common/errors/index.js';
 import { O_ACCMODE, O_APPEND, O_CREAT, O_RDONLY, O_RDWR, O_TRUNC, type Attr, type Cred, type Ino } from '../../common/protocol/index.js';
-import { credOf, forgetNoCapability, localSize, noteAttr, resolve, splitPath, type Core } from './core.js';
+import { cachedAttr, credOf, forgetNoCapability, localSize, noteAttr, resolve, splitPath, withLocalWrites, type Core } from './core.js';
 import type { OpContext } from './creds.js';
 import type { Handle } from './handles.js';
 import type { AttrChanges } from './names.js';
-import { checkLease, notePath, reopen, sizeUnder, withLease } from './leased.js';
+import { changeFiles, checkLease, fileAt, notePath, reopen, sizeUnder, withLease } from './leased.js';
 
 function track(core: Core, attr: Attr, epoch: number | undefined): void {
   core.serverSize.set(attr.ino, attr.size);
@@ -52,7 +52,12 @@ export async function createFile(core: Core, ctx: OpContext, path: string, mode:
 export async function createAt(core: Core, cred: Cred, parent: Ino, name: string, mode: number, flags: number): Promise<{ attr: Attr; fh: number }> {
   // The new file comes with its Exclusive lease (one RPC, not Create + Lease): its size is
   // current under it, and it has no security.capability (the kernel asks before each write).
-  const { leased, ...attr } = await core.client.call('Create', { cred, parent, name, mode: mode & 0o7777, umask: 0, flags, lease: true });
+  // Of an existing file with O_TRUNC, a change other mounts' leases may stand in the way of.
+  const { leased, ...attr } = await changeFiles(
+    core,
+    () => core.client.call('Create', { cred, parent, name, mode: mode & 0o7777, umask: 0, flags, lease: true }),
+    () => fileAt(core, cred, parent, name),
+  );
   core.extents.invalidate(attr.ino);
   const epoch = leased && core.leases.adoptExclusive(attr.ino) ? core.leases.epoch(attr.ino) : undefined;
   track(core, attr, epoch); // without a lease the first read or append asks for the size again
@@ -101,7 +106,10 @@ export async function flushFile(core: Core, fh: number): Promise<void> {
 
 export async function fgetattr(core: Core, fh: number): Promise<Attr> {
   const h = core.handles.get(fh);
-  return withLease(core, h.ino, 'shared', async (epoch) => noteAttr(core, await core.client.call('GetAttr', { cred: h.cred, ino: h.ino }), epoch));
+  return withLease(core, h.ino, 'shared', async (epoch) => {
+    const cached = cachedAttr(core, h.ino, epoch);
+    return cached ? withLocalWrites(core, cached) : noteAttr(core, await core.client.call('GetAttr', { cred: h.cred, ino: h.ino }), epoch);
+  });
 }
 
 /** Truncation, with any other attribute changes of the same setattr (one SetAttr). */

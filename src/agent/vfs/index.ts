@@ -16,7 +16,7 @@ import type { VolumeClient } from '../volume-client/index.js';
 import type { ReadCache } from '../readcache/index.js';
 import type { Writeback } from '../writeback/index.js';
 import type { LeaseManager } from '../lease/index.js';
-import { resolve, type Core, type VfsSettings } from './core.js';
+import { attrCurrent, cacheAttr, forgetAttr, resolve, type Core, type VfsSettings } from './core.js';
 import { createCredSource, type OpContext } from './creds.js';
 import { createPathCache } from './path-cache.js';
 import { createExtentCache } from './extent-cache.js';
@@ -67,6 +67,8 @@ export interface InoVfs {
   /** The kernel got these entries in a READDIRPLUS reply (one reference each). */
   entered(attrs: Attr[]): void;
   getattr(ctx: OpContext, ino: Ino): Promise<Attr>;
+  /** These attributes are current under a lease held here: the kernel may keep them until it is told (leaseDropped). */
+  attrCurrent(attr: Attr): boolean;
   setattr(ctx: OpContext, ino: Ino, set: SetAttrChanges, fh: number | undefined): Promise<Attr>;
   readlink(ctx: OpContext, ino: Ino): Promise<string>;
   mkdir(ctx: OpContext, parent: Ino, name: string, mode: number): Promise<Attr>;
@@ -180,6 +182,7 @@ export function createVfs(opts: VfsOptions): Vfs {
     noCapability: new Map(),
     capabilityForgotten: opts.forgetCapabilityAbsence ?? (() => undefined),
     appendQueue: new Map(),
+    attrs: new Map(),
   };
   const locks = createLocks({ client: opts.client, log: opts.log });
   /** The inode a lock request is about; undefined for a close-time unlock of a handle already gone. */
@@ -194,10 +197,13 @@ export function createVfs(opts: VfsOptions): Vfs {
   };
   opts.writeback.onWrote((ino, attr) => {
     core.extents.invalidate(ino);
-    // Our own Wrote: current under the Exclusive lease the data was buffered under.
+    // Our own Wrote: current under the Exclusive lease the data was buffered under (size, mtime,
+    // set-id bits: the cached attributes are replaced; without the lease they are asked again).
+    const epoch = core.leases.epoch(ino);
+    if (epoch !== undefined) cacheAttr(core, attr, epoch);
+    else forgetAttr(core, ino);
     if (core.serverSize.has(ino)) {
       core.serverSize.set(ino, attr.size);
-      const epoch = core.leases.epoch(ino);
       if (epoch !== undefined) core.sizeEpoch.set(ino, epoch);
       else core.sizeEpoch.delete(ino);
     }
@@ -208,6 +214,7 @@ export function createVfs(opts: VfsOptions): Vfs {
     forget: (i, n) => byIno.forget(core, i, n),
     entered: (attrs) => { for (const a of attrs) byIno.entered(core, a); },
     getattr: async (ctx, i) => byIno.getattr(core, await cred(ctx), i),
+    attrCurrent: (a) => attrCurrent(core, a),
     setattr: async (ctx, i, set, fh) => byIno.setattr(core, await cred(ctx), i, set, fh),
     readlink: async (ctx, i) => names.readlinkIno(core, await cred(ctx), i),
     mkdir: async (ctx, parent, name, mode) => byIno.mkdir(core, await cred(ctx), parent, name, mode),

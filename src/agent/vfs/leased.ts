@@ -6,9 +6,9 @@
  * handles are opened again on their next use (reopen).
  */
 import { errorCode, FsError } from '../../common/errors/index.js';
-import { O_CREAT, O_EXCL, O_TRUNC, S_IFMT, S_IFREG, type Attr, type Ino } from '../../common/protocol/index.js';
+import { O_CREAT, O_EXCL, O_TRUNC, S_IFMT, S_IFREG, type Attr, type Cred, type Ino } from '../../common/protocol/index.js';
 import type { LeaseMode } from '../lease/index.js';
-import { forgetNoCapability, noteAttr, type Core } from './core.js';
+import { forgetAttr, forgetNoCapability, noteAttr, type Core } from './core.js';
 import type { Handle } from './handles.js';
 
 const INO_PATHS_MAX = 100_000;
@@ -71,6 +71,7 @@ export function notePath(core: Core, ino: Ino, path: string): void {
  */
 export function leaseDropped(core: Core, ino: Ino): Promise<unknown> {
   core.extents.invalidate(ino);
+  forgetAttr(core, ino);
   core.sizeEpoch.delete(ino);
   forgetNoCapability(core, ino);
   return core.invalidateNode(ino);
@@ -79,6 +80,7 @@ export function leaseDropped(core: Core, ino: Ino): Promise<unknown> {
 /** The mount was lost (evicted): every cache goes, the kernel's too. Handles re-open lazily. */
 export function mountLost(core: Core): void {
   core.extents.clear();
+  forgetAttr(core);
   core.paths.clear();
   core.sizeEpoch.clear();
   forgetNoCapability(core);
@@ -96,4 +98,47 @@ export async function reopen(core: Core, h: Handle): Promise<void> {
     noteAttr(core, attr);
   })().finally(() => { h.reopening = undefined; });
   await h.reopening;
+}
+
+/**
+ * Makes a namespace change that proxyfsd refuses with PFS_ERR_LEASE_CONFLICT while another mount
+ * holds a lease on a regular file it changes (docs/LEASES.md §1.1). On that answer the files
+ * `involved()` names are taken Exclusive, in inode order (which revokes the other mounts' leases,
+ * and so their cached attributes), and the call is made again under them. The files' cached
+ * attributes here are forgotten either way.
+ */
+export async function changeFiles<T>(core: Core, call: () => Promise<T>, involved: () => Promise<Ino[]>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await call();
+    } catch (err) {
+      if (errorCode(err) !== 'PFS_ERR_LEASE_CONFLICT' || attempt === CONFLICT_ATTEMPTS) throw err;
+    }
+    const inos = [...new Set(await involved())].sort((a, b) => a - b);
+    for (const ino of inos) forgetAttr(core, ino);
+    const under = (i: number): Promise<T> => (i === inos.length ? call() : withLease(core, inos[i], 'exclusive', () => under(i + 1)));
+    try {
+      return await under(0);
+    } catch (err) {
+      // The names led elsewhere by the time the call was made again: look them up once more.
+      if (errorCode(err) !== 'PFS_ERR_LEASE_CONFLICT') throw err;
+    }
+  }
+}
+const CONFLICT_ATTEMPTS = 3;
+
+/** The regular file `name` in `parent` names, for changeFiles (none when there is none). */
+export async function fileAt(core: Core, cred: Cred, parent: Ino, name: string): Promise<Ino[]> {
+  try {
+    const attr = await core.client.call('Lookup', { cred, parent, name });
+    return isRegular(attr) ? [attr.ino] : [];
+  } catch (err) {
+    if (errorCode(err) === 'ENOENT') return [];
+    throw err;
+  }
+}
+
+/** The attributes a change gave back (Unlink, Rename): the files' cached ones go. */
+export function changed(core: Core, r: { changed?: Attr[] }): void {
+  for (const a of r.changed ?? []) forgetAttr(core, a.ino);
 }

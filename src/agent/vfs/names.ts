@@ -4,9 +4,9 @@
  */
 import { FsError } from '../../common/errors/index.js';
 import { type Attr, type Cred, type DirEntry, type Ino, type StatVfs, type Timespec } from '../../common/protocol/index.js';
-import { CAPABILITY_XATTR, NO_CAPABILITY_TTL_MS, credOf, forgetNoCapability, lookupLeased, lookupPath, noteAttr, resolve, splitPath, type Core } from './core.js';
+import { CAPABILITY_XATTR, NO_CAPABILITY_TTL_MS, credOf, forgetAttr, forgetNoCapability, lookupLeased, lookupPath, noteAttr, resolve, splitPath, type Core } from './core.js';
 import type { OpContext } from './creds.js';
-import { isRegular, noteFile, notePath, withLease } from './leased.js';
+import { changed, changeFiles, fileAt, isRegular, noteFile, notePath, withLease } from './leased.js';
 
 async function parentOf(core: Core, ctx: OpContext, path: string) {
   const cred = await credOf(core, ctx);
@@ -162,7 +162,9 @@ export async function link(core: Core, ctx: OpContext, from: string, to: string)
 }
 
 export async function linkAt(core: Core, cred: Cred, ino: Ino, newParent: Ino, newName: string): Promise<Attr> {
-  return noteAttr(core, await core.client.call('Link', { cred, ino, newParent, newName }));
+  const attr = await changeFiles(core, () => core.client.call('Link', { cred, ino, newParent, newName }), async () => [ino]);
+  forgetAttr(core, ino);
+  return noteAttr(core, attr);
 }
 
 export async function unlink(core: Core, ctx: OpContext, path: string): Promise<void> {
@@ -170,7 +172,7 @@ export async function unlink(core: Core, ctx: OpContext, path: string): Promise<
   await settle(core, path);
   const ino = core.paths.peek(path);
   try {
-    await core.client.call('Unlink', { cred, parent, name });
+    changed(core, await changeFiles(core, () => core.client.call('Unlink', { cred, parent, name }), () => fileAt(core, cred, parent, name)));
   } finally {
     core.paths.remove(path);
   }
@@ -189,7 +191,11 @@ export async function rename(core: Core, ctx: OpContext, from: string, to: strin
   const dst = await parentOf(core, ctx, to);
   await settle(core, to);
   try {
-    await core.client.call('Rename', { cred: src.cred, parent: src.parent, name: src.name, newParent: dst.parent, newName: dst.name, flags });
+    changed(core, await changeFiles(
+      core,
+      () => core.client.call('Rename', { cred: src.cred, parent: src.parent, name: src.name, newParent: dst.parent, newName: dst.name, flags }),
+      async () => [...await fileAt(core, src.cred, src.parent, src.name), ...await fileAt(core, src.cred, dst.parent, dst.name)],
+    ));
     core.paths.rename(from, to);
   } catch (err) {
     core.paths.remove(from);
@@ -217,7 +223,8 @@ export function setattrIno(core: Core, cred: Cred, ino: Ino, changes: AttrChange
     // Buffered writes go first: their Wrote would otherwise land after this change and undo it
     // (a later mtime, set-id bits cleared after a chmod).
     if (core.writeback.dirtyEnd(ino) > 0 || core.writeback.dirtyMtime(ino)) await core.writeback.flush(ino);
-    return noteAttr(core, await core.client.call('SetAttr', { cred, ino, ...changes }), epoch);
+    // Without a lease taken above (the type was not known), other mounts' leases may stand in the way.
+    return noteAttr(core, await changeFiles(core, () => core.client.call('SetAttr', { cred, ino, ...changes }), async () => [ino]), epoch);
   });
 }
 
@@ -246,9 +253,10 @@ export async function setxattrIno(core: Core, cred: Cred, ino: Ino, name: string
     // Forgotten before (no answer from here) and after (none taken from the server meanwhile).
     forgetNoCapability(core, ino);
     try {
-      await core.client.call('SetXattr', { cred, ino, name, value: value.toString('base64'), flags });
+      await changeFiles(core, () => core.client.call('SetXattr', { cred, ino, name, value: value.toString('base64'), flags }), async () => [ino]);
     } finally {
       forgetNoCapability(core, ino);
+      forgetAttr(core, ino); // ctime
     }
   });
 }
@@ -318,9 +326,10 @@ export async function removexattrIno(core: Core, cred: Cred, ino: Ino, name: str
   await exclusiveIfFile(core, ino, async () => {
     forgetNoCapability(core, ino);
     try {
-      await core.client.call('RemoveXattr', { cred, ino, name });
+      await changeFiles(core, () => core.client.call('RemoveXattr', { cred, ino, name }), async () => [ino]);
     } finally {
       forgetNoCapability(core, ino);
+      forgetAttr(core, ino); // ctime
     }
   });
 }

@@ -30,6 +30,7 @@ export const PFS_ERROR_CODES = [
   'PFS_ERR_MOUNT_EVICTED',     // the mount was evicted (a lease interrupt unanswered, or a refused claim after a restart); mount again
   'PFS_ERR_STALE_OBJECT',      // a Wrote named an object number that is not writable (never provisioned, expired, dead); provision a new one and write again
   'PFS_ERR_LEASE_DENIED',      // a lease promotion was refused (another promotion waits); release, then ask for exclusive
+  'PFS_ERR_LEASE_CONFLICT',    // a change to a regular file another mount holds a lease on (it caches the attributes); take the file Exclusive and call again
   'PFS_ERR_UNKNOWN_VOLUME',    // no such volume is served
   'PFS_ERR_VOLUME_NOT_AUTHORIZED', // the agent's certificate does not name this volume
   'PFS_ERR_VOLUME_NOT_FORMATTED', // the volume's metadata database has not been formatted

@@ -41,9 +41,11 @@ export interface MethodMap {
   Symlink: { params: { mountId: string; cred: Cred; parent: Ino; name: string; target: string }; result: Attr };
   Readlink: { params: { mountId: string; cred: Cred; ino: Ino }; result: { target: string } };
   Link: { params: { mountId: string; cred: Cred; ino: Ino; newParent: Ino; newName: string }; result: Attr };
-  Unlink: { params: { mountId: string; cred: Cred; parent: Ino; name: string }; result: Record<string, never> };
+  /** changed: the attributes after the change of the regular file it unlinked, unless that was destroyed. */
+  Unlink: { params: { mountId: string; cred: Cred; parent: Ino; name: string }; result: { changed: Attr[] } };
   Rmdir: { params: { mountId: string; cred: Cred; parent: Ino; name: string }; result: Record<string, never> };
-  Rename: { params: { mountId: string; cred: Cred; parent: Ino; name: string; newParent: Ino; newName: string; flags: number }; result: Record<string, never> };
+  /** changed: the attributes after the change of the regular files it moved or replaced (those still there). */
+  Rename: { params: { mountId: string; cred: Cred; parent: Ino; name: string; newParent: Ino; newName: string; flags: number }; result: { changed: Attr[] } };
 
   Open: { params: { mountId: string; cred: Cred; ino: Ino; flags: number }; result: Attr };
   Release: { params: { mountId: string; cred: Cred; ino: Ino }; result: Record<string, never> };

@@ -69,6 +69,10 @@ export interface LeaseManager {
   /** Drops every lease of the mount; its waiting requests fail with `reason`. Returns the leases dropped. */
   dropMount(mountId: string, reason: Error): number;
   held(mountId: string): { shared: Ino[]; exclusive: Ino[] };
+  /** Does a mount other than `mountId` hold a lease (of either mode) on `ino`? */
+  heldByOthers(mountId: string, ino: Ino): boolean;
+  /** What `mountId` holds on `ino`. */
+  modeOf(mountId: string, ino: Ino): Mode | undefined;
   stats(): LeaseStats;
   /** Cancels every timer; waiting requests are left unanswered (their clients resend to the next server). */
   close(): void;
@@ -321,6 +325,13 @@ export function createLeaseManager(opts: LeaseManagerOptions): LeaseManager {
       return immediate(mountId, ino, want) === want;
     },
     dropMount,
+    heldByOthers(mountId, ino) {
+      for (const h of inodes.get(ino)?.holders.values() ?? []) if (h.mountId !== mountId) return true;
+      return false;
+    },
+    modeOf(mountId, ino) {
+      return inodes.get(ino)?.holders.get(mountId)?.mode;
+    },
     held(mountId) {
       const out = { shared: [] as Ino[], exclusive: [] as Ino[] };
       for (const ino of byMount.get(mountId) ?? []) {

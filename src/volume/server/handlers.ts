@@ -3,8 +3,8 @@
  * and extent-map modules. Each runs synchronously inside the batch transaction of its volume.
  * Lease and Lock, which may wait, are in coordination.ts.
  */
-import { FsError } from '../../common/errors/index.js';
-import { ROOT_INO, S_IFMT, S_IFREG, type Method, type Params, type Result } from '../../common/protocol/index.js';
+import { FsError, PfsError } from '../../common/errors/index.js';
+import { O_TRUNC, ROOT_INO, S_IFMT, S_IFREG, type Attr, type Ino, type Method, type Params, type Result } from '../../common/protocol/index.js';
 import type { Clock } from '../../common/clock/index.js';
 import type { Mounts } from './mounts.js';
 import type { MountTokens } from './mount-tokens.js';
@@ -36,6 +36,57 @@ function regularFile(ctx: CallContext, ino: number) {
   return attr;
 }
 
+/** The attributes of `name` in `parent` as the caller may see them, or undefined (the change itself then answers). */
+function child(ctx: CallContext, cred: Params<'Lookup'>['cred'], parent: number, name: string): Attr | undefined {
+  try {
+    return ctx.volume.ns.lookup(cred, parent, name);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * A regular file changes only under its Exclusive lease or while no other mount holds a lease
+ * on it (docs/LEASES.md §1.1): a holder caches its attributes, and lets the kernel cache them,
+ * until the lease goes. During the reclaim period any mount may still reclaim one, so only
+ * the Exclusive holder may change it. Refused with PFS_ERR_LEASE_CONFLICT before anything
+ * changes; the agent takes the file Exclusive (which revokes the other leases) and calls again.
+ * Returns the inodes it checked, for their attributes after the change.
+ */
+function changing(ctx: CallContext, mountId: string, ...files: (Attr | undefined)[]): Ino[] {
+  const inos: Ino[] = [];
+  const { leases, reclaim } = ctx.volume;
+  for (const attr of files) {
+    if (!attr || (attr.mode & S_IFMT) !== S_IFREG) continue;
+    const mine = leases.modeOf(mountId, attr.ino);
+    if (mine !== 'exclusive' && (leases.heldByOthers(mountId, attr.ino) || reclaim.reclaiming)) {
+      throw new PfsError('PFS_ERR_LEASE_CONFLICT', `inode ${attr.ino}: another mount may hold a lease on it; take it Exclusive and call again`);
+    }
+    reclaim.acquiring(attr.ino); // a mount late to reclaim may no longer claim it (its view is older)
+    inos.push(attr.ino);
+  }
+  return inos;
+}
+
+/** The attributes after a change of the inodes `changing` checked (those still there). */
+function after(ctx: CallContext, inos: Ino[]): Attr[] {
+  const out: Attr[] = [];
+  for (const ino of inos) {
+    try {
+      out.push(ctx.volume.ns.getattr(ino));
+    } catch { /* destroyed by the change */ }
+  }
+  return out;
+}
+
+const byIno = (ctx: CallContext, ino: Ino): Attr | undefined => {
+  try {
+    return ctx.volume.ns.getattr(ino);
+  } catch {
+    return undefined;
+  }
+};
+
 export const handlers: Handlers = {
   // The token was admitted before (dispatcher.ts); it is recorded once the mount exists.
   Mount: (_p, ctx) => {
@@ -54,12 +105,16 @@ export const handlers: Handlers = {
 
   Lookup: (p, ctx) => ctx.volume.ns.lookup(p.cred, p.parent, p.name),
   GetAttr: (p, ctx) => ctx.volume.ns.getattr(p.ino),
-  SetAttr: ({ mountId: _m, ...p }, ctx) => ctx.volume.ns.setattr(p),
+  SetAttr: ({ mountId, ...p }, ctx) => {
+    changing(ctx, mountId, byIno(ctx, p.ino));
+    return ctx.volume.ns.setattr(p);
+  },
   Access: (p, ctx) => { ctx.volume.ns.access(p.cred, p.ino, p.mask); return empty; },
 
   // With lease: the new file comes with an Exclusive lease (one call instead of Create + Lease);
   // never during a reclaim period, when unclaimed leases of other mounts may still exist.
   Create: (p, ctx) => {
+    if (p.flags & O_TRUNC) changing(ctx, p.mountId, child(ctx, p.cred, p.parent, p.name));
     const attr = ctx.volume.ns.create(p.mountId, p.cred, p.parent, p.name, p.mode, p.umask, p.flags);
     if (!p.lease || ctx.volume.reclaim.ended() !== undefined) return attr;
     const leased = ctx.volume.leases.grantIfFree(p.mountId, attr.ino, 'exclusive');
@@ -70,20 +125,43 @@ export const handlers: Handlers = {
   Mkdir: (p, ctx) => ctx.volume.ns.mkdir(p.cred, p.parent, p.name, p.mode, p.umask),
   Symlink: (p, ctx) => ctx.volume.ns.symlink(p.cred, p.parent, p.name, p.target),
   Readlink: (p, ctx) => ({ target: ctx.volume.ns.readlink(p.ino) }),
-  Link: (p, ctx) => ctx.volume.ns.link(p.cred, p.ino, p.newParent, p.newName),
-  Unlink: (p, ctx) => { ctx.volume.ns.unlink(p.cred, p.parent, p.name); return empty; },
+  Link: (p, ctx) => {
+    changing(ctx, p.mountId, byIno(ctx, p.ino));
+    return ctx.volume.ns.link(p.cred, p.ino, p.newParent, p.newName);
+  },
+  // The files' attributes after the change go back: the caller may cache them (it may hold leases).
+  Unlink: (p, ctx) => {
+    const inos = changing(ctx, p.mountId, child(ctx, p.cred, p.parent, p.name));
+    ctx.volume.ns.unlink(p.cred, p.parent, p.name);
+    return { changed: after(ctx, inos) };
+  },
   Rmdir: (p, ctx) => { ctx.volume.ns.rmdir(p.cred, p.parent, p.name); return empty; },
-  Rename: (p, ctx) => { ctx.volume.ns.rename(p.cred, p.parent, p.name, p.newParent, p.newName, p.flags); return empty; },
+  Rename: (p, ctx) => {
+    const inos = changing(ctx, p.mountId, child(ctx, p.cred, p.parent, p.name), child(ctx, p.cred, p.newParent, p.newName));
+    ctx.volume.ns.rename(p.cred, p.parent, p.name, p.newParent, p.newName, p.flags);
+    return { changed: after(ctx, inos) };
+  },
 
-  Open: (p, ctx) => ctx.volume.ns.open(p.mountId, p.cred, p.ino, p.flags),
+  Open: (p, ctx) => {
+    if (p.flags & O_TRUNC) changing(ctx, p.mountId, byIno(ctx, p.ino));
+    return ctx.volume.ns.open(p.mountId, p.cred, p.ino, p.flags);
+  },
   Release: (p, ctx) => { ctx.volume.ns.release(p.mountId, p.ino); return empty; },
   ReadDir: (p, ctx) => ctx.volume.ns.readdir(p.cred, p.ino, p.cookie, p.maxEntries, p.plus),
   StatVfs: (_p, ctx) => ctx.volume.ns.statvfs(),
 
-  SetXattr: (p, ctx) => { ctx.volume.ns.setxattr(p.cred, p.ino, p.name, Buffer.from(p.value, 'base64'), p.flags); return empty; },
+  SetXattr: (p, ctx) => {
+    changing(ctx, p.mountId, byIno(ctx, p.ino));
+    ctx.volume.ns.setxattr(p.cred, p.ino, p.name, Buffer.from(p.value, 'base64'), p.flags);
+    return empty;
+  },
   GetXattr: (p, ctx) => ({ value: ctx.volume.ns.getxattr(p.cred, p.ino, p.name).toString('base64') }),
   ListXattr: (p, ctx) => ({ names: ctx.volume.ns.listxattr(p.cred, p.ino) }),
-  RemoveXattr: (p, ctx) => { ctx.volume.ns.removexattr(p.cred, p.ino, p.name); return empty; },
+  RemoveXattr: (p, ctx) => {
+    changing(ctx, p.mountId, byIno(ctx, p.ino));
+    ctx.volume.ns.removexattr(p.cred, p.ino, p.name);
+    return empty;
+  },
 
   FetchExtentMapChunk: (p, ctx) => {
     const attr = regularFile(ctx, p.ino);
