@@ -13,6 +13,7 @@
 #   tools   git tar python3        only when the command is not already on PATH
 #           openssl                (`pfs ca`: the volume's CA for mutual TLS; the TLS tests)
 #           util-linux-extra       (fincore: the local store's page-cache test)
+#           tzdata                 (/usr/share/zoneinfo: the real tree programs.test.ts copies)
 #   all     every group above
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
@@ -34,6 +35,7 @@ packages_for() {
         command -v "$cmd" >/dev/null 2>&1 || echo "$cmd"
       done
       command -v fincore >/dev/null 2>&1 || echo util-linux-extra
+      [ -d /usr/share/zoneinfo/America ] || echo tzdata
       ;;
     all) for g in fuse swift sqlite tools; do packages_for "$g"; done ;;
     *) echo "install-system-deps: unknown group '$1' (fuse, swift, sqlite, tools, all)" >&2; return 1 ;;

@@ -15,6 +15,7 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { testBackend } from '../support/backends.js';
@@ -61,13 +62,17 @@ async function compare(ops: Op[], on: MountHandle = m): Promise<void> {
   const n = runNo++;
   const onMount = join(on.mnt, 'diff', `run-${n}`);
   const onDisk = join(plain.dir, `run-${n}`);
+  // PFS_DIFF_DUMP=FILE: each sequence is written there before it runs (the last one failed).
+  if (process.env.PFS_DIFF_DUMP) writeFileSync(process.env.PFS_DIFF_DUMP, JSON.stringify(ops));
   const [got, want] = await Promise.all([runOps(onMount, ops), runOps(onDisk, ops)]);
+  // A long sequence is shown by its last ops (replay it by seed and path).
+  const shown = (upTo: number) => (upTo > 60 ? `ops #${upTo - 59}..#${upTo - 1}: ${JSON.stringify(ops.slice(upTo - 60, upTo))}` : `ops so far: ${JSON.stringify(ops.slice(0, upTo))}`);
   for (let i = 0; i < ops.length; i++) {
     assert.deepEqual(got.results[i], want.results[i],
       `op #${i} ${JSON.stringify(ops[i])}: pfs answered ${JSON.stringify(got.results[i])}, ` +
-      `a plain directory ${JSON.stringify(want.results[i])}\nops so far: ${JSON.stringify(ops.slice(0, i + 1))}`);
+      `a plain directory ${JSON.stringify(want.results[i])}\n${shown(i + 1)}`);
   }
-  assert.deepEqual(got.tree, want.tree, `final trees differ (pfs first, plain directory second)\nops: ${JSON.stringify(ops)}`);
+  assert.deepEqual(got.tree, want.tree, `final trees differ (pfs first, plain directory second)\n${shown(ops.length)}`);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -97,7 +102,24 @@ const stepArb = fc.oneof(
   { weight: 1, arbitrary: fc.constant(['m']) },
 );
 
-const opArb: fc.Arbitrary<Op> = fc.oneof(
+/** Steps through a descriptor held across other ops: the fdseq steps, and fstat, fchmod, fsetxattr. */
+const fdStepArb = fc.oneof(
+  { weight: 6, arbitrary: stepArb },
+  { weight: 2, arbitrary: fc.constant(['st']) },
+  { weight: 1, arbitrary: fc.tuple(fc.constant('ch'), modeArb) },
+  { weight: 1, arbitrary: fc.tuple(fc.constant('x'), xnameArb, fc.integer({ min: 0, max: 100 }), seedArb) },
+);
+const slotArb = fc.integer({ min: 0, max: 2 });
+
+/** Descriptors held across the other ops, while names change under them (issue 21). */
+const heldArb: fc.Arbitrary<Op> = fc.oneof(
+  { weight: 2, arbitrary: fc.record({ op: fc.constant('open'), slot: slotArb, path: pathArb, acc: fc.constantFrom('rw', 'r'), flags: fc.subarray(['creat', 'trunc', 'append']) }) },
+  { weight: 5, arbitrary: fc.record({ op: fc.constant('fd'), slot: slotArb, step: fdStepArb }) },
+  { weight: 1, arbitrary: fc.record({ op: fc.constant('close'), slot: slotArb }) },
+) as fc.Arbitrary<Op>;
+
+/** Ops by name, and one open file at a time (fdseq). */
+const byNameArb: fc.Arbitrary<Op> = fc.oneof(
   { weight: 3, arbitrary: fc.record({ op: fc.constant('create'), path: pathArb, mode: modeArb, excl: fc.boolean() }) },
   { weight: 4, arbitrary: fc.record({ op: fc.constant('write'), path: pathArb, off: offArb, len: lenArb, seed: seedArb, flags: fc.subarray(['creat', 'append', 'trunc']) }) },
   { weight: 2, arbitrary: fc.record({ op: fc.constant('fdseq'), path: pathArb, flags: fc.subarray(['creat', 'trunc']), steps: fc.array(stepArb, { minLength: 1, maxLength: 6 }) }) },
@@ -129,7 +151,10 @@ const SETUP: Op[] = [
   { op: 'write', path: 'b/c', off: 0, len: 200_000, seed: 3, flags: ['creat'] },
   { op: 'link', from: 'b/c', to: 'a/c' },
 ];
+/** Everything; the path-based session (highlevel) gets byNameArb only: a descriptor there follows its name (docs/SEMANTICS.md). */
+const opArb: fc.Arbitrary<Op> = fc.oneof({ weight: 8, arbitrary: heldArb }, { weight: 32, arbitrary: byNameArb });
 const opsArb = fc.array(opArb, { minLength: 1, maxLength: 40, size: 'max' }).map((ops) => [...SETUP, ...ops]);
+const byNameOpsArb = fc.array(byNameArb, { minLength: 1, maxLength: 40, size: 'max' }).map((ops) => [...SETUP, ...ops]);
 
 // ---------------------------------------------------------------------------------------------
 // Named cases: shrunk failures of the property above (kept as fixed lists once found), and
@@ -325,8 +350,22 @@ test('a pfs mount and a plain directory agree on random operation sequences', { 
   if (out.interrupted) assert.fail(`interrupted by the time limit after ${out.numRuns} runs (too slow?)`);
 });
 
+test('long sequences: a pfs mount and a plain directory agree on 10 seeds × 2 000 operations', { skip: testBackend() !== 'local' && 'local backend only', timeout: 600_000 }, async () => {
+  const length = Number(process.env.PFS_DIFF_LONG_OPS ?? 2000);
+  const longArb = fc.array(opArb, { minLength: length, maxLength: length }).map((ops) => [...SETUP, ...ops]);
+  const out = await fc.check(fc.asyncProperty(longArb, (ops) => compare(ops)), {
+    numRuns: Number(process.env.PFS_DIFF_LONG_RUNS ?? 10),
+    seed: process.env.PFS_DIFF_SEED === undefined ? undefined : Number(process.env.PFS_DIFF_SEED),
+    path: process.env.PFS_DIFF_PATH,
+    endOnFailure: true, // no shrinking of 2 000 ops: the failing op and the ones before it are shown
+  });
+  if (out.failed) assert.fail(`seed ${out.seed}, path ${out.counterexamplePath}\n${String(out.errorInstance)}`);
+  assert.equal(out.numRuns, Number(process.env.PFS_DIFF_LONG_RUNS ?? 10));
+});
+
 test(`the other FUSE session (${OTHER_SESSION}) and a plain directory agree on random operation sequences`, { skip: testBackend() !== 'local' && 'local backend only', timeout: 120_000 }, async () => {
-  const out = await fc.check(fc.asyncProperty(opsArb, (ops) => compare(ops, other!)), {
+  const arb = OTHER_SESSION === 'highlevel' ? byNameOpsArb : opsArb;
+  const out = await fc.check(fc.asyncProperty(arb, (ops) => compare(ops, other!)), {
     numRuns: Number(process.env.PFS_DIFF_RUNS ?? 12), interruptAfterTimeLimit: 90_000,
   });
   if (out.failed) {

@@ -70,6 +70,8 @@ RECENT_NS = 1_420_070_400 * 10**9
 
 def mtime_class(st):
     # Milliseconds: pfs stores nanoseconds, but fuse-native's stat shows milliseconds (docs/SEMANTICS.md).
+    if stat.S_ISFIFO(st.st_mode):
+        return 'fifo'  # pipe I/O changes a FIFO's times on ext4, not on pfs (docs/SEMANTICS.md)
     return '%d ms' % (st.st_mtime_ns // 10**6) if st.st_mtime_ns < RECENT_NS else 'recent'
 
 
@@ -103,7 +105,9 @@ def step(fd, s):
         b = os.pread(fd, s[2], s[1])
         return [len(b), hashlib.sha256(b).hexdigest()[:16]]
     if kind_ == 's':
-        return os.fstat(fd).st_size
+        st = os.fstat(fd)
+        # A directory's st_size is the file system's own business (ext4 4096, pfs 0), as in attrs().
+        return 'dir' if stat.S_ISDIR(st.st_mode) else st.st_size
     if kind_ == 'f':
         os.fsync(fd)
         return None
@@ -113,12 +117,49 @@ def step(fd, s):
         return None
     if kind_ == 'm':
         return mtime_class(os.fstat(fd))
+    # Steps of a descriptor held across other ops ('fd' ops): attributes, mode and xattrs through it.
+    if kind_ == 'st':
+        return attrs(os.fstat(fd))
+    if kind_ == 'ch':
+        os.fchmod(fd, s[1])
+        return None
+    if kind_ == 'x':
+        _, name, n, seed = s
+        os.setxattr(fd, name, data(seed, n))
+        return None
     raise ValueError('unknown step %r' % (s,))
+
+
+# Descriptors held across ops ('open', 'fd', 'close'), by slot; closed at the end of a sequence.
+slots = {}
 
 
 def apply(root, op):
     p = lambda k: os.path.join(root, op[k])  # noqa: E731
     o = op['op']
+    if o == 'open':
+        old = slots.pop(op['slot'], None)
+        if old is not None:
+            os.close(old)
+        acc = os.O_RDWR if op['acc'] == 'rw' else os.O_RDONLY
+        slots[op['slot']] = os.open(p('path'), acc | os.O_NONBLOCK | open_flags(op.get('flags', [])), 0o644)
+        return None
+    if o == 'fd':
+        if op['slot'] not in slots:
+            return 'no descriptor'
+        fd = slots[op['slot']]
+        if op['step'][0] in ('u', 'ch', 'x'):
+            st = os.fstat(fd)
+            if st.st_nlink == 0 and not stat.S_ISREG(st.st_mode):
+                # Changing a directory or FIFO that was removed while open: ENOENT on pfs (docs/SEMANTICS.md).
+                return 'removed, not a file'
+        return step(fd, op['step'])
+    if o == 'close':
+        fd = slots.pop(op['slot'], None)
+        if fd is None:
+            return 'no descriptor'
+        os.close(fd)
+        return None
     if o == 'mkdir':
         os.mkdir(p('path'), op['mode'])
         return None
@@ -214,6 +255,9 @@ def cmd_ops(root):
         except OSError as e:
             r = {'err': errname(e)}
         print(json.dumps(r), flush=True)
+    for fd in slots.values():
+        os.close(fd)
+    slots.clear()
 
 
 # ------------------------------------------------------------------------------------------

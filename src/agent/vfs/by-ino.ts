@@ -4,6 +4,7 @@
  * path is resolved and no path cache is kept. Entry replies (lookup, create, mkdir, mknod,
  * symlink, link, READDIRPLUS entries) are counted in core.nodes; FORGET uncounts them.
  */
+import { errorCode } from '../../common/errors/index.js';
 import { type Attr, type Cred, type DirEntry, type Ino } from '../../common/protocol/index.js';
 import { cachedAttr, noteAttr, withLocalWrites, type Core } from './core.js';
 import { createAt, openIno, truncateIno } from './data.js';
@@ -17,6 +18,7 @@ export interface SetAttrChanges extends AttrChanges {
 /** The kernel was given an entry for attr.ino: one more reference. */
 export function entered(core: Core, attr: Attr): Attr {
   core.nodes.ref(attr.ino, attr.mode);
+  core.nodes.seen(attr);
   if (isRegular(attr)) noteFile(core, attr.ino);
   return attr;
 }
@@ -43,7 +45,18 @@ export async function getattr(core: Core, cred: Cred, ino: Ino): Promise<Attr> {
     return cached ? withLocalWrites(core, cached) : noteAttr(core, await core.client.call('GetAttr', { cred, ino }), held);
   });
   if (core.nodes.isFile(ino) || core.fileInos.has(ino) || core.leases.known(ino)) return leased();
-  const attr = noteAttr(core, await core.client.call('GetAttr', { cred, ino }));
+  let attr: Attr;
+  try {
+    attr = noteAttr(core, await core.client.call('GetAttr', { cred, ino }));
+  } catch (err) {
+    // A directory or FIFO removed while the kernel holds it (open, or a working directory):
+    // inode numbers are never reused, so it is gone for good; Linux answers its last
+    // attributes with no links.
+    const last = errorCode(err) === 'ENOENT' ? core.nodes.lastSeen(ino) : undefined;
+    if (last) return { ...last, nlink: 0 };
+    throw err;
+  }
+  core.nodes.seen(attr);
   if (!isRegular(attr)) return attr;
   noteFile(core, ino);
   return leased();
@@ -52,7 +65,11 @@ export async function getattr(core: Core, cred: Cred, ino: Ino): Promise<Attr> {
 /** setattr: a size change truncates (under Exclusive, after a flush) together with the other changes in one SetAttr. */
 export async function setattr(core: Core, cred: Cred, ino: Ino, set: SetAttrChanges, fh: number | undefined): Promise<Attr> {
   const { size, ...changes } = set;
-  if (size === undefined) return setattrIno(core, cred, ino, changes);
+  if (size === undefined) {
+    const attr = await setattrIno(core, cred, ino, changes);
+    core.nodes.seen(attr);
+    return attr;
+  }
   if (fh !== undefined) await reopen(core, core.handles.get(fh));
   return truncateIno(core, cred, ino, size, changes);
 }

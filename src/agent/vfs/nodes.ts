@@ -4,7 +4,7 @@
  * its file type. Invariant: every node id the kernel holds is here, so an operation by node id
  * never needs a name. Bounded by what the kernel keeps (its inode cache), not by a setting.
  */
-import { S_IFMT, S_IFREG, type Ino } from '../../common/protocol/index.js';
+import { S_IFMT, S_IFREG, type Attr, type Ino } from '../../common/protocol/index.js';
 
 export interface Nodes {
   /** One more kernel reference to the inode of attr (an entry reply was sent). */
@@ -14,6 +14,13 @@ export interface Nodes {
   has(ino: Ino): boolean;
   /** True when the node is known to be a regular file. */
   isFile(ino: Ino): boolean;
+  /** The latest attributes seen of a node that is not a regular file (kept while the kernel holds it). */
+  seen(attr: Attr): void;
+  /**
+   * What seen() kept of ino: the answer to an fstat of a directory or FIFO the kernel still holds
+   * after its inode was removed (proxyfsd keeps only regular files alive while open).
+   */
+  lastSeen(ino: Ino): Attr | undefined;
   /** Every node the kernel holds. */
   inos(): IterableIterator<Ino>;
   /** Forgets everything (the session ended). */
@@ -22,8 +29,8 @@ export interface Nodes {
 }
 
 export function createNodes(rootIno: Ino, rootMode: number): Nodes {
-  const table = new Map<Ino, { nlookup: number; type: number }>();
-  const root = { nlookup: Infinity, type: rootMode & S_IFMT };
+  const table = new Map<Ino, { nlookup: number; type: number; attr?: Attr }>();
+  const root: { nlookup: number; type: number; attr?: Attr } = { nlookup: Infinity, type: rootMode & S_IFMT };
   table.set(rootIno, root);
   return {
     ref(ino, mode) {
@@ -45,9 +52,15 @@ export function createNodes(rootIno: Ino, rootMode: number): Nodes {
     },
     has: (ino) => table.has(ino),
     isFile: (ino) => table.get(ino)?.type === S_IFREG,
+    seen(attr) {
+      const n = table.get(attr.ino);
+      if (n && (attr.mode & S_IFMT) !== S_IFREG) n.attr = attr;
+    },
+    lastSeen: (ino) => table.get(ino)?.attr,
     inos: () => table.keys(),
     clear() {
       table.clear();
+      root.attr = undefined;
       table.set(rootIno, root);
     },
     size: () => table.size,
