@@ -3,7 +3,8 @@
  * cases the path-based session gets wrong (issue 21): data and size written or truncated
  * through one hard link, read through a descriptor opened by another name; fstat of an unlinked
  * open file (st_nlink 0); fchmod/futimens through a descriptor whose name was unlinked;
- * nanosecond timestamps; ctime of link, unlink, rename, chmod, chown, setxattr, truncate and
+ * nanosecond timestamps; fstat of an open directory or FIFO after it was removed (here or through
+ * the second mount); ctime of link, unlink, rename, chmod, chown, setxattr, truncate and
  * write; the first two also with the other name opened through a second mount of the volume.
  * Each case runs in test/support/inode-cases.py, on the mounts and on the local disk, and the
  * results must agree.

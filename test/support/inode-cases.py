@@ -95,12 +95,29 @@ def truncate_through_link_then_read_from_other():
     os.close(fx)
     return r
 
+def removed_directory_and_fifo_open():
+    os.mkdir('d', 0o750); fd = os.open('d', os.O_RDONLY)
+    os.mkfifo('p', 0o640); fp = os.open('p', os.O_RDWR | os.O_NONBLOCK)
+    os.rmdir('d'); os.unlink('p')
+    sd, sp = os.fstat(fd), os.fstat(fp)
+    r = [sd.st_nlink, oct(sd.st_mode), sp.st_nlink, oct(sp.st_mode)]
+    os.close(fd); os.close(fp)
+    return r
+
+def removed_directory_on_other_mount():
+    os.mkdir('d', 0o750); fd = os.open('d', os.O_RDONLY); os.fstat(fd)
+    os.rmdir(other('d'))
+    sd = os.fstat(fd)
+    os.close(fd)
+    return [sd.st_nlink, oct(sd.st_mode)]
+
 # The same directory seen through a second mount of the volume (argv[2]; the directory itself
 # on a local disk): coherence across agents, through leases.
 OTHER = None
 
 def other(name):
     return os.path.join(OTHER, name)
+
 
 def hardlink_write_other_mount():
     return hardlink_write(other('y'))
@@ -110,7 +127,8 @@ def hardlink_truncate_other_mount():
 
 CASES = [hardlink_write_other_mount, hardlink_truncate_other_mount, hardlink_write, hardlink_truncate, hardlink_second_descriptor_reads_new_size, unlinked_open_file,
          fchmod_through_unlinked_name, nanosecond_times, ctime_changes, ctime_rename_and_xattr,
-         fsetxattr_through_unlinked_name, truncate_through_link_then_read_from_other]
+         fsetxattr_through_unlinked_name, truncate_through_link_then_read_from_other,
+         removed_directory_and_fifo_open, removed_directory_on_other_mount]
 
 def main():
     global OTHER
