@@ -87,7 +87,9 @@ test('an agent that answers the interrupt with a demote: the other gets Shared p
 });
 
 test('a regular file another mount holds a lease on changes only under the changer\'s Exclusive lease (PFS_ERR_LEASE_CONFLICT, nothing changed); Unlink and Rename give back the attributes after', { timeout: 60000 }, async () => {
-  await withTwoClients({ extraConf: LEASES }, async (srv, a, b) => {
+  const httpPort = await freePort();
+  await withTwoClients({ extraConf: `${LEASES}\n[HTTPServer]\nTCPPort: ${httpPort}\n` }, async (srv, a, b) => {
+    const leasesHeld = async () => ((await (await fetch(`http://127.0.0.1:${httpPort}/leases`)).json()) as { volumes: Record<string, { leases: { leases: number } }> }).volumes[srv.volume]!.leases.leases;
     const ma = (await call(a, 'Mount', { volume: srv.volume })).mountId;
     const mb = (await call(b, 'Mount', { volume: srv.volume })).mountId;
     const toA: UpcallParams<'LeaseInterrupt'>[] = [];
@@ -106,7 +108,7 @@ test('a regular file another mount holds a lease on changes only under the chang
     await call(a, 'SetXattr', { mountId: ma, cred: root, ino: f.ino, name: 'user.k', value: Buffer.from('v').toString('base64'), flags: 0 });
     assert.deepEqual(await call(a, 'Lease', { mountId: ma, ino: f.ino, request: 'shared' }), { granted: 'exclusive' });
     const before = await call(b, 'GetAttr', { mountId: mb, cred: root, ino: f.ino });
-    assert.deepEqual(await call(a, 'Unlink', { mountId: ma, cred: root, parent: ROOT_INO, name: 'other' }), { changed: [] }, 'no other lease: allowed; destroyed, so nothing given back');
+    assert.deepEqual(await call(a, 'Unlink', { mountId: ma, cred: root, parent: ROOT_INO, name: 'other' }), { changed: [], gone: [other.ino] }, 'no other lease: allowed; destroyed');
 
     const conflict = { code: 'PFS_ERR_LEASE_CONFLICT' };
     const changes: [string, () => Promise<unknown>][] = [
@@ -141,6 +143,18 @@ test('a regular file another mount holds a lease on changes only under the chang
     const renamed = await call(b, 'Rename', { mountId: mb, cred: root, parent: ROOT_INO, name: 'g', newParent: ROOT_INO, newName: 'f', flags: 0 });
     assert.deepEqual(renamed.changed.map((x) => x.ino), [g.ino], 'the moved file; the replaced one was destroyed');
     assert.equal((await call(a, 'SetAttr', { mountId: ma, cred: root, ino: g.ino, mode: 0o600 })).mode & 0o777, 0o600, 'nobody holds g: A may change it without a lease');
+
+    // Lookup with lease: granted at once when free (Exclusive when nobody else holds or waits), else none.
+    const looked = await call(a, 'Lookup', { mountId: ma, cred: root, parent: ROOT_INO, name: 'f', lease: true });
+    assert.equal(looked.leased, 'exclusive');
+    assert.equal(looked.ino, g.ino);
+    const seenByB = await call(b, 'Lookup', { mountId: mb, cred: root, parent: ROOT_INO, name: 'f', lease: true });
+    assert.equal(seenByB.leased, undefined, 'A holds it Exclusive: B gets the attributes, no lease, and A is not interrupted');
+    assert.deepEqual((await call(a, 'Lookup', { mountId: ma, cred: root, parent: ROOT_INO, name: 'd2', lease: true })).leased, undefined, 'directories are not leased');
+    // The holder removes it: the inode is gone and its lease with it.
+    const held = await leasesHeld();
+    assert.deepEqual(await call(a, 'Unlink', { mountId: ma, cred: root, parent: ROOT_INO, name: 'f' }), { changed: [], gone: [g.ino] });
+    assert.equal(await leasesHeld(), held - 1, 'the destroyed inode\'s lease went with it');
   });
 });
 

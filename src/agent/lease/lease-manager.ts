@@ -299,14 +299,23 @@ export function createLeaseManager(opts: LeaseManagerOptions): LeaseManager {
   return {
     acquireShared: (ino) => acquire(ino, 'shared'),
     acquireExclusive: (ino) => acquire(ino, 'exclusive'),
-    adoptExclusive(ino) {
+    adopt(ino, mode) {
       if (closed || entries.has(ino)) return false;
       const e = entryOf(ino);
       e.epoch = ++epochSeq;
       e.valid = true;
       e.serverHeld = true;
-      setState(e, 'exclusive');
+      setState(e, mode);
       enforceLimits();
+      return true;
+    },
+    gone(ino) {
+      const e = entries.get(ino);
+      if (!e || e.state === 'none' || e.busy || e.queue.length > 0 || users(e) > 0 || e.detached) return false;
+      setState(e, 'none');
+      e.valid = false;
+      e.serverHeld = false;
+      forgetIfIdle(e);
       return true;
     },
     epoch(ino) {

@@ -108,10 +108,18 @@ export interface LeaseManager {
   /** True when the manager holds or is getting a lease on ino (so ino is a regular file). */
   known(ino: Ino): boolean;
   /**
-   * The server granted an Exclusive lease with another call (Create with lease): held from now on,
-   * when nothing is known or happening here about ino; false (nothing changes) otherwise.
+   * The server granted a lease with another call (Create or Lookup with lease): held as `mode`
+   * from now on, when nothing is known or happening here about ino; false (nothing changes)
+   * otherwise (a lease the server counts and this agent does not is released at its first
+   * interrupt, as after a deadline).
    */
-  adoptExclusive(ino: Ino): boolean;
+  adopt(ino: Ino, mode: LeaseMode): boolean;
+  /**
+   * The server destroyed the inode and dropped its leases itself (Unlink or Rename `gone`): the
+   * lease is forgotten here without a call, when nothing uses or waits for it (else it is
+   * released later as usual, which the server answers at once). True when forgotten.
+   */
+  gone(ino: Ino): boolean;
   /** Gives up an idle lease now (the file lost its last name here and nothing has it open: it is
    *  likely gone, and its lease would only take a place under the limits). */
   drop(ino: Ino): void;

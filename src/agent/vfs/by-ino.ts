@@ -23,9 +23,17 @@ export function entered(core: Core, attr: Attr): Attr {
   return attr;
 }
 
-/** A file leased here answers with its attributes under the lease (current, so the kernel may keep them). */
+/**
+ * A regular file comes with a lease when proxyfsd can grant one at once (the lease a getattr or
+ * open would ask for next), its attributes current under it; a file leased here already answers
+ * with its attributes under that lease. Either way the kernel may keep them.
+ */
 export async function lookup(core: Core, cred: Cred, parent: Ino, name: string): Promise<Attr> {
-  const attr = await core.client.call('Lookup', { cred, parent, name });
+  const { leased, ...attr } = await core.client.call('Lookup', { cred, parent, name, lease: true });
+  if (leased && core.leases.adopt(attr.ino, leased)) {
+    noteFile(core, attr.ino);
+    return entered(core, noteAttr(core, attr, core.leases.epoch(attr.ino)));
+  }
   const cached = cachedAttr(core, attr.ino, core.leases.heldEpoch(attr.ino));
   return entered(core, cached ? withLocalWrites(core, cached) : noteAttr(core, attr));
 }

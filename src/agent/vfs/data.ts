@@ -59,7 +59,7 @@ export async function createAt(core: Core, cred: Cred, parent: Ino, name: string
     () => fileAt(core, cred, parent, name),
   );
   core.extents.invalidate(attr.ino);
-  const epoch = leased && core.leases.adoptExclusive(attr.ino) ? core.leases.epoch(attr.ino) : undefined;
+  const epoch = leased && core.leases.adopt(attr.ino, 'exclusive') ? core.leases.epoch(attr.ino) : undefined;
   track(core, attr, epoch); // without a lease the first read or append asks for the size again
   if (epoch !== undefined) {
     if (core.noCapability.size >= 100_000) forgetNoCapability(core);

@@ -138,7 +138,17 @@ export async function fileAt(core: Core, cred: Cred, parent: Ino, name: string):
   }
 }
 
-/** The attributes a change gave back (Unlink, Rename): the files' cached ones go. */
-export function changed(core: Core, r: { changed?: Attr[] }): void {
+/**
+ * What a change gave back (Unlink, Rename): the files' cached attributes go; a file it destroyed
+ * takes its lease and caches with it (the server dropped the lease; nothing is left to flush).
+ */
+export function changed(core: Core, r: { changed?: Attr[]; gone?: Ino[] }): void {
   for (const a of r.changed ?? []) forgetAttr(core, a.ino);
+  for (const ino of r.gone ?? []) {
+    if (core.writeback.dirtyEnd(ino) > 0 || core.handles.openCount(ino) > 0 || !core.leases.gone(ino)) continue;
+    core.extents.invalidate(ino);
+    core.sizeEpoch.delete(ino);
+    forgetAttr(core, ino);
+    forgetNoCapability(core, ino);
+  }
 }

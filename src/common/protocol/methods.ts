@@ -26,7 +26,8 @@ export interface MethodMap {
   RenewMount: { params: { mountId: string; authToken: string }; result: Record<string, never> };
   Unmount: { params: { mountId: string }; result: Record<string, never> };
 
-  Lookup: { params: { mountId: string; cred: Cred; parent: Ino; name: string }; result: Attr };
+  /** lease: a regular file may come with a lease granted at once (leased: its mode), its attributes current under it. */
+  Lookup: { params: { mountId: string; cred: Cred; parent: Ino; name: string; lease?: boolean }; result: Attr & { leased?: 'shared' | 'exclusive' } };
   GetAttr: { params: { mountId: string; cred: Cred; ino: Ino }; result: Attr };
   SetAttr: { params: SetAttrParams; result: Attr };
   Access: { params: { mountId: string; cred: Cred; ino: Ino; mask: number }; result: Record<string, never> };
@@ -41,11 +42,11 @@ export interface MethodMap {
   Symlink: { params: { mountId: string; cred: Cred; parent: Ino; name: string; target: string }; result: Attr };
   Readlink: { params: { mountId: string; cred: Cred; ino: Ino }; result: { target: string } };
   Link: { params: { mountId: string; cred: Cred; ino: Ino; newParent: Ino; newName: string }; result: Attr };
-  /** changed: the attributes after the change of the regular file it unlinked, unless that was destroyed. */
-  Unlink: { params: { mountId: string; cred: Cred; parent: Ino; name: string }; result: { changed: Attr[] } };
+  /** changed: the attributes after the change of the regular file it unlinked; gone: that file, when it was destroyed (its leases with it). */
+  Unlink: { params: { mountId: string; cred: Cred; parent: Ino; name: string }; result: { changed: Attr[]; gone: Ino[] } };
   Rmdir: { params: { mountId: string; cred: Cred; parent: Ino; name: string }; result: Record<string, never> };
-  /** changed: the attributes after the change of the regular files it moved or replaced (those still there). */
-  Rename: { params: { mountId: string; cred: Cred; parent: Ino; name: string; newParent: Ino; newName: string; flags: number }; result: { changed: Attr[] } };
+  /** changed: the attributes after the change of the regular files it moved or replaced (those still there); gone: those it destroyed. */
+  Rename: { params: { mountId: string; cred: Cred; parent: Ino; name: string; newParent: Ino; newName: string; flags: number }; result: { changed: Attr[]; gone: Ino[] } };
 
   Open: { params: { mountId: string; cred: Cred; ino: Ino; flags: number }; result: Attr };
   Release: { params: { mountId: string; cred: Cred; ino: Ino }; result: Record<string, never> };

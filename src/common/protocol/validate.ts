@@ -68,7 +68,7 @@ const SHAPES: { [M in Method]: Check } = {
   Mount: object({ volume: str(1024), authToken: optional(authToken) }),
   RenewMount: object({ mountId, authToken }),
   Unmount: object({ mountId }),
-  Lookup: object({ mountId, cred, parent: ino, name }),
+  Lookup: object({ mountId, cred, parent: ino, name, lease: optional(bool) }),
   GetAttr: object({ mountId, cred, ino }),
   SetAttr: object({ mountId, cred, ino, mode: optional(u32), uid: optional(u32), gid: optional(u32), size: optional(uint), atime: optional(timeSet), mtime: optional(timeSet) }),
   Access: object({ mountId, cred, ino, mask: u32 }),

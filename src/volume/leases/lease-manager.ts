@@ -64,7 +64,7 @@ export interface LeaseManager {
    * now on unless another mount's lease conflicts (then false, nothing changes).
    */
   claim(mountId: string, ino: Ino, mode: Mode): boolean;
-  /** Grants `want` at once when nobody waits and no other mount's lease conflicts (nothing is interrupted); else false. */
+  /** Grants `want` (or more: see grant) at once when nobody waits and no other mount's lease conflicts (nothing is interrupted); else false. */
   grantIfFree(mountId: string, ino: Ino, want: Mode): boolean;
   /** Drops every lease of the mount; its waiting requests fail with `reason`. Returns the leases dropped. */
   dropMount(mountId: string, reason: Error): number;
@@ -73,6 +73,11 @@ export interface LeaseManager {
   heldByOthers(mountId: string, ino: Ino): boolean;
   /** What `mountId` holds on `ino`. */
   modeOf(mountId: string, ino: Ino): Mode | undefined;
+  /**
+   * The inode was destroyed (numbers are never reused): its leases go, without interrupts, as
+   * nobody can use them any more; left alone while requests for it wait (they are answered as usual).
+   */
+  forgetInode(ino: Ino): void;
   stats(): LeaseStats;
   /** Cancels every timer; waiting requests are left unanswered (their clients resend to the next server). */
   close(): void;
@@ -322,7 +327,9 @@ export function createLeaseManager(opts: LeaseManagerOptions): LeaseManager {
     },
     grantIfFree(mountId, ino, want) {
       if (closed) return false;
-      return immediate(mountId, ino, want) === want;
+      // Shared may be granted as Exclusive (nobody else holds or waits): granted all the same.
+      const granted = immediate(mountId, ino, want);
+      return granted === want || granted === 'exclusive';
     },
     dropMount,
     heldByOthers(mountId, ino) {
@@ -331,6 +338,12 @@ export function createLeaseManager(opts: LeaseManagerOptions): LeaseManager {
     },
     modeOf(mountId, ino) {
       return inodes.get(ino)?.holders.get(mountId)?.mode;
+    },
+    forgetInode(ino) {
+      const st = inodes.get(ino);
+      if (!st || st.waiters.length > 0) return;
+      for (const h of [...st.holders.values()]) removeHolder(st, h);
+      forgetIfEmpty(st);
     },
     held(mountId) {
       const out = { shared: [] as Ino[], exclusive: [] as Ino[] };

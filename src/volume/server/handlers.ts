@@ -68,17 +68,6 @@ function changing(ctx: CallContext, mountId: string, ...files: (Attr | undefined
   return inos;
 }
 
-/** The attributes after a change of the inodes `changing` checked (those still there). */
-function after(ctx: CallContext, inos: Ino[]): Attr[] {
-  const out: Attr[] = [];
-  for (const ino of inos) {
-    try {
-      out.push(ctx.volume.ns.getattr(ino));
-    } catch { /* destroyed by the change */ }
-  }
-  return out;
-}
-
 const byIno = (ctx: CallContext, ino: Ino): Attr | undefined => {
   try {
     return ctx.volume.ns.getattr(ino);
@@ -86,6 +75,24 @@ const byIno = (ctx: CallContext, ino: Ino): Attr | undefined => {
     return undefined;
   }
 };
+
+/**
+ * After a change of the inodes `changing` checked: the attributes of those still there, and
+ * those it destroyed (their leases go with them: LeaseManager.forgetInode).
+ */
+function after(ctx: CallContext, inos: Ino[]): { changed: Attr[]; gone: Ino[] } {
+  const out = { changed: [] as Attr[], gone: [] as Ino[] };
+  for (const ino of inos) {
+    const attr = byIno(ctx, ino);
+    if (attr) {
+      out.changed.push(attr);
+    } else {
+      out.gone.push(ino);
+      ctx.volume.leases.forgetInode(ino);
+    }
+  }
+  return out;
+}
 
 export const handlers: Handlers = {
   // The token was admitted before (dispatcher.ts); it is recorded once the mount exists.
@@ -103,7 +110,17 @@ export const handlers: Handlers = {
   },
   Unmount: (p, ctx) => { ctx.mounts.remove(p.mountId); return empty; },
 
-  Lookup: (p, ctx) => ctx.volume.ns.lookup(p.cred, p.parent, p.name),
+  // With lease: a regular file comes with a Shared lease (Exclusive when nobody else holds or
+  // waits) if it can be granted at once, so the caller may keep its attributes (LEASES.md §1.1)
+  // without a Lease and a GetAttr after; never during a reclaim period.
+  Lookup: (p, ctx) => {
+    const attr = ctx.volume.ns.lookup(p.cred, p.parent, p.name);
+    if (!p.lease || (attr.mode & S_IFMT) !== S_IFREG || ctx.volume.reclaim.ended() !== undefined) return attr;
+    if (!ctx.volume.leases.grantIfFree(p.mountId, attr.ino, 'shared')) return attr;
+    ctx.volume.reclaim.acquiring(attr.ino);
+    const leased = ctx.volume.leases.modeOf(p.mountId, attr.ino);
+    return leased ? { ...attr, leased } : attr;
+  },
   GetAttr: (p, ctx) => ctx.volume.ns.getattr(p.ino),
   SetAttr: ({ mountId, ...p }, ctx) => {
     changing(ctx, mountId, byIno(ctx, p.ino));
@@ -133,20 +150,24 @@ export const handlers: Handlers = {
   Unlink: (p, ctx) => {
     const inos = changing(ctx, p.mountId, child(ctx, p.cred, p.parent, p.name));
     ctx.volume.ns.unlink(p.cred, p.parent, p.name);
-    return { changed: after(ctx, inos) };
+    return after(ctx, inos);
   },
   Rmdir: (p, ctx) => { ctx.volume.ns.rmdir(p.cred, p.parent, p.name); return empty; },
   Rename: (p, ctx) => {
     const inos = changing(ctx, p.mountId, child(ctx, p.cred, p.parent, p.name), child(ctx, p.cred, p.newParent, p.newName));
     ctx.volume.ns.rename(p.cred, p.parent, p.name, p.newParent, p.newName, p.flags);
-    return { changed: after(ctx, inos) };
+    return after(ctx, inos);
   },
 
   Open: (p, ctx) => {
     if (p.flags & O_TRUNC) changing(ctx, p.mountId, byIno(ctx, p.ino));
     return ctx.volume.ns.open(p.mountId, p.cred, p.ino, p.flags);
   },
-  Release: (p, ctx) => { ctx.volume.ns.release(p.mountId, p.ino); return empty; },
+  Release: (p, ctx) => {
+    ctx.volume.ns.release(p.mountId, p.ino);
+    if (!byIno(ctx, p.ino)) ctx.volume.leases.forgetInode(p.ino); // the last close of an unlinked file
+    return empty;
+  },
   ReadDir: (p, ctx) => ctx.volume.ns.readdir(p.cred, p.ino, p.cookie, p.maxEntries, p.plus),
   StatVfs: (_p, ctx) => ctx.volume.ns.statvfs(),
 
