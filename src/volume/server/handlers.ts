@@ -3,7 +3,7 @@
  * and extent-map modules. Each runs synchronously inside the batch transaction of its volume.
  * Lease and Lock, which may wait, are in coordination.ts.
  */
-import { FsError, PfsError } from '../../common/errors/index.js';
+import { errorCode, FsError, isFsErrorCode, PfsError } from '../../common/errors/index.js';
 import { O_TRUNC, ROOT_INO, S_IFMT, S_IFREG, type Attr, type Ino, type Method, type Params, type Result } from '../../common/protocol/index.js';
 import type { Clock } from '../../common/clock/index.js';
 import type { Mounts } from './mounts.js';
@@ -36,13 +36,31 @@ function regularFile(ctx: CallContext, ino: number) {
   return attr;
 }
 
-/** The attributes of `name` in `parent` as the caller may see them, or undefined (the change itself then answers). */
-function child(ctx: CallContext, cred: Params<'Lookup'>['cred'], parent: number, name: string): Attr | undefined {
+/** The attributes get() answers, or undefined when it answers a POSIX error (no such name or inode, no search permission). */
+function ifThere(get: () => Attr): Attr | undefined {
   try {
-    return ctx.volume.ns.lookup(cred, parent, name);
-  } catch {
-    return undefined;
+    return get();
+  } catch (err) {
+    if (isFsErrorCode(errorCode(err))) return undefined;
+    throw err;
   }
+}
+
+/** The attributes of `name` in `parent` as the caller may see them, or undefined (the change itself then answers). */
+const child = (ctx: CallContext, cred: Params<'Lookup'>['cred'], parent: Ino, name: string) => ifThere(() => ctx.volume.ns.lookup(cred, parent, name));
+/** The attributes of inode `ino`, or undefined when it is gone. */
+const byIno = (ctx: CallContext, ino: Ino) => ifThere(() => ctx.volume.ns.getattr(ino));
+
+/**
+ * A lease on `ino` granted with another call (Create, Lookup) when it can be at once: the mode
+ * granted (`want` or stronger), or undefined. Never during a reclaim period, when unclaimed
+ * leases of other mounts may still exist.
+ */
+function grantAtOnce(ctx: CallContext, mountId: string, ino: Ino, want: 'shared' | 'exclusive'): 'shared' | 'exclusive' | undefined {
+  const { leases, reclaim } = ctx.volume;
+  if (reclaim.ended() !== undefined || !leases.grantIfFree(mountId, ino, want)) return undefined;
+  reclaim.acquiring(ino);
+  return leases.modeOf(mountId, ino);
 }
 
 /**
@@ -67,14 +85,6 @@ function changing(ctx: CallContext, mountId: string, ...files: (Attr | undefined
   }
   return inos;
 }
-
-const byIno = (ctx: CallContext, ino: Ino): Attr | undefined => {
-  try {
-    return ctx.volume.ns.getattr(ino);
-  } catch {
-    return undefined;
-  }
-};
 
 /**
  * After a change of the inodes `changing` checked: the attributes of those still there, and
@@ -112,13 +122,11 @@ export const handlers: Handlers = {
 
   // With lease: a regular file comes with a Shared lease (Exclusive when nobody else holds or
   // waits) if it can be granted at once, so the caller may keep its attributes (LEASES.md §1.1)
-  // without a Lease and a GetAttr after; never during a reclaim period.
+  // without a Lease and a GetAttr after.
   Lookup: (p, ctx) => {
     const attr = ctx.volume.ns.lookup(p.cred, p.parent, p.name);
-    if (!p.lease || (attr.mode & S_IFMT) !== S_IFREG || ctx.volume.reclaim.ended() !== undefined) return attr;
-    if (!ctx.volume.leases.grantIfFree(p.mountId, attr.ino, 'shared')) return attr;
-    ctx.volume.reclaim.acquiring(attr.ino);
-    const leased = ctx.volume.leases.modeOf(p.mountId, attr.ino);
+    if (!p.lease || (attr.mode & S_IFMT) !== S_IFREG) return attr;
+    const leased = grantAtOnce(ctx, p.mountId, attr.ino, 'shared');
     return leased ? { ...attr, leased } : attr;
   },
   GetAttr: (p, ctx) => ctx.volume.ns.getattr(p.ino),
@@ -128,15 +136,12 @@ export const handlers: Handlers = {
   },
   Access: (p, ctx) => { ctx.volume.ns.access(p.cred, p.ino, p.mask); return empty; },
 
-  // With lease: the new file comes with an Exclusive lease (one call instead of Create + Lease);
-  // never during a reclaim period, when unclaimed leases of other mounts may still exist.
+  // With lease: the new file comes with an Exclusive lease (one call instead of Create + Lease).
   Create: (p, ctx) => {
     if (p.flags & O_TRUNC) changing(ctx, p.mountId, child(ctx, p.cred, p.parent, p.name));
     const attr = ctx.volume.ns.create(p.mountId, p.cred, p.parent, p.name, p.mode, p.umask, p.flags);
-    if (!p.lease || ctx.volume.reclaim.ended() !== undefined) return attr;
-    const leased = ctx.volume.leases.grantIfFree(p.mountId, attr.ino, 'exclusive');
-    if (leased) ctx.volume.reclaim.acquiring(attr.ino);
-    return { ...attr, leased };
+    if (!p.lease) return attr;
+    return { ...attr, leased: grantAtOnce(ctx, p.mountId, attr.ino, 'exclusive') !== undefined };
   },
   Mknod: (p, ctx) => ctx.volume.ns.mknod(p.cred, p.parent, p.name, p.mode, p.umask, p.rdev),
   Mkdir: (p, ctx) => ctx.volume.ns.mkdir(p.cred, p.parent, p.name, p.mode, p.umask),
