@@ -8,7 +8,7 @@ import { errorCode } from '../../common/errors/index.js';
 import { type Attr, type Cred, type DirEntry, type Ino } from '../../common/protocol/index.js';
 import { cachedAttr, noteAttr, withLocalWrites, type Core } from './core.js';
 import { createAt, openIno, truncateIno } from './data.js';
-import { changed, changeFiles, fileAt, isRegular, noteFile, reopen, withLease } from './leased.js';
+import { attrUnder, changed, changeFiles, fileAt, isRegular, noteFile, reopen, withLease } from './leased.js';
 import { linkAt, mkdirAt, mknodAt, readdirPage, setattrIno, symlinkAt, type AttrChanges } from './names.js';
 
 export interface SetAttrChanges extends AttrChanges {
@@ -48,10 +48,7 @@ export function forget(core: Core, ino: Ino, n: number): void {
  * Exclusive writes its buffered data back first), with this agent's unflushed writes laid over.
  */
 export async function getattr(core: Core, cred: Cred, ino: Ino): Promise<Attr> {
-  const leased = () => withLease(core, ino, 'shared', async (held) => {
-    const cached = cachedAttr(core, ino, held);
-    return cached ? withLocalWrites(core, cached) : noteAttr(core, await core.client.call('GetAttr', { cred, ino }), held);
-  });
+  const leased = () => withLease(core, ino, 'shared', (held) => attrUnder(core, cred, ino, held));
   if (core.nodes.isFile(ino) || core.fileInos.has(ino) || core.leases.known(ino)) return leased();
   let attr: Attr;
   try {

@@ -6,11 +6,11 @@
  */
 import { FsError, errorCode } from '../../common/errors/index.js';
 import { O_ACCMODE, O_APPEND, O_CREAT, O_RDONLY, O_RDWR, O_TRUNC, type Attr, type Cred, type Ino } from '../../common/protocol/index.js';
-import { cachedAttr, credOf, forgetNoCapability, localSize, noteAttr, resolve, splitPath, withLocalWrites, type Core } from './core.js';
+import { credOf, forgetNoCapability, localSize, noteAttr, resolve, splitPath, type Core } from './core.js';
 import type { OpContext } from './creds.js';
 import type { Handle } from './handles.js';
 import type { AttrChanges } from './names.js';
-import { changeFiles, checkLease, fileAt, notePath, reopen, sizeUnder, withLease } from './leased.js';
+import { attrUnder, changeFiles, checkLease, fileAt, notePath, reopen, sizeUnder, withLease } from './leased.js';
 
 function track(core: Core, attr: Attr, epoch: number | undefined): void {
   core.serverSize.set(attr.ino, attr.size);
@@ -106,10 +106,7 @@ export async function flushFile(core: Core, fh: number): Promise<void> {
 
 export async function fgetattr(core: Core, fh: number): Promise<Attr> {
   const h = core.handles.get(fh);
-  return withLease(core, h.ino, 'shared', async (epoch) => {
-    const cached = cachedAttr(core, h.ino, epoch);
-    return cached ? withLocalWrites(core, cached) : noteAttr(core, await core.client.call('GetAttr', { cred: h.cred, ino: h.ino }), epoch);
-  });
+  return withLease(core, h.ino, 'shared', (epoch) => attrUnder(core, h.cred, h.ino, epoch));
 }
 
 /** Truncation, with any other attribute changes of the same setattr (one SetAttr). */

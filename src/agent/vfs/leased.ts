@@ -8,7 +8,7 @@
 import { errorCode, FsError } from '../../common/errors/index.js';
 import { O_CREAT, O_EXCL, O_TRUNC, S_IFMT, S_IFREG, type Attr, type Cred, type Ino } from '../../common/protocol/index.js';
 import type { LeaseMode } from '../lease/index.js';
-import { forgetAttr, forgetNoCapability, noteAttr, type Core } from './core.js';
+import { cachedAttr, forgetAttr, forgetNoCapability, noteAttr, withLocalWrites, type Core } from './core.js';
 import type { Handle } from './handles.js';
 
 const INO_PATHS_MAX = 100_000;
@@ -70,11 +70,25 @@ export function notePath(core: Core, ino: Ino, path: string): void {
  * inode does: docs/FUSE-BINDING.md §6.4).
  */
 export function leaseDropped(core: Core, ino: Ino): Promise<unknown> {
+  dropCaches(core, ino);
+  return core.invalidateNode(ino);
+}
+
+/** What this agent caches of ino under its lease: extent map, size epoch, attributes, capability absence. */
+function dropCaches(core: Core, ino: Ino): void {
   core.extents.invalidate(ino);
   forgetAttr(core, ino);
   core.sizeEpoch.delete(ino);
   forgetNoCapability(core, ino);
-  return core.invalidateNode(ino);
+}
+
+/**
+ * A regular file's attributes under the lease `epoch` held by the caller's guard: the cached ones
+ * (core.attrs), or asked and cached; this agent's unflushed writes laid over either way.
+ */
+export async function attrUnder(core: Core, cred: Cred, ino: Ino, epoch: number | undefined): Promise<Attr> {
+  const cached = cachedAttr(core, ino, epoch);
+  return cached ? withLocalWrites(core, cached) : noteAttr(core, await core.client.call('GetAttr', { cred, ino }), epoch);
 }
 
 /** The mount was lost (evicted): every cache goes, the kernel's too. Handles re-open lazily. */
@@ -104,8 +118,8 @@ export async function reopen(core: Core, h: Handle): Promise<void> {
  * Makes a namespace change that proxyfsd refuses with PFS_ERR_LEASE_CONFLICT while another mount
  * holds a lease on a regular file it changes (docs/LEASES.md §1.1). On that answer the files
  * `involved()` names are taken Exclusive, in inode order (which revokes the other mounts' leases,
- * and so their cached attributes), and the call is made again under them. The files' cached
- * attributes here are forgotten either way.
+ * and so their cached attributes), and the call is made again under them. The caller forgets
+ * its own cached attributes of the files it changed.
  */
 export async function changeFiles<T>(core: Core, call: () => Promise<T>, involved: () => Promise<Ino[]>): Promise<T> {
   for (let attempt = 1; ; attempt++) {
@@ -145,10 +159,6 @@ export async function fileAt(core: Core, cred: Cred, parent: Ino, name: string):
 export function changed(core: Core, r: { changed?: Attr[]; gone?: Ino[] }): void {
   for (const a of r.changed ?? []) forgetAttr(core, a.ino);
   for (const ino of r.gone ?? []) {
-    if (core.writeback.dirtyEnd(ino) > 0 || core.handles.openCount(ino) > 0 || !core.leases.gone(ino)) continue;
-    core.extents.invalidate(ino);
-    core.sizeEpoch.delete(ino);
-    forgetAttr(core, ino);
-    forgetNoCapability(core, ino);
+    if (core.writeback.dirtyEnd(ino) === 0 && core.handles.openCount(ino) === 0 && core.leases.gone(ino)) dropCaches(core, ino);
   }
 }
