@@ -23,12 +23,12 @@ const leaseKeys: Record<string, KeySpec> = {
     doc: 'Factor by which the lease retry delay grows after each retry.',
   },
   SharedLeaseLimit: {
-    type: 'int', default: '1000', min: 1,
+    type: 'int', default: '20000', min: 1,
     doc: 'Maximum shared leases held; beyond it the least recently used idle ones are released (their cached ' +
       'attributes, extent maps and kernel pages dropped).',
   },
   ExclusiveLeaseLimit: {
-    type: 'int', default: '100', min: 1,
+    type: 'int', default: '1000', min: 1,
     doc: 'Maximum exclusive leases held; beyond it the least recently used idle ones are demoted to shared (after ' +
       'writing back their buffered data).',
   },

@@ -200,7 +200,10 @@ async function main(argv: string[]): Promise<number> {
       log.warn({ method, err: (err as Error).message }, 'malformed upcall ignored');
       return;
     }
-    leases.interrupt(params.ino, params.action);
+    // A file leased here, or else a directory lease (docs/LEASES.md §5; also answers for an
+    // inode this agent does not think it holds, with a release).
+    if (leases.known(params.ino) || vfs.dirLeases.epoch(params.ino) === undefined && params.action === 'demote') leases.interrupt(params.ino, params.action);
+    else vfs.dirLeases.interrupted(params.ino);
   });
   let invalidateKernel: ((path: string) => Promise<boolean>) | undefined;
   let fuseRef: { callerContext(): { uid: number; gid: number; pid: number; umask: number } | null; forgetCapabilityAbsence(): void } | undefined;
@@ -231,6 +234,7 @@ async function main(argv: string[]): Promise<number> {
     ...(lowLevel
       ? {
         invalidateNode: async (ino: number) => llSession?.invalidateInode(ino).catch(() => false),
+        invalidateEntry: async (parent: number, name: string) => llSession?.invalidateEntry(parent, name).catch(() => false),
         forgetCapabilityAbsence: (ino?: number) => forgetCapabilityMarks(ino),
       }
       : {
@@ -255,7 +259,11 @@ async function main(argv: string[]): Promise<number> {
     log, timers, retry: leaseRetry, leases, locks: () => vfs.lockClaims(),
     send: (params) => client.call('Reclaim', params),
   });
-  rpc.onServerChange(() => reclaimer.reclaim());
+  // Directory leases are not claimed: the new instance holds none, so they all go first.
+  rpc.onServerChange(() => {
+    void vfs.dirLeases.dropAll();
+    reclaimer.reclaim();
+  });
   const maxWrite = requestBytes(a.FUSEMaxWrite as number, 'FUSEMaxWrite', log);
   const maxRead = requestBytes(a.FUSEMaxRead as number, 'FUSEMaxRead', log);
   const congestion = a.FUSECongestionThreshhold as number;

@@ -75,9 +75,10 @@ test('attributes of a file leased here are kept by the kernel and the agent (no 
   const after = await counts();
   assert.deepEqual(many, first);
   assert.equal(after.getattrOf(ino) - before.getattrOf(ino), 0, 'the kernel kept the attributes');
-  // Each stat still looks the name up (EntryDuration 0) and asks the root directory's attributes
-  // (the kernel's permission check; directories are not leased), and nothing more.
-  assert.ok(after.rpc('GetAttr') - before.rpc('GetAttr') <= 500, `${after.rpc('GetAttr') - before.rpc('GetAttr')} GetAttr calls for 500 stats`);
+  // The name is kept under the root's directory lease and the root's attributes too (the
+  // kernel's permission check): nothing leaves the machine.
+  assert.equal(after.rpc('Lookup') - before.rpc('Lookup'), 0, 'Lookup calls for 500 stats');
+  assert.equal(after.rpc('GetAttr') - before.rpc('GetAttr'), 0, 'GetAttr calls for 500 stats');
 
   // Each change on the second mount revokes the lease here first, so the next stat is current.
   const seen = async (change: string) => {
@@ -94,4 +95,39 @@ test('attributes of a file leased here are kept by the kernel and the agent (no 
   assert.notEqual((await seen(`mv ${g} ${g}.m && mv ${g}.m ${g}`)).ctime, first[3]);
   assert.equal((await seen(`printf 'more bytes' >> ${g}`)).size, 15);
   assert.equal((await seen(`setfattr -n user.k -v v ${g} 2>/dev/null || python3 -c "import os; os.setxattr('${g}', 'user.k', b'v')"`)).size, 15);
+});
+
+test('names and directory attributes are kept under directory leases (no Lookup, no GetAttr); every change through the other mount is seen at once', { timeout: 90_000 }, async () => {
+  const top = join(m.mnt, 'dl');
+  const other = join(m2.mnt, 'dl');
+  await sh(`mkdir -p ${top}/a/b/c && printf x > ${top}/a/b/c/f`);
+  const statAll = `python3 -c "import os, sys; [os.stat(sys.argv[1]) for _ in range(int(sys.argv[2]))]"`;
+  await sh(`${statAll} ${top}/a/b/c/f 2`);
+  const before = await counts();
+  await sh(`${statAll} ${top}/a/b/c/f 500`);
+  const after = await counts();
+  assert.equal(after.rpc('Lookup') - before.rpc('Lookup'), 0, 'a path seen before is not looked up again');
+  assert.equal(after.rpc('GetAttr') - before.rpc('GetAttr'), 0, 'nor are the attributes of its directories asked');
+
+  // A name or attribute another mount changes is seen by the next call here, not after a timeout.
+  const here = async (cmd: string) => (await sh(cmd, { timeoutMs: 30_000, allowFail: true })).stdout.trim();
+  const exists = (p: string) => here(`test -e ${p} && echo yes || echo no`);
+  for (let i = 0; i < 20; i++) {
+    await sh(`touch ${other}/a/b/c/n${i}`);
+    assert.equal(await exists(`${top}/a/b/c/n${i}`), 'yes', `round ${i}: created there`);
+    await sh(`rm ${other}/a/b/c/n${i}`);
+    assert.equal(await exists(`${top}/a/b/c/n${i}`), 'no', `round ${i}: removed there`);
+  }
+  await sh(`mv ${other}/a/b/c ${other}/a/b/c2`);
+  assert.deepEqual([await exists(`${top}/a/b/c/f`), await exists(`${top}/a/b/c2/f`)], ['no', 'yes'], 'a directory renamed there');
+  await sh(`chmod 700 ${other}/a/b`);
+  assert.equal(await here(`stat -c %a ${top}/a/b`), '700', 'a directory\'s mode changed there');
+  await sh(`mkdir ${other}/a/b/new && ln -s f ${other}/a/b/c2/link && mv ${other}/a/b/c2/f ${other}/a/b/new/f`);
+  assert.equal(await here(`ls ${top}/a/b/new; readlink ${top}/a/b/c2/link; test -e ${top}/a/b/c2/f || echo gone`), 'f\nf\ngone');
+  await sh(`rm -r ${other}/a/b/new ${other}/a/b/c2`);
+  assert.equal(await here(`ls -A ${top}/a/b; stat -c %h ${top}/a/b`), '2', 'both directories removed there: only . and .. are left');
+  // And the other way round, with a name this mount looked up before the change.
+  await sh(`touch ${top}/a/back && ${statAll} ${other}/a/back 2`);
+  await sh(`mv ${top}/a/back ${top}/a/forth`);
+  assert.equal(await here(`test -e ${other}/a/back && echo yes || echo no; test -e ${other}/a/forth && echo yes`), 'no\nyes');
 });

@@ -150,11 +150,52 @@ test('a regular file another mount holds a lease on changes only under the chang
     assert.equal(looked.ino, g.ino);
     const seenByB = await call(b, 'Lookup', { mountId: mb, cred: root, parent: ROOT_INO, name: 'f', lease: true });
     assert.equal(seenByB.leased, undefined, 'A holds it Exclusive: B gets the attributes, no lease, and A is not interrupted');
-    assert.deepEqual((await call(a, 'Lookup', { mountId: ma, cred: root, parent: ROOT_INO, name: 'd2', lease: true })).leased, undefined, 'directories are not leased');
+    const dir = await call(a, 'Lookup', { mountId: ma, cred: root, parent: ROOT_INO, name: 'd2', lease: true });
+    assert.deepEqual([dir.leased, dir.parentLeased], ['shared', true], 'a directory comes with a directory lease, the name with one on the parent');
     // The holder removes it: the inode is gone and its lease with it.
     const held = await leasesHeld();
     assert.deepEqual(await call(a, 'Unlink', { mountId: ma, cred: root, parent: ROOT_INO, name: 'f' }), { changed: [], gone: [g.ino] });
     assert.equal(await leasesHeld(), held - 1, 'the destroyed inode\'s lease went with it');
+  });
+});
+
+test('directory leases: a change in a directory another mount holds is answered once the holder has released it; the holder itself does not wait; an unanswered holder is evicted', { timeout: 60000 }, async () => {
+  await withTwoClients({ extraConf: LEASES, mountGracePeriod: '2s' }, async (srv, a, b) => {
+    const toA = interrupts(a);
+    const ma = (await call(a, 'Mount', { volume: srv.volume })).mountId;
+    const mb = (await call(b, 'Mount', { volume: srv.volume })).mountId;
+    const d = await call(a, 'Mkdir', { mountId: ma, cred: root, parent: ROOT_INO, name: 'd', mode: 0o755, umask: 0 });
+    assert.equal((await call(a, 'GetAttr', { mountId: ma, cred: root, ino: d.ino, lease: true })).leased, 'shared');
+    assert.equal((await call(a, 'GetAttr', { mountId: ma, cred: root, ino: d.ino })).leased, undefined, 'only when asked for');
+    const f = await call(a, 'Create', { mountId: ma, cred: root, parent: d.ino, name: 'own', mode: 0o644, umask: 0, flags: O_RDWR });
+    assert.ok(f.ino > 0, 'the holder\'s own change is answered at once');
+    assert.equal(toA.length, 0);
+
+    // B's change: applied at once, answered after A's release.
+    const made = call(b, 'Create', { mountId: mb, cred: root, parent: d.ino, name: 'by-b', mode: 0o644, umask: 0, flags: O_RDWR });
+    assert.equal(await within(made, 400), 'pending', 'B waits for A');
+    assert.deepEqual(toA.map((x) => [x.ino, x.action]).slice(0, 1), [[d.ino, 'release']]);
+    assert.equal((await call(a, 'Lookup', { mountId: ma, cred: root, parent: d.ino, name: 'by-b' })).ino > 0, true, 'the change is there already');
+    await call(a, 'Lease', { mountId: ma, ino: d.ino, request: 'release' });
+    assert.ok((await made).ino > 0);
+
+    // A Lookup grants the parent's lease (the name may be kept) and, of a directory, its own.
+    const looked = await call(a, 'Lookup', { mountId: ma, cred: root, parent: ROOT_INO, name: 'd', lease: true });
+    assert.deepEqual([looked.parentLeased, looked.leased], [true, 'shared']);
+    const renamed = call(b, 'Rename', { mountId: mb, cred: root, parent: d.ino, name: 'by-b', newParent: ROOT_INO, newName: 'moved', flags: 0 });
+    assert.equal(await within(renamed, 300), 'pending', 'A holds both directories');
+    for (const ino of [ROOT_INO, d.ino]) await call(a, 'Lease', { mountId: ma, ino, request: 'release' });
+    assert.deepEqual((await renamed).dirs, []);
+
+    // A holder that never answers is evicted; the change is answered then.
+    assert.equal((await call(a, 'GetAttr', { mountId: ma, cred: root, ino: d.ino, lease: true })).leased, 'shared');
+    const started = Date.now();
+    await call(b, 'SetAttr', { mountId: mb, cred: root, ino: d.ino, mode: 0o700 });
+    const waited = Date.now() - started;
+    assert.ok(waited >= 400 && waited < 5000, `answered after the eviction (${waited} ms)`);
+    await assert.rejects(call(a, 'GetAttr', { mountId: ma, cred: root, ino: d.ino }), { code: 'PFS_ERR_MOUNT_EVICTED' });
+    const rm = await call(b, 'Rmdir', { mountId: mb, cred: root, parent: ROOT_INO, name: 'd' }).catch((e: { code: string }) => e.code);
+    assert.equal(rm, 'ENOTEMPTY');
   });
 });
 

@@ -67,10 +67,17 @@ test('the reclaim period ends as soon as every mount has claimed', { timeout: 60
     await changed;
     const started = Date.now();
     const waiting = call(b, 'Lease', { mountId: mb, ino: f.ino, request: 'exclusive' });
+    // A change in a directory is made at once but answered after the period (docs/LEASES.md §5).
+    let madeAt = 0;
+    const made = call(b, 'Mkdir', { mountId: mb, cred: root, parent: ROOT_INO, name: 'during', mode: 0o755, umask: 0 }).then((r) => { madeAt = Date.now(); return r; });
     await call(a, 'Reclaim', { mountId: ma, leases: [], locks: [], done: true });
     await sleep(300);
+    assert.ok((await call(a, 'Lookup', { mountId: ma, cred: root, parent: ROOT_INO, name: 'during' })).ino > 0, 'the directory was made already');
+    assert.equal(madeAt, 0, 'its Mkdir is not answered yet');
     await call(b, 'Reclaim', { mountId: mb, leases: [], locks: [], done: true });
     assert.deepEqual(await waiting, { granted: 'exclusive' });
+    assert.ok((await made).ino > 0);
+    assert.ok(madeAt - started >= 250, 'answered once both mounts had claimed');
     const ms = Date.now() - started;
     assert.ok(ms >= 250 && ms < 5000, `granted ${ms} ms after the restart: once both mounts had claimed, long before the 20 s period`);
     // The log is written asynchronously: the line may come a little after the grant.

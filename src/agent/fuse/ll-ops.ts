@@ -6,7 +6,7 @@
  */
 import type { Attr, StatVfs } from '../../common/protocol/index.js';
 import type { Logger } from '../../common/rpc/index.js';
-import type { OpContext, Vfs } from '../vfs/index.js';
+import type { Entry, OpContext, Vfs } from '../vfs/index.js';
 import type { LlAttr, LlLock, LlOps, LlReply, LlStatfs, LlTimeouts } from './binding/lowlevel/types.js';
 import { createOpRunner, NO_OBSERVER, type OpObserver } from './ops.js';
 
@@ -33,6 +33,8 @@ export interface LlOpsOptions {
  * the VFS tells it (so this bound only matters if that notification were lost).
  */
 export const LEASED_ATTR_TIMEOUT_S = 3600;
+/** How long the kernel keeps a name kept under its directory's lease: until the lease goes (docs/LEASES.md §5). */
+export const LEASED_ENTRY_TIMEOUT_S = 3600;
 
 /**
  * Buffers READ answers are assembled in, reused: a fresh 1 MiB buffer per request costs a malloc
@@ -83,7 +85,9 @@ export function createLlOps(opts: LlOpsOptions): { ops: LlOps } {
   // Attributes current under a lease held here are kept by the kernel until the lease goes
   // (the VFS invalidates the node then); others for AttrDuration.
   const attrS = (a: Attr) => (fs.attrCurrent(a) ? LEASED_ATTR_TIMEOUT_S : timeouts.attrS);
-  const entry = (r: LlReply) => (a: Attr) => r.entry(llAttr(a), { attrS: attrS(a), entryS: timeouts.entryS });
+  // Names kept under the parent's directory lease are kept by the kernel until the lease goes.
+  const entryTimeouts = (e: Entry) => ({ attrS: attrS(e.attr), entryS: e.nameKept ? LEASED_ENTRY_TIMEOUT_S : timeouts.entryS });
+  const entry = (r: LlReply) => (e: Entry) => r.entry(llAttr(e.attr), entryTimeouts(e));
   const ok = (r: LlReply) => () => r.ok();
   const lockRequest = (lock: LlLock, wait: boolean, closing: boolean, r: LlReply) => ({ type: lock.type, start: lock.start, end: lock.end, wait, pid: lock.pid, closing, signal: r.signal });
 
@@ -104,7 +108,7 @@ export function createLlOps(opts: LlOpsOptions): { ops: LlOps } {
     link: (ino, newParent, newName, r) => run('link', { ino, newParent, newName }, r, () => fs.link(ctx(r), ino, newParent, newName), entry(r)),
     // No keep_cache: the kernel drops the file's pages at each open (close-to-open, docs/SEMANTICS.md).
     open: (ino, flags, r) => run('open', { ino, flags }, r, () => fs.open(ctx(r), ino, flags), (fh) => r.open(fh)),
-    create: (parent, name, mode, flags, r) => run('create', { parent, name }, r, () => fs.create(ctx(r), parent, name, mode, flags), (c) => r.create(llAttr(c.attr), timeouts, c.fh)),
+    create: (parent, name, mode, flags, r) => run('create', { parent, name }, r, () => fs.create(ctx(r), parent, name, mode, flags), (c) => r.create(llAttr(c.attr), entryTimeouts(c), c.fh)),
     read: (ino, fh, offset, size, r) => {
       const buf = readBuffers.take(size);
       run('read', { fh, offset, size }, r, () => vfs.read(fh, offset, size, buf), (n) => {

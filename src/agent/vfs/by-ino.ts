@@ -3,16 +3,42 @@
  * volume inode number, so each operation is at most one RPC plus the lease it runs under; no
  * path is resolved and no path cache is kept. Entry replies (lookup, create, mkdir, mknod,
  * symlink, link, READDIRPLUS entries) are counted in core.nodes; FORGET uncounts them.
+ * Names and directory attributes the kernel may keep come under directory leases
+ * (docs/LEASES.md §5): an entry says whether its name was recorded under the parent's lease
+ * (nameKept), and every change of a directory runs inside dirLeases.changing.
  */
 import { errorCode } from '../../common/errors/index.js';
-import { type Attr, type Cred, type DirEntry, type Ino } from '../../common/protocol/index.js';
-import { cachedAttr, noteAttr, withLocalWrites, type Core } from './core.js';
+import { S_IFDIR, S_IFMT, type Attr, type Cred, type DirEntry, type Ino } from '../../common/protocol/index.js';
+import { cacheAttr, cachedAttr, forgetDirAttr, noteAttr, withLocalWrites, type Core } from './core.js';
 import { createAt, openIno, truncateIno } from './data.js';
 import { attrUnder, changed, changeFiles, fileAt, isRegular, noteFile, reopen, withLease } from './leased.js';
 import { linkAt, mkdirAt, mknodAt, readdirPage, setattrIno, symlinkAt, type AttrChanges } from './names.js';
 
 export interface SetAttrChanges extends AttrChanges {
   size?: number;
+}
+
+/** An entry the kernel is given; nameKept: the name was recorded under the parent's directory lease, so the kernel may keep it until the lease goes. */
+export interface Entry {
+  attr: Attr;
+  nameKept: boolean;
+}
+
+/**
+ * A change by this mount of names in `parent` (create, mkdir, mknod, symlink, link): the new
+ * name is kept under the parent's directory lease when that lease was held from before the call
+ * until its answer (nobody else changed the directory meanwhile: that would have broken it).
+ */
+async function made(core: Core, parent: Ino, name: string, work: () => Promise<Attr>): Promise<Entry> {
+  const epoch = core.dirLeases.epoch(parent);
+  const attr = entered(core, await core.dirLeases.changing([parent], work));
+  return { attr, nameKept: epoch !== undefined && core.dirLeases.keepName(parent, epoch, name) };
+}
+
+/** A directory's attributes with its directory lease (epoch), kept until the lease goes. */
+function noteDir(core: Core, attr: Attr, epoch: number | undefined): Attr {
+  if (epoch !== undefined) cacheAttr(core, attr, epoch);
+  return attr;
 }
 
 /** The kernel was given an entry for attr.ino: one more reference. */
@@ -28,14 +54,21 @@ export function entered(core: Core, attr: Attr): Attr {
  * open would ask for next), its attributes current under it; a file leased here already answers
  * with its attributes under that lease. Either way the kernel may keep them.
  */
-export async function lookup(core: Core, cred: Cred, parent: Ino, name: string): Promise<Attr> {
-  const { leased, ...attr } = await core.client.call('Lookup', { cred, parent, name, lease: true });
+export async function lookup(core: Core, cred: Cred, parent: Ino, name: string): Promise<Entry> {
+  const mark = core.dirLeases.mark();
+  const { leased, parentLeased, ...attr } = await core.client.call('Lookup', { cred, parent, name, lease: true });
+  const parentEpoch = parentLeased ? core.dirLeases.adopt(parent, mark) : undefined;
+  const nameKept = parentEpoch !== undefined && core.dirLeases.keepName(parent, parentEpoch, name);
+  if (!isRegular(attr)) {
+    const epoch = leased && (attr.mode & S_IFMT) === S_IFDIR ? core.dirLeases.adopt(attr.ino, mark) : undefined;
+    return { attr: entered(core, noteDir(core, attr, epoch)), nameKept };
+  }
   if (leased && core.leases.adopt(attr.ino, leased)) {
     noteFile(core, attr.ino);
-    return entered(core, noteAttr(core, attr, core.leases.epoch(attr.ino)));
+    return { attr: entered(core, noteAttr(core, attr, core.leases.epoch(attr.ino))), nameKept };
   }
   const cached = cachedAttr(core, attr.ino, core.leases.heldEpoch(attr.ino));
-  return entered(core, cached ? withLocalWrites(core, cached) : noteAttr(core, attr));
+  return { attr: entered(core, cached ? withLocalWrites(core, cached) : noteAttr(core, attr)), nameKept };
 }
 
 /** The kernel dropped n references; a file it no longer knows and nothing has open gives up its lease. */
@@ -50,9 +83,15 @@ export function forget(core: Core, ino: Ino, n: number): void {
 export async function getattr(core: Core, cred: Cred, ino: Ino): Promise<Attr> {
   const leased = () => withLease(core, ino, 'shared', (held) => attrUnder(core, cred, ino, held));
   if (core.nodes.isFile(ino) || core.fileInos.has(ino) || core.leases.known(ino)) return leased();
+  const dirEpoch = core.dirLeases.epoch(ino);
+  const kept = dirEpoch === undefined ? undefined : cachedAttr(core, ino, dirEpoch);
+  if (kept) return kept;
+  const mark = core.dirLeases.mark();
   let attr: Attr;
   try {
-    attr = noteAttr(core, await core.client.call('GetAttr', { cred, ino }));
+    const { leased: dirLeased, ...got } = await core.client.call('GetAttr', { cred, ino, lease: true });
+    attr = noteAttr(core, got);
+    if (dirLeased && (attr.mode & S_IFMT) === S_IFDIR) noteDir(core, attr, core.dirLeases.adopt(ino, mark));
   } catch (err) {
     // A directory or FIFO removed while the kernel holds it (open, or a working directory):
     // inode numbers are never reused, so it is gone for good; Linux answers its last
@@ -71,7 +110,7 @@ export async function getattr(core: Core, cred: Cred, ino: Ino): Promise<Attr> {
 export async function setattr(core: Core, cred: Cred, ino: Ino, set: SetAttrChanges, fh: number | undefined): Promise<Attr> {
   const { size, ...changes } = set;
   if (size === undefined) {
-    const attr = await setattrIno(core, cred, ino, changes);
+    const attr = await core.dirLeases.changing([ino], () => setattrIno(core, cred, ino, changes));
     core.nodes.seen(attr);
     return attr;
   }
@@ -79,46 +118,58 @@ export async function setattr(core: Core, cred: Cred, ino: Ino, set: SetAttrChan
   return truncateIno(core, cred, ino, size, changes);
 }
 
-export async function mkdir(core: Core, cred: Cred, parent: Ino, name: string, mode: number): Promise<Attr> {
-  return entered(core, await mkdirAt(core, cred, parent, name, mode));
+export async function mkdir(core: Core, cred: Cred, parent: Ino, name: string, mode: number): Promise<Entry> {
+  return made(core, parent, name, () => mkdirAt(core, cred, parent, name, mode));
 }
 
-export async function mknod(core: Core, cred: Cred, parent: Ino, name: string, mode: number, rdev: number): Promise<Attr> {
-  return entered(core, await mknodAt(core, cred, parent, name, mode, rdev));
+export async function mknod(core: Core, cred: Cred, parent: Ino, name: string, mode: number, rdev: number): Promise<Entry> {
+  return made(core, parent, name, () => mknodAt(core, cred, parent, name, mode, rdev));
 }
 
-export async function symlink(core: Core, cred: Cred, target: string, parent: Ino, name: string): Promise<Attr> {
-  return entered(core, await symlinkAt(core, cred, target, parent, name));
+export async function symlink(core: Core, cred: Cred, target: string, parent: Ino, name: string): Promise<Entry> {
+  return made(core, parent, name, () => symlinkAt(core, cred, target, parent, name));
 }
 
-export async function link(core: Core, cred: Cred, ino: Ino, newParent: Ino, newName: string): Promise<Attr> {
-  return entered(core, await linkAt(core, cred, ino, newParent, newName));
+export async function link(core: Core, cred: Cred, ino: Ino, newParent: Ino, newName: string): Promise<Entry> {
+  return made(core, newParent, newName, () => linkAt(core, cred, ino, newParent, newName));
 }
 
 export async function unlink(core: Core, cred: Cred, parent: Ino, name: string): Promise<void> {
-  changed(core, await changeFiles(core, () => core.client.call('Unlink', { cred, parent, name }), () => fileAt(core, cred, parent, name)));
+  await core.dirLeases.changing([parent], async () => {
+    changed(core, await changeFiles(core, () => core.client.call('Unlink', { cred, parent, name }), () => fileAt(core, cred, parent, name)));
+  });
 }
 
 export async function rmdir(core: Core, cred: Cred, parent: Ino, name: string): Promise<void> {
-  await core.client.call('Rmdir', { cred, parent, name });
+  await core.dirLeases.changing([parent], async () => {
+    const r = await core.client.call('Rmdir', { cred, parent, name });
+    for (const d of r.dirs ?? []) core.dirLeases.gone(d);
+  });
 }
 
+/** A directory moved or replaced changes too: the answer names them (dirs), and their kept attributes go. */
 export async function rename(core: Core, cred: Cred, parent: Ino, name: string, newParent: Ino, newName: string): Promise<void> {
-  changed(core, await changeFiles(
-    core,
-    () => core.client.call('Rename', { cred, parent, name, newParent, newName, flags: 0 }),
-    async () => [...await fileAt(core, cred, parent, name), ...await fileAt(core, cred, newParent, newName)],
-  ));
+  await core.dirLeases.changing([parent, newParent], async () => {
+    const r = await changeFiles(
+      core,
+      () => core.client.call('Rename', { cred, parent, name, newParent, newName, flags: 0 }),
+      async () => [...await fileAt(core, cred, parent, name), ...await fileAt(core, cred, newParent, newName)],
+    );
+    changed(core, r);
+    for (const d of r.dirs ?? []) forgetDirAttr(core, d);
+    // A directory replaced is removed: proxyfsd kept no lease of it for this mount either way.
+  });
 }
 
 export async function open(core: Core, cred: Cred, ino: Ino, flags: number): Promise<number> {
   return openIno(core, cred, ino, flags);
 }
 
-export async function create(core: Core, cred: Cred, parent: Ino, name: string, mode: number, flags: number): Promise<{ attr: Attr; fh: number }> {
-  const made = await createAt(core, cred, parent, name, mode, flags);
-  entered(core, made.attr);
-  return made;
+export async function create(core: Core, cred: Cred, parent: Ino, name: string, mode: number, flags: number): Promise<Entry & { fh: number }> {
+  const epoch = core.dirLeases.epoch(parent);
+  const c = await core.dirLeases.changing([parent], () => createAt(core, cred, parent, name, mode, flags));
+  entered(core, c.attr);
+  return { ...c, nameKept: epoch !== undefined && core.dirLeases.keepName(parent, epoch, name) };
 }
 
 /** One page of the directory after `cookie`; with plus, each entry carries its attributes. */

@@ -15,6 +15,7 @@ import type { ExtentCache } from './extent-cache.js';
 import type { Handles } from './handles.js';
 import type { Nodes } from './nodes.js';
 import type { LeaseManager } from '../lease/index.js';
+import type { DirLeases } from '../lease/dir-leases.js';
 
 export interface VfsSettings {
   readdirMaxEntries: number;
@@ -34,6 +35,8 @@ export interface Core {
   clock: Clock;
   settings: VfsSettings;
   leases: LeaseManager;
+  /** Directory leases (docs/LEASES.md §5; used by the inode-based session only). */
+  dirLeases: DirLeases;
   /** The kernel's nodes (inode-based session; empty under the path-based one). */
   nodes: Nodes;
   /**
@@ -74,6 +77,17 @@ export interface Core {
   attrs: Map<Ino, { attr: Attr; epoch: number }>;
 }
 
+/** The epoch of the lease held on ino: a file lease, or a directory lease (negative). */
+export function heldEpoch(core: Core, ino: Ino): number | undefined {
+  return core.leases.heldEpoch(ino) ?? core.dirLeases.epoch(ino);
+}
+
+/** Forgets the cached attributes of a directory (kept under its directory lease: negative epochs). */
+export function forgetDirAttr(core: Core, ino: Ino): void {
+  const c = core.attrs.get(ino);
+  if (c && c.epoch < 0) core.attrs.delete(ino);
+}
+
 const ATTRS_MAX = 100_000;
 
 /** Keeps the attributes of a regular file fetched under the lease `epoch` (cachedAttr). */
@@ -90,11 +104,12 @@ export function cachedAttr(core: Core, ino: Ino, epoch: number | undefined): Att
 }
 
 /**
- * Are these the attributes of a regular file as they stand under the lease held now? Then the
- * kernel may keep them until the lease goes (leaseDropped tells it).
+ * Are these the attributes of a regular file (or a directory) as they stand under the lease (or
+ * directory lease) held now? Then the kernel may keep them until the lease goes (leaseDropped,
+ * or the directory lease's break, tells it).
  */
 export function attrCurrent(core: Core, attr: Attr): boolean {
-  const c = cachedAttr(core, attr.ino, core.leases.heldEpoch(attr.ino));
+  const c = cachedAttr(core, attr.ino, heldEpoch(core, attr.ino));
   if (!c) return false;
   const w = withLocalWrites(core, c);
   const same = (x: Timespec, y: Timespec) => x.sec === y.sec && x.nsec === y.nsec;

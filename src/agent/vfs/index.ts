@@ -16,7 +16,8 @@ import type { VolumeClient } from '../volume-client/index.js';
 import type { ReadCache } from '../readcache/index.js';
 import type { Writeback } from '../writeback/index.js';
 import type { LeaseManager } from '../lease/index.js';
-import { attrCurrent, cacheAttr, forgetAttr, resolve, type Core, type VfsSettings } from './core.js';
+import { createDirLeases, type DirLeases } from '../lease/dir-leases.js';
+import { attrCurrent, cacheAttr, forgetAttr, forgetDirAttr, resolve, type Core, type VfsSettings } from './core.js';
 import { createCredSource, type OpContext } from './creds.js';
 import { createPathCache } from './path-cache.js';
 import { createExtentCache } from './extent-cache.js';
@@ -26,12 +27,12 @@ import * as names from './names.js';
 import * as data from './data.js';
 import * as byIno from './by-ino.js';
 import { createNodes } from './nodes.js';
-import type { SetAttrChanges } from './by-ino.js';
+import type { Entry, SetAttrChanges } from './by-ino.js';
 import { leaseDropped, mountLost } from './leased.js';
 
 export type { OpContext } from './creds.js';
 export type { VfsSettings } from './core.js';
-export type { SetAttrChanges } from './by-ino.js';
+export type { Entry, SetAttrChanges } from './by-ino.js';
 export { InterruptedError, type SetLockRequest } from './locks.js';
 
 export interface VfsOptions extends VfsSettings {
@@ -51,6 +52,8 @@ export interface VfsOptions extends VfsSettings {
   invalidateKernel?: (path: string) => Promise<unknown>;
   /** Inode-based session: drops the kernel's attributes and pages of node ino; never rejects. Given: the session is inode-based. */
   invalidateNode?: (ino: Ino) => Promise<unknown>;
+  /** Inode-based session: drops the kernel's entry `name` of directory `parent`; never rejects. */
+  invalidateEntry?: (parent: Ino, name: string) => Promise<unknown>;
   /**
    * The binding forgets its own ENODATA answers for security.capability (docs/FUSE-BINDING.md
    * 2.9): of inode ino, or of every inode when ino is undefined (the path-based session always
@@ -61,8 +64,8 @@ export interface VfsOptions extends VfsSettings {
 
 /** The inode-based session's operations (docs/AGENT.md): nodes are volume inode numbers. */
 export interface InoVfs {
-  /** An entry reply: the kernel holds one more reference to the inode returned. */
-  lookup(ctx: OpContext, parent: Ino, name: string): Promise<Attr>;
+  /** An entry reply: the kernel holds one more reference to the inode returned (nameKept: see Entry). */
+  lookup(ctx: OpContext, parent: Ino, name: string): Promise<Entry>;
   forget(ino: Ino, nlookup: number): void;
   /** The kernel got these entries in a READDIRPLUS reply (one reference each). */
   entered(attrs: Attr[]): void;
@@ -71,15 +74,15 @@ export interface InoVfs {
   attrCurrent(attr: Attr): boolean;
   setattr(ctx: OpContext, ino: Ino, set: SetAttrChanges, fh: number | undefined): Promise<Attr>;
   readlink(ctx: OpContext, ino: Ino): Promise<string>;
-  mkdir(ctx: OpContext, parent: Ino, name: string, mode: number): Promise<Attr>;
-  mknod(ctx: OpContext, parent: Ino, name: string, mode: number, rdev: number): Promise<Attr>;
-  symlink(ctx: OpContext, target: string, parent: Ino, name: string): Promise<Attr>;
-  link(ctx: OpContext, ino: Ino, newParent: Ino, newName: string): Promise<Attr>;
+  mkdir(ctx: OpContext, parent: Ino, name: string, mode: number): Promise<Entry>;
+  mknod(ctx: OpContext, parent: Ino, name: string, mode: number, rdev: number): Promise<Entry>;
+  symlink(ctx: OpContext, target: string, parent: Ino, name: string): Promise<Entry>;
+  link(ctx: OpContext, ino: Ino, newParent: Ino, newName: string): Promise<Entry>;
   unlink(ctx: OpContext, parent: Ino, name: string): Promise<void>;
   rmdir(ctx: OpContext, parent: Ino, name: string): Promise<void>;
   rename(ctx: OpContext, parent: Ino, name: string, newParent: Ino, newName: string): Promise<void>;
   open(ctx: OpContext, ino: Ino, flags: number): Promise<number>;
-  create(ctx: OpContext, parent: Ino, name: string, mode: number, flags: number): Promise<{ attr: Attr; fh: number }>;
+  create(ctx: OpContext, parent: Ino, name: string, mode: number, flags: number): Promise<Entry & { fh: number }>;
   /** One page after `cookie` (0 = start); plus: with attributes. */
   readdir(ctx: OpContext, ino: Ino, cookie: number, maxEntries: number, plus: boolean): Promise<{ entries: DirEntry[]; eof: boolean }>;
   access(ctx: OpContext, ino: Ino, mask: number): Promise<void>;
@@ -90,6 +93,8 @@ export interface InoVfs {
 }
 
 export interface Vfs {
+  /** Directory leases (docs/LEASES.md §5): main.ts routes their breaks here, and drops them all when proxyfsd restarts. */
+  readonly dirLeases: DirLeases;
   /** The operations by inode (the inode-based session); the path-based ones below serve fuse-native's session. */
   readonly ino: InoVfs;
   getattr(ctx: OpContext, path: string): Promise<Attr>;
@@ -162,6 +167,12 @@ export function createVfs(opts: VfsOptions): Vfs {
     clock: opts.clock,
     settings: { readdirMaxEntries: opts.readdirMaxEntries, readAheadBytes: opts.readAheadBytes, xattrEnabled: opts.xattrEnabled },
     leases: opts.leases,
+    dirLeases: createDirLeases({
+      invalidateEntry: async (parent, name) => opts.invalidateEntry?.(parent, name),
+      invalidateAttrs: async (dir) => core.invalidateNode(dir),
+      forget: (dir) => forgetDirAttr(core, dir),
+      release: (dir) => opts.client.call('Lease', { ino: dir, request: 'release' }),
+    }, opts.log),
     nodes: createNodes(ROOT_INO, S_IFDIR),
     invalidateNode: invalidateNode
       ? async (ino) => (core.nodes.has(ino) ? invalidateNode(ino) : undefined)
@@ -228,13 +239,14 @@ export function createVfs(opts: VfsOptions): Vfs {
     create: async (ctx, parent, name, mode, flags) => byIno.create(core, await cred(ctx), parent, name, mode, flags),
     readdir: async (ctx, i, cookie, max, plus) => byIno.readdir(core, await cred(ctx), i, cookie, max, plus),
     access: async (ctx, i, mask) => names.accessIno(core, await cred(ctx), i, mask),
-    setxattr: async (ctx, i, name, value, flags) => names.setxattrIno(core, await cred(ctx), i, name, value, flags),
+    setxattr: async (ctx, i, name, value, flags) => { const c = await cred(ctx); await core.dirLeases.changing([i], () => names.setxattrIno(core, c, i, name, value, flags)); },
     getxattr: async (ctx, i, name) => names.getxattrIno(core, await cred(ctx), i, name),
     listxattr: async (ctx, i) => names.listxattrIno(core, await cred(ctx), i),
-    removexattr: async (ctx, i, name) => names.removexattrIno(core, await cred(ctx), i, name),
+    removexattr: async (ctx, i, name) => { const c = await cred(ctx); await core.dirLeases.changing([i], () => names.removexattrIno(core, c, i, name)); },
   };
   return {
     ino,
+    dirLeases: core.dirLeases,
     getattr: (ctx, path) => names.getattr(core, ctx, path),
     fgetattr: (fh) => data.fgetattr(core, fh),
     access: (ctx, path, mask) => names.access(core, ctx, path, mask),

@@ -100,6 +100,7 @@ export function mountLost(core: Core): void {
   forgetNoCapability(core);
   core.fileInos.clear();
   core.invalidateAll();
+  void core.dirLeases.dropAll();
 }
 
 /** A handle opened under an older mount is opened again under the current one (without O_TRUNC/O_CREAT/O_EXCL). */

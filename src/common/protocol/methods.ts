@@ -26,9 +26,15 @@ export interface MethodMap {
   RenewMount: { params: { mountId: string; authToken: string }; result: Record<string, never> };
   Unmount: { params: { mountId: string }; result: Record<string, never> };
 
-  /** lease: a regular file may come with a lease granted at once (leased: its mode), its attributes current under it. */
-  Lookup: { params: { mountId: string; cred: Cred; parent: Ino; name: string; lease?: boolean }; result: Attr & { leased?: 'shared' | 'exclusive' } };
-  GetAttr: { params: { mountId: string; cred: Cred; ino: Ino }; result: Attr };
+  /**
+   * lease: a regular file may come with a lease granted at once (leased: its mode), its attributes
+   * current under it; a directory with a directory lease (leased: 'shared'); and the answer may
+   * come with a directory lease on the parent (parentLeased: the name may be kept until it breaks,
+   * docs/LEASES.md §5).
+   */
+  Lookup: { params: { mountId: string; cred: Cred; parent: Ino; name: string; lease?: boolean }; result: Attr & { leased?: 'shared' | 'exclusive'; parentLeased?: boolean } };
+  /** lease: a directory may come with a directory lease granted at once (leased: 'shared'). */
+  GetAttr: { params: { mountId: string; cred: Cred; ino: Ino; lease?: boolean }; result: Attr & { leased?: 'shared' } };
   SetAttr: { params: SetAttrParams; result: Attr };
   Access: { params: { mountId: string; cred: Cred; ino: Ino; mask: number }; result: Record<string, never> };
 
@@ -44,9 +50,13 @@ export interface MethodMap {
   Link: { params: { mountId: string; cred: Cred; ino: Ino; newParent: Ino; newName: string }; result: Attr };
   /** changed: the attributes after the change of the regular file it unlinked; gone: that file, when it was destroyed (its leases with it). */
   Unlink: { params: { mountId: string; cred: Cred; parent: Ino; name: string }; result: { changed: Attr[]; gone: Ino[] } };
-  Rmdir: { params: { mountId: string; cred: Cred; parent: Ino; name: string }; result: Record<string, never> };
-  /** changed: the attributes after the change of the regular files it moved or replaced (those still there); gone: those it destroyed. */
-  Rename: { params: { mountId: string; cred: Cred; parent: Ino; name: string; newParent: Ino; newName: string; flags: number }; result: { changed: Attr[]; gone: Ino[] } };
+  /** dirs: the directory removed (its directory leases went with it). */
+  Rmdir: { params: { mountId: string; cred: Cred; parent: Ino; name: string }; result: { dirs?: Ino[] } };
+  /**
+   * changed: the attributes after the change of the regular files it moved or replaced (those
+   * still there); gone: those it destroyed; dirs: the directories it moved or replaced.
+   */
+  Rename: { params: { mountId: string; cred: Cred; parent: Ino; name: string; newParent: Ino; newName: string; flags: number }; result: { changed: Attr[]; gone: Ino[]; dirs?: Ino[] } };
 
   Open: { params: { mountId: string; cred: Cred; ino: Ino; flags: number }; result: Attr };
   Release: { params: { mountId: string; cred: Cred; ino: Ino }; result: Record<string, never> };

@@ -69,7 +69,7 @@ const SHAPES: { [M in Method]: Check } = {
   RenewMount: object({ mountId, authToken }),
   Unmount: object({ mountId }),
   Lookup: object({ mountId, cred, parent: ino, name, lease: optional(bool) }),
-  GetAttr: object({ mountId, cred, ino }),
+  GetAttr: object({ mountId, cred, ino, lease: optional(bool) }),
   SetAttr: object({ mountId, cred, ino, mode: optional(u32), uid: optional(u32), gid: optional(u32), size: optional(uint), atime: optional(timeSet), mtime: optional(timeSet) }),
   Access: object({ mountId, cred, ino, mask: u32 }),
   Create: object({ mountId, cred, parent: ino, name, mode: u32, umask: u32, flags: u32, lease: optional(bool) }),

@@ -29,10 +29,12 @@ const volume = {
   leases: { stats: () => leaseStats, held: (id: string) => (id === 'm1' ? { shared: [2, 255], exclusive: [16] } : { shared: [], exclusive: [] }) },
   locks: { stats: () => lockStats, held: (id: string) => (id === 'm1' ? { posix: 2, flock: 1 } : { posix: 0, flock: 0 }) },
   reclaim: { stats: () => reclaimStats },
+  dirLeases: { stats: () => dirLeaseStats },
 };
 const leaseStats = { leases: 3, shared: 2, exclusive: 1, waiting: 1, interruptsSent: 4, evictions: 1, denials: 0, limitRevocations: 0 };
 const lockStats = { posixLocks: 2, flockLocks: 1, waiting: 0, deadlocks: 0, waitTimeouts: 0 };
 const reclaimStats = { reclaiming: false, waitingFor: 0, late: 1 };
+const dirLeaseStats = { dirLeases: 3, breaks: 1, cooling: 0 };
 const mountList = [
   { mountId: 'm1', volume: 'V', clientId: 'c1', connected: true, evicted: false },
   { mountId: 'm2', volume: 'V', clientId: 'c2', connected: false, evicted: true },
@@ -62,7 +64,7 @@ test('volumes, mounts with open files, leases and locks, gc, config, version, in
   ]);
   assert.deepEqual((await app.inject('/leases')).json(), {
     enabled: true,
-    volumes: { V: { leases: leaseStats, locks: lockStats, reclaim: reclaimStats } },
+    volumes: { V: { leases: leaseStats, dirLeases: dirLeaseStats, locks: lockStats, reclaim: reclaimStats } },
     mounts: [
       { mountId: 'm1', volume: 'V', evicted: false, shared: ['0000000000000002', '00000000000000FF'], exclusive: ['0000000000000010'], locks: { posix: 2, flock: 1 } },
       { mountId: 'm2', volume: 'V', evicted: true, shared: [], exclusive: [], locks: { posix: 0, flock: 0 } },

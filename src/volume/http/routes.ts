@@ -85,7 +85,7 @@ export function addAdminRoutes(http: HttpApp, o: AdminOptions): void {
 
   http.route('GET', '/leases', (req, reply) => sendJson(req, reply, {
     enabled: true,
-    volumes: Object.fromEntries([...volumes.values()].map((v) => [v.name, { leases: v.leases.stats(), locks: v.locks.stats(), reclaim: v.reclaim.stats() }])),
+    volumes: Object.fromEntries([...volumes.values()].map((v) => [v.name, { leases: v.leases.stats(), dirLeases: v.dirLeases.stats(), locks: v.locks.stats(), reclaim: v.reclaim.stats() }])),
     mounts: mounts.list().map((m) => {
       const v = volumes.get(m.volume);
       const held = v?.leases.held(m.mountId) ?? { shared: [], exclusive: [] };

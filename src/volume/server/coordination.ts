@@ -40,6 +40,8 @@ export const blockingHandlers: { [M in BlockingMethod]: BlockingHandler<M> } = {
       const granted = ctx.volume.leases.request(p.mountId, p.ino, p.request);
       return granted instanceof Promise ? granted.then((g) => ({ granted: g })) : { granted };
     };
+    // A release also answers a directory lease's break (docs/LEASES.md §5), or gives one up.
+    if (p.request === 'release') ctx.volume.dirLeases.released(p.mountId, p.ino);
     if (p.request === 'release' || p.request === 'demote') return ask();
     regularFile(ctx, p.ino);
     return afterReclaim(ctx, p.ino, ask);

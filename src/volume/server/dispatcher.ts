@@ -90,7 +90,7 @@ export function createDispatcher(opts: DispatcherOptions): RpcDispatcher {
       if (method === 'Ping') return { result: { serverTime: clock.now() } };
       const volume = volumeOf(call)!;
       if (method === 'DescribeVolume') return { result: { objectStoreUrl: volume.settings.objectStoreUrl, authTokenRequired: tokens.required(volume) } };
-      const ctx: CallContext = { clientId: call.clientId, peer: call.peer, volume, mounts, tokens, clock, replyCacheTtlMs: opts.replyTtlMs };
+      const ctx: CallContext = { clientId: call.clientId, peer: call.peer, volume, mounts, tokens, clock, replyCacheTtlMs: opts.replyTtlMs, changedDirs: [] };
       if (method === 'RenewMount') return renewMount(call, volume);
       if (method === 'Mount') {
         const token = (call.params as { authToken?: string }).authToken;
@@ -107,7 +107,7 @@ export function createDispatcher(opts: DispatcherOptions): RpcDispatcher {
       if (method !== 'Unmount') tokens.check((call.params as { mountId: string }).mountId, volume);
       open(volume);
       if (BLOCKING.has(method)) return runBlocking(method as BlockingMethod, call, ctx);
-      return execute(method, call, ctx);
+      return afterBreaks(call, ctx, execute(method, call, ctx));
     } catch (err) {
       if (errorCode(err) === undefined) logFailure(method, call, err);
       return { error: toWireError(err) };
@@ -126,6 +126,22 @@ export function createDispatcher(opts: DispatcherOptions): RpcDispatcher {
     }
     if (MUTATING.has(method)) replies.save(ctx.volume, call.clientId, call.requestId, reply);
     return reply;
+  }
+
+  /**
+   * A change in directories (ctx.changedDirs) is answered once every other mount that held a
+   * directory lease on them has dropped it (docs/LEASES.md §5), and, during a reclaim period,
+   * once it is over: a mount from before the restart may still show the old names until it has
+   * reconnected, dropped its directory leases and claimed. The change is committed with its batch
+   * meanwhile; a resend of the call waits for the same answer (common/rpc: in flight).
+   */
+  function afterBreaks(call: IncomingCall, ctx: CallContext, reply: WireReply): DispatchReply {
+    if (ctx.changedDirs.length === 0 || !('result' in reply)) return reply;
+    const mountId = (call.params as { mountId: string }).mountId;
+    const broken = ctx.volume.dirLeases.break(mountId, ctx.changedDirs);
+    const reclaimed = ctx.volume.reclaim.ended();
+    if (!broken && !reclaimed) return reply;
+    return Promise.all([broken, reclaimed]).then(() => reply);
   }
 
   /** A Mount whose token was just tried: runs in a transaction of its own (no batch is open now). */

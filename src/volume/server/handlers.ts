@@ -4,7 +4,7 @@
  * Lease and Lock, which may wait, are in coordination.ts.
  */
 import { errorCode, FsError, isFsErrorCode, PfsError } from '../../common/errors/index.js';
-import { O_TRUNC, ROOT_INO, S_IFMT, S_IFREG, type Attr, type Ino, type Method, type Params, type Result } from '../../common/protocol/index.js';
+import { O_TRUNC, ROOT_INO, S_IFDIR, S_IFMT, S_IFREG, type Attr, type Ino, type Method, type Params, type Result } from '../../common/protocol/index.js';
 import type { Clock } from '../../common/clock/index.js';
 import type { Mounts } from './mounts.js';
 import type { MountTokens } from './mount-tokens.js';
@@ -21,6 +21,11 @@ export interface CallContext {
   mounts: Mounts;
   tokens: MountTokens;
   clock: Clock;
+  /**
+   * Directories this call changed (names or attributes): the dispatcher breaks the other mounts'
+   * directory leases on them before it answers (docs/LEASES.md §5). Handlers add to it.
+   */
+  changedDirs: Ino[];
 }
 
 type Handler<M extends Method> = (p: Params<M>, ctx: CallContext) => Result<M>;
@@ -50,6 +55,17 @@ function ifThere(get: () => Attr): Attr | undefined {
 const child = (ctx: CallContext, cred: Params<'Lookup'>['cred'], parent: Ino, name: string) => ifThere(() => ctx.volume.ns.lookup(cred, parent, name));
 /** The attributes of inode `ino`, or undefined when it is gone. */
 const byIno = (ctx: CallContext, ino: Ino) => ifThere(() => ctx.volume.ns.getattr(ino));
+
+const isDir = (attr: Attr | undefined): boolean => attr !== undefined && (attr.mode & S_IFMT) === S_IFDIR;
+
+/** The call changes these inodes; those that are directories are named in ctx.changedDirs. */
+function dirsChanged(ctx: CallContext, ...attrs: (Attr | undefined)[]): void {
+  for (const a of attrs) if (a && isDir(a)) ctx.changedDirs.push(a.ino);
+}
+/** A directory lease on `ino` granted with another call (Lookup, GetAttr), when it can be at once. */
+function dirLeaseAtOnce(ctx: CallContext, mountId: string, ino: Ino): boolean {
+  return ctx.volume.dirLeases.grant(mountId, ino);
+}
 
 /**
  * A lease on `ino` granted with another call (Create, Lookup) when it can be at once: the mode
@@ -123,15 +139,24 @@ export const handlers: Handlers = {
   // With lease: a regular file comes with a Shared lease (Exclusive when nobody else holds or
   // waits) if it can be granted at once, so the caller may keep its attributes (LEASES.md §1.1)
   // without a Lease and a GetAttr after.
+  // A directory comes with a directory lease, and the name with one on the parent (docs/LEASES.md §5).
   Lookup: (p, ctx) => {
     const attr = ctx.volume.ns.lookup(p.cred, p.parent, p.name);
-    if (!p.lease || (attr.mode & S_IFMT) !== S_IFREG) return attr;
+    if (!p.lease) return attr;
+    const parentLeased = dirLeaseAtOnce(ctx, p.mountId, p.parent) ? { parentLeased: true } : {};
+    if (isDir(attr)) return dirLeaseAtOnce(ctx, p.mountId, attr.ino) ? { ...attr, leased: 'shared' as const, ...parentLeased } : { ...attr, ...parentLeased };
+    if ((attr.mode & S_IFMT) !== S_IFREG) return { ...attr, ...parentLeased };
     const leased = grantAtOnce(ctx, p.mountId, attr.ino, 'shared');
-    return leased ? { ...attr, leased } : attr;
+    return leased ? { ...attr, leased, ...parentLeased } : { ...attr, ...parentLeased };
   },
-  GetAttr: (p, ctx) => ctx.volume.ns.getattr(p.ino),
+  GetAttr: (p, ctx) => {
+    const attr = ctx.volume.ns.getattr(p.ino);
+    return p.lease && isDir(attr) && dirLeaseAtOnce(ctx, p.mountId, attr.ino) ? { ...attr, leased: 'shared' as const } : attr;
+  },
   SetAttr: ({ mountId, ...p }, ctx) => {
-    changing(ctx, mountId, byIno(ctx, p.ino));
+    const before = byIno(ctx, p.ino);
+    changing(ctx, mountId, before);
+    dirsChanged(ctx, before);
     return ctx.volume.ns.setattr(p);
   },
   Access: (p, ctx) => { ctx.volume.ns.access(p.cred, p.ino, p.mask); return empty; },
@@ -140,28 +165,59 @@ export const handlers: Handlers = {
   Create: (p, ctx) => {
     if (p.flags & O_TRUNC) changing(ctx, p.mountId, child(ctx, p.cred, p.parent, p.name));
     const attr = ctx.volume.ns.create(p.mountId, p.cred, p.parent, p.name, p.mode, p.umask, p.flags);
+    ctx.changedDirs.push(p.parent);
     if (!p.lease) return attr;
     return { ...attr, leased: grantAtOnce(ctx, p.mountId, attr.ino, 'exclusive') !== undefined };
   },
-  Mknod: (p, ctx) => ctx.volume.ns.mknod(p.cred, p.parent, p.name, p.mode, p.umask, p.rdev),
-  Mkdir: (p, ctx) => ctx.volume.ns.mkdir(p.cred, p.parent, p.name, p.mode, p.umask),
-  Symlink: (p, ctx) => ctx.volume.ns.symlink(p.cred, p.parent, p.name, p.target),
+  Mknod: (p, ctx) => {
+    const attr = ctx.volume.ns.mknod(p.cred, p.parent, p.name, p.mode, p.umask, p.rdev);
+    ctx.changedDirs.push(p.parent);
+    return attr;
+  },
+  Mkdir: (p, ctx) => {
+    const attr = ctx.volume.ns.mkdir(p.cred, p.parent, p.name, p.mode, p.umask);
+    ctx.changedDirs.push(p.parent);
+    return attr;
+  },
+  Symlink: (p, ctx) => {
+    const attr = ctx.volume.ns.symlink(p.cred, p.parent, p.name, p.target);
+    ctx.changedDirs.push(p.parent);
+    return attr;
+  },
   Readlink: (p, ctx) => ({ target: ctx.volume.ns.readlink(p.ino) }),
   Link: (p, ctx) => {
     changing(ctx, p.mountId, byIno(ctx, p.ino));
-    return ctx.volume.ns.link(p.cred, p.ino, p.newParent, p.newName);
+    const attr = ctx.volume.ns.link(p.cred, p.ino, p.newParent, p.newName);
+    ctx.changedDirs.push(p.newParent);
+    return attr;
   },
   // The files' attributes after the change go back: the caller may cache them (it may hold leases).
   Unlink: (p, ctx) => {
     const inos = changing(ctx, p.mountId, child(ctx, p.cred, p.parent, p.name));
     ctx.volume.ns.unlink(p.cred, p.parent, p.name);
+    ctx.changedDirs.push(p.parent);
     return after(ctx, inos);
   },
-  Rmdir: (p, ctx) => { ctx.volume.ns.rmdir(p.cred, p.parent, p.name); return empty; },
+  // The removed directory: the caller's own lease on it goes (the others' break, as for any change).
+  Rmdir: (p, ctx) => {
+    const removed = child(ctx, p.cred, p.parent, p.name);
+    ctx.volume.ns.rmdir(p.cred, p.parent, p.name);
+    ctx.changedDirs.push(p.parent);
+    if (!removed) return { dirs: [] };
+    ctx.changedDirs.push(removed.ino);
+    ctx.volume.dirLeases.released(p.mountId, removed.ino);
+    return { dirs: [removed.ino] };
+  },
+  // A directory moved or replaced changes too (its '..', its ctime, its link count).
   Rename: (p, ctx) => {
-    const inos = changing(ctx, p.mountId, child(ctx, p.cred, p.parent, p.name), child(ctx, p.cred, p.newParent, p.newName));
+    const from = child(ctx, p.cred, p.parent, p.name);
+    const to = child(ctx, p.cred, p.newParent, p.newName);
+    const inos = changing(ctx, p.mountId, from, to);
     ctx.volume.ns.rename(p.cred, p.parent, p.name, p.newParent, p.newName, p.flags);
-    return after(ctx, inos);
+    ctx.changedDirs.push(p.parent, p.newParent);
+    const dirs = [from, to].filter((a): a is Attr => a !== undefined && isDir(a)).map((a) => a.ino);
+    ctx.changedDirs.push(...dirs);
+    return { ...after(ctx, inos), dirs };
   },
 
   Open: (p, ctx) => {
@@ -177,14 +233,18 @@ export const handlers: Handlers = {
   StatVfs: (_p, ctx) => ctx.volume.ns.statvfs(),
 
   SetXattr: (p, ctx) => {
-    changing(ctx, p.mountId, byIno(ctx, p.ino));
+    const before = byIno(ctx, p.ino);
+    changing(ctx, p.mountId, before);
+    dirsChanged(ctx, before);
     ctx.volume.ns.setxattr(p.cred, p.ino, p.name, Buffer.from(p.value, 'base64'), p.flags);
     return empty;
   },
   GetXattr: (p, ctx) => ({ value: ctx.volume.ns.getxattr(p.cred, p.ino, p.name).toString('base64') }),
   ListXattr: (p, ctx) => ({ names: ctx.volume.ns.listxattr(p.cred, p.ino) }),
   RemoveXattr: (p, ctx) => {
-    changing(ctx, p.mountId, byIno(ctx, p.ino));
+    const before = byIno(ctx, p.ino);
+    changing(ctx, p.mountId, before);
+    dirsChanged(ctx, before);
     ctx.volume.ns.removexattr(p.cred, p.ino, p.name);
     return empty;
   },

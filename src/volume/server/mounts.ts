@@ -74,6 +74,7 @@ export function createMounts(volumes: Iterable<Volume>, clock: Clock, log: Logge
   /** Releases the mount's leases and locks (memory only); their waiting requests fail with `reason`. */
   const dropCoordination = (mountId: string, entry: MountEntry, reason: Error): void => {
     entry.volume.leases.dropMount(mountId, reason);
+    entry.volume.dirLeases.dropMount(mountId);
     entry.volume.locks.dropMount(mountId, reason);
     entry.volume.reclaim.forget(mountId);
   };

@@ -15,6 +15,7 @@ import {
   createLeaseManager, createReclaimGate, type LeaseHooks, type LeaseManager, type LeaseSettings, type ReclaimGate, type Scheduler,
 } from '../leases/index.js';
 import { createLockTable, type LockTable } from '../locks/index.js';
+import { createDirLeases, type DirLeases } from '../leases/dir-leases.js';
 
 /** What the lease manager and lock table of each volume need from the server. */
 export interface Coordination {
@@ -54,6 +55,8 @@ export interface Volume {
   readonly tokenChecker?: TokenChecker;
   readonly gc: Gc;
   readonly leases: LeaseManager;
+  /** Directory leases (docs/LEASES.md §5). */
+  readonly dirLeases: DirLeases;
   readonly locks: LockTable;
   /** The reclaim period after the start (docs/LEASES.md §8). */
   readonly reclaim: ReclaimGate;
@@ -95,6 +98,10 @@ export async function openVolume(settings: VolumeSettings, clock: Clock, log: Lo
   });
   gcRef = gc;
   const leases = createLeaseManager({ clock, scheduler: coordination.scheduler, settings: coordination.settings, hooks: coordination.hooks });
+  const dirLeases = createDirLeases({
+    clock, scheduler: coordination.scheduler, hooks: coordination.hooks,
+    intervalMs: coordination.settings.interruptIntervalMs, limit: coordination.settings.interruptLimit,
+  });
   const locks = createLockTable({ scheduler: coordination.scheduler, maxWaitMs: coordination.lockWaitCapMs });
   const before = (md.db.prepare('SELECT mount_id FROM mounts WHERE evicted_ns IS NULL').all() as { mount_id: string }[]).map((r) => r.mount_id);
   const reclaim = createReclaimGate({
@@ -109,11 +116,12 @@ export async function openVolume(settings: VolumeSettings, clock: Clock, log: Lo
   });
   if (reclaim.reclaiming) log.info({ volume: settings.name, mounts: before.length, periodMs: coordination.reclaimPeriodMs }, 'reclaim period: mounts from before the start claim their leases and locks; other lease and lock requests wait');
   return {
-    name: settings.name, settings, md, ns, extents, store, tokenChecker, gc, leases, locks, reclaim,
+    name: settings.name, settings, md, ns, extents, store, tokenChecker, gc, leases, dirLeases, locks, reclaim,
     async close() {
       reclaim.close();
       tokenChecker?.close();
       leases.close();
+      dirLeases.close();
       locks.close();
       await gc.close();
       await store.close();

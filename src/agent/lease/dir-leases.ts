@@ -1,0 +1,158 @@
+/**
+ * The agent's directory leases (docs/LEASES.md §5): which directories' names and attributes
+ * this mount may let its kernel keep, and the names it let it keep in each.
+ *
+ * proxyfsd grants a directory lease with a Lookup or GetAttr answer. The agent uses a grant only
+ * when no directory lease was lost (broken, dropped) since it sent the request (`mark`, `adopt`):
+ * an answer may have been made before a change whose break reached the agent first. A break
+ * (LeaseInterrupt release of a directory) drops the lease at once, tells the kernel to forget
+ * every name kept under it and the directory's attributes, and answers (Lease release) once the
+ * kernel has done so: the change that broke it is acknowledged only then. The kernel forgets a
+ * name under the directory's inode lock; a change in that directory by this mount may hold it
+ * while it waits for proxyfsd, which may be waiting for this answer. So while such a change is
+ * in flight here (`changing`), the answer goes as soon as the notifications are sent; it also
+ * goes after ANSWER_WAIT_MS whatever happens (logged), so no break waits into an eviction.
+ *
+ * Bounds: MAX_DIRS leases used and MAX_NAMES names recorded; past them a grant or a name is
+ * not used (the kernel then asks again, as without leases).
+ */
+import type { Ino } from '../../common/protocol/index.js';
+import type { Logger } from '../../common/rpc/index.js';
+
+export interface DirLeaseHooks {
+  /** Tells the kernel to forget `name` in `dir`; resolves when done, never rejects. */
+  invalidateEntry(dir: Ino, name: string): Promise<unknown>;
+  /** Tells the kernel to forget the directory's attributes; resolves when done, never rejects. */
+  invalidateAttrs(dir: Ino): Promise<unknown>;
+  /** The agent's own caches of the directory go (its attributes). */
+  forget(dir: Ino): void;
+  /** Sends Lease release for `dir`. */
+  release(dir: Ino): Promise<unknown>;
+}
+
+export interface DirLeases {
+  /** Taken before a request whose answer may carry a grant. */
+  mark(): number;
+  /**
+   * proxyfsd says this mount holds the lease on `dir` (answer of a request sent at `mark`): the
+   * lease's epoch when it may be used, else undefined.
+   */
+  adopt(dir: Ino, mark: number): number | undefined;
+  /** The epoch of the lease held on dir (negative numbers: apart from file lease epochs), or undefined. */
+  epoch(dir: Ino): number | undefined;
+  /** The kernel is given `name` in `dir` to keep while the lease of `epoch` lasts: true when recorded (it may keep it). */
+  keepName(dir: Ino, epoch: number, name: string): boolean;
+  /** A LeaseInterrupt for an inode that is not a file leased here: a directory's lease is broken. */
+  interrupted(dir: Ino): void;
+  /** Runs a change of these directories by this mount (see above); their cached attributes go after it. */
+  changing<T>(dirs: Ino[], work: () => Promise<T>): Promise<T>;
+  /** The directory was removed by this mount: its lease went with it on proxyfsd (no release); its kept attributes go. */
+  gone(dir: Ino): void;
+  /** Every lease goes without a release (proxyfsd restarted, the mount was lost); resolves when the kernel was told. */
+  dropAll(): Promise<void>;
+  stats(): { dirLeases: number; names: number; breaks: number };
+}
+
+export const MAX_DIRS = 20_000;
+export const MAX_NAMES = 200_000;
+export const ANSWER_WAIT_MS = 2000;
+
+interface Held {
+  epoch: number;
+  names: Set<string>;
+}
+
+export function createDirLeases(hooks: DirLeaseHooks, log: Logger, answerWaitMs = ANSWER_WAIT_MS): DirLeases {
+  const held = new Map<Ino, Held>();
+  /** Answers owed, per directory: sends the answer now. */
+  const owed = new Map<Ino, () => void>();
+  const busy = new Map<Ino, number>();
+  let lost = 0;
+  let nextEpoch = -1;
+  let names = 0;
+  let breaks = 0;
+
+  /** Drops the lease on dir here; resolves when the kernel has forgotten what it kept under it. */
+  function lose(dir: Ino): Promise<unknown> {
+    lost++;
+    const h = held.get(dir);
+    hooks.forget(dir);
+    if (!h) return Promise.resolve();
+    held.delete(dir);
+    names -= h.names.size;
+    return Promise.all([hooks.invalidateAttrs(dir), ...[...h.names].map((n) => hooks.invalidateEntry(dir, n))]);
+  }
+
+  function answer(dir: Ino): void {
+    const send = owed.get(dir);
+    if (send) send();
+  }
+
+  return {
+    mark: () => lost,
+    adopt(dir, mark) {
+      const h = held.get(dir);
+      if (lost !== mark) return undefined;
+      if (h) return h.epoch;
+      if (held.size >= MAX_DIRS) return undefined;
+      const epoch = nextEpoch--;
+      held.set(dir, { epoch, names: new Set() });
+      return epoch;
+    },
+    epoch: (dir) => held.get(dir)?.epoch,
+    keepName(dir, epoch, name) {
+      const h = held.get(dir);
+      if (!h || h.epoch !== epoch) return false;
+      if (h.names.has(name)) return true;
+      if (names >= MAX_NAMES) return false;
+      h.names.add(name);
+      names++;
+      return true;
+    },
+    interrupted(dir) {
+      breaks++;
+      const prior = owed.get(dir);
+      let sent = false;
+      const send = () => {
+        if (sent) return;
+        sent = true;
+        clearTimeout(timer);
+        if (owed.get(dir) === send) owed.delete(dir);
+        hooks.release(dir).catch((err: unknown) => log.debug({ dir, err: (err as Error).message }, 'directory lease release failed (proxyfsd re-sends the interrupt)'));
+      };
+      const timer = setTimeout(() => {
+        log.warn({ dir, waitedMs: answerWaitMs }, 'the kernel has not forgotten the names of a broken directory lease yet; answering the break anyway');
+        send();
+      }, answerWaitMs);
+      timer.unref();
+      owed.set(dir, send);
+      prior?.(); // an earlier break of the same directory: its answer goes now, this one follows
+      void lose(dir).then(send);
+      if ((busy.get(dir) ?? 0) > 0) send();
+    },
+    async changing(dirs, work) {
+      for (const d of dirs) {
+        busy.set(d, (busy.get(d) ?? 0) + 1);
+        answer(d);
+      }
+      try {
+        return await work();
+      } finally {
+        for (const d of dirs) {
+          const n = busy.get(d)! - 1;
+          if (n === 0) busy.delete(d);
+          else busy.set(d, n);
+          hooks.forget(d);
+        }
+      }
+    },
+    gone(dir) {
+      void lose(dir);
+    },
+    async dropAll() {
+      lost++;
+      await Promise.all([...held.keys()].map((d) => lose(d)));
+    },
+    stats: () => ({ dirLeases: held.size, names, breaks }),
+  };
+}
