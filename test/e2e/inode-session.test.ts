@@ -131,3 +131,26 @@ test('names and directory attributes are kept under directory leases (no Lookup,
   await sh(`mv ${top}/a/back ${top}/a/forth`);
   assert.equal(await here(`test -e ${other}/a/back && echo yes || echo no; test -e ${other}/a/forth && echo yes`), 'no\nyes');
 });
+
+test('files created in a directory made here: no Lookup (the agent knows every name) and no GetAttr (the parent\'s attributes come with each change); a name made through the other mount is found', { timeout: 90_000 }, async () => {
+  const dir = join(m.mnt, 'made-here');
+  await sh(`mkdir ${dir}`);
+  const before = await counts();
+  await sh(`python3 -c "
+import os, sys
+for i in range(50):
+    fd = os.open(os.path.join(sys.argv[1], 'f%d' % i), os.O_CREAT | os.O_WRONLY, 0o644); os.write(fd, b'x' * 4096); os.close(fd)
+    os.stat(sys.argv[1])
+" ${dir}`);
+  const after = await counts();
+  assert.equal(after.rpc('Create') - before.rpc('Create'), 50);
+  assert.equal(after.rpc('Lookup') - before.rpc('Lookup'), 0, 'every missing name answered here');
+  assert.equal(after.rpc('GetAttr') - before.rpc('GetAttr'), 0, 'the directory\'s attributes kept after each change');
+  assert.equal((await sh(`stat -c '%h %s' ${dir}/f7; ls ${dir} | wc -l`)).stdout, '1 4096\n50\n');
+  // The other mount's change breaks this mount's lease: the directory is no longer complete here.
+  await sh(`touch ${join(m2.mnt, 'made-here', 'from-m2')} && mkdir ${join(m2.mnt, 'made-here', 'd2')}`);
+  assert.equal((await sh(`stat -c %F ${dir}/from-m2 ${dir}/d2`)).stdout, 'regular empty file\ndirectory\n');
+  // rm -r here: names leave, and the directory itself goes.
+  await sh(`rm -r ${dir}`);
+  assert.equal((await sh(`test -e ${dir} || echo gone; test -e ${join(m2.mnt, 'made-here')} || echo gone`)).stdout, 'gone\ngone\n');
+});

@@ -15,6 +15,7 @@ function setup(answerWaitMs?: number) {
     invalidateEntry: (dir, name) => note(`entry ${dir}/${name}`),
     invalidateAttrs: (dir) => note(`attrs ${dir}`),
     forget: (dir) => { forgotten.push(dir); },
+    keep: () => {},
     release: async (dir) => { released.push(dir); },
   }, silent, answerWaitMs);
   return { d, notes, released, forgotten, completeAll: () => { for (const n of notes.splice(0)) n.done(); } };
@@ -96,4 +97,46 @@ test('dropAll: every lease goes without a release, and grants in flight are not 
   assert.equal(d.stats().dirLeases, 0);
   assert.deepEqual(released, []);
   assert.equal(d.adopt(3, m), undefined);
+});
+
+test('a directory made here is complete: names it lacks are absent, changes here keep it exact, a failed change or a loss ends it', async () => {
+  const { d, completeAll } = setup();
+  const e = d.adoptNew(4, d.mark())!;
+  assert.ok(e !== undefined);
+  assert.equal(d.absent(4, 'x'), true);
+  await d.changing([4], async () => 'ok', () => ({ added: [[4, 'x']] }));
+  assert.equal(d.absent(4, 'x'), false);
+  assert.equal(d.absent(4, 'y'), true);
+  await d.changing([4, 8], async () => 'ok', () => ({ removed: [[4, 'x']], added: [[8, 'x']] }));
+  assert.equal(d.absent(4, 'x'), true, 'renamed away');
+  d.present(4, 'z'); // proxyfsd found a name the set lacks: not complete any more
+  assert.equal(d.absent(4, 'q'), false);
+  const e2 = d.adoptNew(5, d.mark())!;
+  assert.ok(e2 !== undefined);
+  await assert.rejects(d.changing([5], async () => { throw new Error('deadline'); }));
+  assert.equal(d.absent(5, 'anything'), false, 'a change whose outcome is not known ends it');
+  d.adoptNew(6, d.mark());
+  d.interrupted(6);
+  completeAll();
+  assert.equal(d.absent(6, 'a'), false, 'the lease went');
+});
+
+test('the directory\'s attributes after a change are kept only when that change ran alone', async () => {
+  const kept: number[] = [];
+  const d = createDirLeases({
+    invalidateEntry: async () => undefined, invalidateAttrs: async () => undefined, forget: () => {},
+    keep: (attr) => { kept.push(attr.nlink); }, release: async () => undefined,
+  }, silent);
+  d.adopt(3, d.mark());
+  const attr = (nlink: number) => ({ nlink }) as unknown as import('../../common/protocol/index.js').Attr;
+  await d.changing([3], async () => 1, () => ({ attr: attr(1) }));
+  assert.deepEqual(kept, [1]);
+  // Two overlapping changes: the answers may come in either order, so neither is kept.
+  let end1!: () => void;
+  const c1 = d.changing([3], () => new Promise<number>((r) => { end1 = () => r(2); }), () => ({ attr: attr(2) }));
+  const c2 = d.changing([3], async () => 3, () => ({ attr: attr(3) }));
+  await c2;
+  end1();
+  await c1;
+  assert.deepEqual(kept, [1]);
 });

@@ -13,10 +13,17 @@
  * in flight here (`changing`), the answer goes as soon as the notifications are sent; it also
  * goes after ANSWER_WAIT_MS whatever happens (logged), so no break waits into an eviction.
  *
- * Bounds: MAX_DIRS leases used and MAX_NAMES names recorded; past them a grant or a name is
- * not used (the kernel then asks again, as without leases).
+ * A directory this mount made (Mkdir grants its maker the lease) starts *complete*: every name
+ * in it is one this mount created there since, so a lookup of any other name is answered ENOENT
+ * here (`absent`) without an RPC, until the lease goes or a change of it fails (its outcome is
+ * then not known). After a change of a directory alone (no other change of it overlapping),
+ * the directory's attributes the answer carries are kept under the lease (`keep`).
+ *
+ * Bounds: MAX_DIRS leases used and MAX_NAMES names recorded (kept names and the names of
+ * complete directories); past them a grant or a name is not used, a directory is no longer
+ * complete (the kernel then asks again, as without leases).
  */
-import type { Ino } from '../../common/protocol/index.js';
+import type { Attr, Ino } from '../../common/protocol/index.js';
 import type { Logger } from '../../common/rpc/index.js';
 
 export interface DirLeaseHooks {
@@ -26,6 +33,8 @@ export interface DirLeaseHooks {
   invalidateAttrs(dir: Ino): Promise<unknown>;
   /** The agent's own caches of the directory go (its attributes). */
   forget(dir: Ino): void;
+  /** The directory's attributes after this mount's change, current under the lease of `epoch`. */
+  keep(attr: Attr, epoch: number): void;
   /** Sends Lease release for `dir`. */
   release(dir: Ino): Promise<unknown>;
 }
@@ -40,17 +49,35 @@ export interface DirLeases {
   adopt(dir: Ino, mark: number): number | undefined;
   /** The epoch of the lease held on dir (negative numbers: apart from file lease epochs), or undefined. */
   epoch(dir: Ino): number | undefined;
+  /** Like adopt, for a directory this mount has just made (Mkdir's grant): it starts complete (empty). */
+  adoptNew(dir: Ino, mark: number): number | undefined;
   /** The kernel is given `name` in `dir` to keep while the lease of `epoch` lasts: true when recorded (it may keep it). */
   keepName(dir: Ino, epoch: number, name: string): boolean;
+  /** Known not to exist: `dir` is complete and has no such name. */
+  absent(dir: Ino, name: string): boolean;
+  /** proxyfsd says `name` exists in `dir` (a lookup found it): a complete directory that lacks it is not complete. */
+  present(dir: Ino, name: string): void;
   /** A LeaseInterrupt for an inode that is not a file leased here: a directory's lease is broken. */
   interrupted(dir: Ino): void;
-  /** Runs a change of these directories by this mount (see above); their cached attributes go after it. */
-  changing<T>(dirs: Ino[], work: () => Promise<T>): Promise<T>;
+  /**
+   * Runs a change of these directories by this mount (see above). Their cached attributes go
+   * after it, except the first directory's when `outcome` gives them (it changed alone); on
+   * success `outcome` also says which names it added and removed in which directory (complete
+   * directories follow them); a failure makes the directories incomplete.
+   */
+  changing<T>(dirs: Ino[], work: () => Promise<T>, outcome?: (r: T) => ChangeOutcome): Promise<T>;
   /** The directory was removed by this mount: its lease went with it on proxyfsd (no release); its kept attributes go. */
   gone(dir: Ino): void;
   /** Every lease goes without a release (proxyfsd restarted, the mount was lost); resolves when the kernel was told. */
   dropAll(): Promise<void>;
   stats(): { dirLeases: number; names: number; breaks: number };
+}
+
+/** What a change did to names, and the first directory's attributes after it. */
+export interface ChangeOutcome {
+  added?: [Ino, string][];
+  removed?: [Ino, string][];
+  attr?: Attr;
 }
 
 export const MAX_DIRS = 20_000;
@@ -60,6 +87,8 @@ export const ANSWER_WAIT_MS = 2000;
 interface Held {
   epoch: number;
   names: Set<string>;
+  /** Every name the directory has, when this mount knows them all (it made the directory). */
+  all?: Set<string>;
 }
 
 export function createDirLeases(hooks: DirLeaseHooks, log: Logger, answerWaitMs = ANSWER_WAIT_MS): DirLeases {
@@ -67,6 +96,8 @@ export function createDirLeases(hooks: DirLeaseHooks, log: Logger, answerWaitMs 
   /** Answers owed, per directory: sends the answer now. */
   const owed = new Map<Ino, () => void>();
   const busy = new Map<Ino, number>();
+  /** Per directory, changes started here (to tell a change that ran alone). */
+  const started = new Map<Ino, number>();
   let lost = 0;
   let nextEpoch = -1;
   let names = 0;
@@ -79,8 +110,24 @@ export function createDirLeases(hooks: DirLeaseHooks, log: Logger, answerWaitMs 
     hooks.forget(dir);
     if (!h) return Promise.resolve();
     held.delete(dir);
-    names -= h.names.size;
+    names -= h.names.size + (h.all?.size ?? 0);
     return Promise.all([hooks.invalidateAttrs(dir), ...[...h.names].map((n) => hooks.invalidateEntry(dir, n))]);
+  }
+
+  function adopt(dir: Ino, mark: number): number | undefined {
+    const h = held.get(dir);
+    if (lost !== mark) return undefined;
+    if (h) return h.epoch;
+    if (held.size >= MAX_DIRS) return undefined;
+    const epoch = nextEpoch--;
+    held.set(dir, { epoch, names: new Set() });
+    return epoch;
+  }
+
+  function incomplete(h: Held | undefined): void {
+    if (!h?.all) return;
+    names -= h.all.size;
+    h.all = undefined;
   }
 
   function answer(dir: Ino): void {
@@ -90,14 +137,20 @@ export function createDirLeases(hooks: DirLeaseHooks, log: Logger, answerWaitMs 
 
   return {
     mark: () => lost,
-    adopt(dir, mark) {
+    adopt,
+    adoptNew(dir, mark) {
+      const epoch = adopt(dir, mark);
       const h = held.get(dir);
-      if (lost !== mark) return undefined;
-      if (h) return h.epoch;
-      if (held.size >= MAX_DIRS) return undefined;
-      const epoch = nextEpoch--;
-      held.set(dir, { epoch, names: new Set() });
+      if (epoch !== undefined && h && h.names.size === 0 && !h.all) h.all = new Set();
       return epoch;
+    },
+    absent(dir, name) {
+      const all = held.get(dir)?.all;
+      return all !== undefined && !all.has(name);
+    },
+    present(dir, name) {
+      const h = held.get(dir);
+      if (h?.all && !h.all.has(name)) incomplete(h);
     },
     epoch: (dir) => held.get(dir)?.epoch,
     keepName(dir, epoch, name) {
@@ -130,19 +183,50 @@ export function createDirLeases(hooks: DirLeaseHooks, log: Logger, answerWaitMs 
       void lose(dir).then(send);
       if ((busy.get(dir) ?? 0) > 0) send();
     },
-    async changing(dirs, work) {
+    async changing(dirs, work, outcome) {
+      const first = dirs[0];
+      const epoch = first === undefined ? undefined : held.get(first)?.epoch;
+      const token = first === undefined ? 0 : (started.get(first) ?? 0) + 1;
+      if (first !== undefined) started.set(first, token);
       for (const d of dirs) {
         busy.set(d, (busy.get(d) ?? 0) + 1);
         answer(d);
       }
+      let out: ChangeOutcome | undefined;
       try {
-        return await work();
+        const r = await work();
+        out = outcome?.(r);
+        return r;
+      } catch (err) {
+        for (const d of dirs) incomplete(held.get(d));
+        throw err;
       } finally {
+        const alone = first !== undefined && busy.get(first) === 1 && started.get(first) === token;
         for (const d of dirs) {
           const n = busy.get(d)! - 1;
-          if (n === 0) busy.delete(d);
-          else busy.set(d, n);
+          if (n === 0) {
+            busy.delete(d);
+            started.delete(d);
+          } else {
+            busy.set(d, n);
+          }
           hooks.forget(d);
+        }
+        if (out) {
+          for (const [d, name] of out.removed ?? []) {
+            const h = held.get(d);
+            if (h?.all?.delete(name)) names--;
+          }
+          for (const [d, name] of out.added ?? []) {
+            const h = held.get(d);
+            if (!h?.all || h.all.has(name)) continue;
+            if (names >= MAX_NAMES) incomplete(h);
+            else {
+              h.all.add(name);
+              names++;
+            }
+          }
+          if (out.attr && alone && epoch !== undefined && held.get(first!)?.epoch === epoch) hooks.keep(out.attr, epoch);
         }
       }
     },

@@ -7,12 +7,12 @@
  * (docs/LEASES.md §5): an entry says whether its name was recorded under the parent's lease
  * (nameKept), and every change of a directory runs inside dirLeases.changing.
  */
-import { errorCode } from '../../common/errors/index.js';
+import { errorCode, FsError } from '../../common/errors/index.js';
 import { S_IFDIR, S_IFMT, type Attr, type Cred, type DirEntry, type Ino } from '../../common/protocol/index.js';
 import { cacheAttr, cachedAttr, forgetDirAttr, noteAttr, withLocalWrites, type Core } from './core.js';
 import { createAt, openIno, truncateIno } from './data.js';
 import { attrUnder, changed, changeFiles, fileAt, isRegular, noteFile, reopen, withLease } from './leased.js';
-import { linkAt, mkdirAt, mknodAt, readdirPage, setattrIno, symlinkAt, type AttrChanges } from './names.js';
+import { linkAt, mkdirAt, mknodAt, readdirPage, setattrIno, symlinkAt, type AttrChanges, type Made } from './names.js';
 
 export interface SetAttrChanges extends AttrChanges {
   size?: number;
@@ -29,9 +29,13 @@ export interface Entry {
  * name is kept under the parent's directory lease when that lease was held from before the call
  * until its answer (nobody else changed the directory meanwhile: that would have broken it).
  */
-async function made(core: Core, parent: Ino, name: string, work: () => Promise<Attr>): Promise<Entry> {
+async function made(core: Core, parent: Ino, name: string, work: () => Promise<Made>): Promise<Entry> {
   const epoch = core.dirLeases.epoch(parent);
-  const attr = entered(core, await core.dirLeases.changing([parent], work));
+  const mark = core.dirLeases.mark();
+  const { parentAttr, leased, ...attr } = await core.dirLeases.changing([parent], work, (r) => ({ added: [[parent, name]], attr: r.parentAttr }));
+  // A directory made here comes with its lease: it starts complete (LEASES.md §5).
+  if (leased && (attr.mode & S_IFMT) === S_IFDIR) noteDir(core, attr, core.dirLeases.adoptNew(attr.ino, mark));
+  entered(core, attr);
   return { attr, nameKept: epoch !== undefined && core.dirLeases.keepName(parent, epoch, name) };
 }
 
@@ -55,8 +59,10 @@ export function entered(core: Core, attr: Attr): Attr {
  * with its attributes under that lease. Either way the kernel may keep them.
  */
 export async function lookup(core: Core, cred: Cred, parent: Ino, name: string): Promise<Entry> {
+  if (core.dirLeases.absent(parent, name)) throw new FsError('ENOENT', `no ${JSON.stringify(name)} in directory ${parent} (a directory made here, all of whose names this agent knows)`);
   const mark = core.dirLeases.mark();
   const { leased, parentLeased, ...attr } = await core.client.call('Lookup', { cred, parent, name, lease: true });
+  core.dirLeases.present(parent, name);
   const parentEpoch = parentLeased ? core.dirLeases.adopt(parent, mark) : undefined;
   const nameKept = parentEpoch !== undefined && core.dirLeases.keepName(parent, parentEpoch, name);
   if (!isRegular(attr)) {
@@ -119,46 +125,52 @@ export async function setattr(core: Core, cred: Cred, ino: Ino, set: SetAttrChan
 }
 
 export async function mkdir(core: Core, cred: Cred, parent: Ino, name: string, mode: number): Promise<Entry> {
-  return made(core, parent, name, () => mkdirAt(core, cred, parent, name, mode));
+  return made(core, parent, name, () => mkdirAt(core, cred, parent, name, mode, true));
 }
 
 export async function mknod(core: Core, cred: Cred, parent: Ino, name: string, mode: number, rdev: number): Promise<Entry> {
-  return made(core, parent, name, () => mknodAt(core, cred, parent, name, mode, rdev));
+  return made(core, parent, name, () => mknodAt(core, cred, parent, name, mode, rdev, true));
 }
 
 export async function symlink(core: Core, cred: Cred, target: string, parent: Ino, name: string): Promise<Entry> {
-  return made(core, parent, name, () => symlinkAt(core, cred, target, parent, name));
+  return made(core, parent, name, () => symlinkAt(core, cred, target, parent, name, true));
 }
 
 export async function link(core: Core, cred: Cred, ino: Ino, newParent: Ino, newName: string): Promise<Entry> {
-  return made(core, newParent, newName, () => linkAt(core, cred, ino, newParent, newName));
+  return made(core, newParent, newName, () => linkAt(core, cred, ino, newParent, newName, true));
 }
 
 export async function unlink(core: Core, cred: Cred, parent: Ino, name: string): Promise<void> {
-  await core.dirLeases.changing([parent], async () => {
-    changed(core, await changeFiles(core, () => core.client.call('Unlink', { cred, parent, name }), () => fileAt(core, cred, parent, name)));
-  });
+  const r = await core.dirLeases.changing(
+    [parent],
+    () => changeFiles(core, () => core.client.call('Unlink', { cred, parent, name, lease: true }), () => fileAt(core, cred, parent, name)),
+    (out) => ({ removed: [[parent, name]], attr: out.parentAttr }),
+  );
+  changed(core, r);
 }
 
 export async function rmdir(core: Core, cred: Cred, parent: Ino, name: string): Promise<void> {
-  await core.dirLeases.changing([parent], async () => {
-    const r = await core.client.call('Rmdir', { cred, parent, name });
-    for (const d of r.dirs ?? []) core.dirLeases.gone(d);
-  });
+  const r = await core.dirLeases.changing(
+    [parent],
+    () => core.client.call('Rmdir', { cred, parent, name, lease: true }),
+    (out) => ({ removed: [[parent, name]], attr: out.parentAttr }),
+  );
+  for (const d of r.dirs ?? []) core.dirLeases.gone(d);
 }
 
 /** A directory moved or replaced changes too: the answer names them (dirs), and their kept attributes go. */
 export async function rename(core: Core, cred: Cred, parent: Ino, name: string, newParent: Ino, newName: string): Promise<void> {
-  await core.dirLeases.changing([parent, newParent], async () => {
-    const r = await changeFiles(
+  const r = await core.dirLeases.changing(
+    [parent, newParent],
+    () => changeFiles(
       core,
       () => core.client.call('Rename', { cred, parent, name, newParent, newName, flags: 0 }),
       async () => [...await fileAt(core, cred, parent, name), ...await fileAt(core, cred, newParent, newName)],
-    );
-    changed(core, r);
-    for (const d of r.dirs ?? []) forgetDirAttr(core, d);
-    // A directory replaced is removed: proxyfsd kept no lease of it for this mount either way.
-  });
+    ),
+    () => ({ removed: [[parent, name]], added: [[newParent, newName]] }),
+  );
+  changed(core, r);
+  for (const d of r.dirs ?? []) forgetDirAttr(core, d);
 }
 
 export async function open(core: Core, cred: Cred, ino: Ino, flags: number): Promise<number> {
@@ -167,7 +179,7 @@ export async function open(core: Core, cred: Cred, ino: Ino, flags: number): Pro
 
 export async function create(core: Core, cred: Cred, parent: Ino, name: string, mode: number, flags: number): Promise<Entry & { fh: number }> {
   const epoch = core.dirLeases.epoch(parent);
-  const c = await core.dirLeases.changing([parent], () => createAt(core, cred, parent, name, mode, flags));
+  const { parentAttr: _, ...c } = await core.dirLeases.changing([parent], () => createAt(core, cred, parent, name, mode, flags), (r) => ({ added: [[parent, name]], attr: r.parentAttr }));
   entered(core, c.attr);
   return { ...c, nameKept: epoch !== undefined && core.dirLeases.keepName(parent, epoch, name) };
 }

@@ -6,7 +6,7 @@
  */
 import { FsError, errorCode } from '../../common/errors/index.js';
 import { O_ACCMODE, O_APPEND, O_CREAT, O_RDONLY, O_RDWR, O_TRUNC, type Attr, type Cred, type Ino } from '../../common/protocol/index.js';
-import { credOf, forgetNoCapability, localSize, noteAttr, resolve, splitPath, type Core } from './core.js';
+import { cacheAttr, credOf, forgetNoCapability, localSize, noteAttr, resolve, splitPath, type Core } from './core.js';
 import type { OpContext } from './creds.js';
 import type { Handle } from './handles.js';
 import type { AttrChanges } from './names.js';
@@ -49,11 +49,11 @@ export async function createFile(core: Core, ctx: OpContext, path: string, mode:
   return fh;
 }
 
-export async function createAt(core: Core, cred: Cred, parent: Ino, name: string, mode: number, flags: number): Promise<{ attr: Attr; fh: number }> {
+export async function createAt(core: Core, cred: Cred, parent: Ino, name: string, mode: number, flags: number): Promise<{ attr: Attr; fh: number; parentAttr?: Attr }> {
   // The new file comes with its Exclusive lease (one RPC, not Create + Lease): its size is
   // current under it, and it has no security.capability (the kernel asks before each write).
   // Of an existing file with O_TRUNC, a change other mounts' leases may stand in the way of.
-  const { leased, ...attr } = await changeFiles(
+  const { leased, parentAttr, ...attr } = await changeFiles(
     core,
     () => core.client.call('Create', { cred, parent, name, mode: mode & 0o7777, umask: 0, flags, lease: true }),
     () => fileAt(core, cred, parent, name),
@@ -62,10 +62,11 @@ export async function createAt(core: Core, cred: Cred, parent: Ino, name: string
   const epoch = leased && core.leases.adopt(attr.ino, 'exclusive') ? core.leases.epoch(attr.ino) : undefined;
   track(core, attr, epoch); // without a lease the first read or append asks for the size again
   if (epoch !== undefined) {
+    cacheAttr(core, attr, epoch); // the kernel keeps them too (no GetAttr before the first write)
     if (core.noCapability.size >= 100_000) forgetNoCapability(core);
     core.noCapability.set(attr.ino, { untilMs: 0, epoch });
   }
-  return { attr, fh: addHandle(core, attr.ino, flags, cred) };
+  return { attr, fh: addHandle(core, attr.ino, flags, cred), ...(parentAttr ? { parentAttr } : {}) };
 }
 
 export async function releaseFile(core: Core, fh: number): Promise<void> {

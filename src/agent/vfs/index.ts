@@ -171,6 +171,7 @@ export function createVfs(opts: VfsOptions): Vfs {
       invalidateEntry: async (parent, name) => opts.invalidateEntry?.(parent, name),
       invalidateAttrs: async (dir) => core.invalidateNode(dir),
       forget: (dir) => forgetDirAttr(core, dir),
+      keep: (attr, epoch) => cacheAttr(core, attr, epoch),
       release: (dir) => opts.client.call('Lease', { ino: dir, request: 'release' }),
     }, opts.log),
     nodes: createNodes(ROOT_INO, S_IFDIR),

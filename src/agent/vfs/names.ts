@@ -112,16 +112,19 @@ export async function readdirPage(core: Core, cred: Cred, ino: Ino, cookie: numb
   return page;
 }
 
-export async function mkdirAt(core: Core, cred: Cred, parent: Ino, name: string, mode: number): Promise<Attr> {
-  return core.client.call('Mkdir', { cred, parent, name, mode: mode & 0o7777, umask: 0 });
+/** With lease (the inode-based session): the answer carries the parent's attributes after the change, and Mkdir the new directory's lease. */
+export type Made = Attr & { parentAttr?: Attr; leased?: 'shared' };
+
+export async function mkdirAt(core: Core, cred: Cred, parent: Ino, name: string, mode: number, lease = false): Promise<Made> {
+  return core.client.call('Mkdir', { cred, parent, name, mode: mode & 0o7777, umask: 0, ...(lease ? { lease } : {}) });
 }
 
-export async function mknodAt(core: Core, cred: Cred, parent: Ino, name: string, mode: number, rdev: number): Promise<Attr> {
-  return core.client.call('Mknod', { cred, parent, name, mode, umask: 0, rdev });
+export async function mknodAt(core: Core, cred: Cred, parent: Ino, name: string, mode: number, rdev: number, lease = false): Promise<Made> {
+  return core.client.call('Mknod', { cred, parent, name, mode, umask: 0, rdev, ...(lease ? { lease } : {}) });
 }
 
-export async function symlinkAt(core: Core, cred: Cred, target: string, parent: Ino, name: string): Promise<Attr> {
-  return core.client.call('Symlink', { cred, parent, name, target });
+export async function symlinkAt(core: Core, cred: Cred, target: string, parent: Ino, name: string, lease = false): Promise<Made> {
+  return core.client.call('Symlink', { cred, parent, name, target, ...(lease ? { lease } : {}) });
 }
 
 export async function mkdir(core: Core, ctx: OpContext, path: string, mode: number): Promise<Attr> {
@@ -161,10 +164,10 @@ export async function link(core: Core, ctx: OpContext, from: string, to: string)
   return attr;
 }
 
-export async function linkAt(core: Core, cred: Cred, ino: Ino, newParent: Ino, newName: string): Promise<Attr> {
-  const attr = await changeFiles(core, () => core.client.call('Link', { cred, ino, newParent, newName }), async () => [ino]);
+export async function linkAt(core: Core, cred: Cred, ino: Ino, newParent: Ino, newName: string, lease = false): Promise<Made> {
+  const { parentAttr, ...attr } = await changeFiles(core, () => core.client.call('Link', { cred, ino, newParent, newName, ...(lease ? { lease } : {}) }), async () => [ino]);
   forgetAttr(core, ino);
-  return noteAttr(core, attr);
+  return { ...noteAttr(core, attr), ...(parentAttr ? { parentAttr } : {}) };
 }
 
 export async function unlink(core: Core, ctx: OpContext, path: string): Promise<void> {

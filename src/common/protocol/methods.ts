@@ -41,17 +41,20 @@ export interface MethodMap {
   /**
    * lease: ask for an Exclusive lease on the file in the same call; `leased` in the result says
    * whether it was granted (always for a file this call made, unless a reclaim period is running).
+   * With lease, these changes of names also answer the parent directory's attributes after the
+   * change (parentAttr: the caller may keep them under its directory lease, docs/LEASES.md §5), and
+   * Mkdir grants the new directory's lease to its maker (leased: 'shared').
    */
-  Create: { params: { mountId: string; cred: Cred; parent: Ino; name: string; mode: number; umask: number; flags: number; lease?: boolean }; result: Attr & { leased?: boolean } };
-  Mknod: { params: { mountId: string; cred: Cred; parent: Ino; name: string; mode: number; umask: number; rdev: number }; result: Attr };
-  Mkdir: { params: { mountId: string; cred: Cred; parent: Ino; name: string; mode: number; umask: number }; result: Attr };
-  Symlink: { params: { mountId: string; cred: Cred; parent: Ino; name: string; target: string }; result: Attr };
+  Create: { params: { mountId: string; cred: Cred; parent: Ino; name: string; mode: number; umask: number; flags: number; lease?: boolean }; result: Attr & { leased?: boolean; parentAttr?: Attr } };
+  Mknod: { params: { mountId: string; cred: Cred; parent: Ino; name: string; mode: number; umask: number; rdev: number; lease?: boolean }; result: Attr & { parentAttr?: Attr } };
+  Mkdir: { params: { mountId: string; cred: Cred; parent: Ino; name: string; mode: number; umask: number; lease?: boolean }; result: Attr & { leased?: 'shared'; parentAttr?: Attr } };
+  Symlink: { params: { mountId: string; cred: Cred; parent: Ino; name: string; target: string; lease?: boolean }; result: Attr & { parentAttr?: Attr } };
   Readlink: { params: { mountId: string; cred: Cred; ino: Ino }; result: { target: string } };
-  Link: { params: { mountId: string; cred: Cred; ino: Ino; newParent: Ino; newName: string }; result: Attr };
+  Link: { params: { mountId: string; cred: Cred; ino: Ino; newParent: Ino; newName: string; lease?: boolean }; result: Attr & { parentAttr?: Attr } };
   /** changed: the attributes after the change of the regular file it unlinked; gone: that file, when it was destroyed (its leases with it). */
-  Unlink: { params: { mountId: string; cred: Cred; parent: Ino; name: string }; result: { changed: Attr[]; gone: Ino[] } };
+  Unlink: { params: { mountId: string; cred: Cred; parent: Ino; name: string; lease?: boolean }; result: { changed: Attr[]; gone: Ino[]; parentAttr?: Attr } };
   /** dirs: the directory removed (its directory leases went with it). */
-  Rmdir: { params: { mountId: string; cred: Cred; parent: Ino; name: string }; result: { dirs?: Ino[] } };
+  Rmdir: { params: { mountId: string; cred: Cred; parent: Ino; name: string; lease?: boolean }; result: { dirs?: Ino[]; parentAttr?: Attr } };
   /**
    * changed: the attributes after the change of the regular files it moved or replaced (those
    * still there); gone: those it destroyed; dirs: the directories it moved or replaced.

@@ -62,6 +62,15 @@ const isDir = (attr: Attr | undefined): boolean => attr !== undefined && (attr.m
 function dirsChanged(ctx: CallContext, ...attrs: (Attr | undefined)[]): void {
   for (const a of attrs) if (a && isDir(a)) ctx.changedDirs.push(a.ino);
 }
+/**
+ * A change of names in `parent` by this call: the directory leases on it break (the dispatcher),
+ * and with `lease` the result carries the parent's attributes after the change (parentAttr).
+ */
+function namesChanged<T extends object>(ctx: CallContext, parent: Ino, lease: boolean | undefined, result: T): T & { parentAttr?: Attr } {
+  ctx.changedDirs.push(parent);
+  return lease ? { ...result, parentAttr: ctx.volume.ns.getattr(parent) } : result;
+}
+
 /** A directory lease on `ino` granted with another call (Lookup, GetAttr), when it can be at once. */
 function dirLeaseAtOnce(ctx: CallContext, mountId: string, ino: Ino): boolean {
   return ctx.volume.dirLeases.grant(mountId, ino);
@@ -165,48 +174,36 @@ export const handlers: Handlers = {
   Create: (p, ctx) => {
     if (p.flags & O_TRUNC) changing(ctx, p.mountId, child(ctx, p.cred, p.parent, p.name));
     const attr = ctx.volume.ns.create(p.mountId, p.cred, p.parent, p.name, p.mode, p.umask, p.flags);
-    ctx.changedDirs.push(p.parent);
-    if (!p.lease) return attr;
-    return { ...attr, leased: grantAtOnce(ctx, p.mountId, attr.ino, 'exclusive') !== undefined };
+    if (!p.lease) return namesChanged(ctx, p.parent, false, attr);
+    return namesChanged(ctx, p.parent, true, { ...attr, leased: grantAtOnce(ctx, p.mountId, attr.ino, 'exclusive') !== undefined });
   },
-  Mknod: (p, ctx) => {
-    const attr = ctx.volume.ns.mknod(p.cred, p.parent, p.name, p.mode, p.umask, p.rdev);
-    ctx.changedDirs.push(p.parent);
-    return attr;
-  },
+  Mknod: (p, ctx) => namesChanged(ctx, p.parent, p.lease, ctx.volume.ns.mknod(p.cred, p.parent, p.name, p.mode, p.umask, p.rdev)),
+  // With lease, the maker holds the new directory's lease: nobody else can know it yet.
   Mkdir: (p, ctx) => {
     const attr = ctx.volume.ns.mkdir(p.cred, p.parent, p.name, p.mode, p.umask);
-    ctx.changedDirs.push(p.parent);
-    return attr;
+    const leased = p.lease && dirLeaseAtOnce(ctx, p.mountId, attr.ino) ? { leased: 'shared' as const } : {};
+    return namesChanged(ctx, p.parent, p.lease, { ...attr, ...leased });
   },
-  Symlink: (p, ctx) => {
-    const attr = ctx.volume.ns.symlink(p.cred, p.parent, p.name, p.target);
-    ctx.changedDirs.push(p.parent);
-    return attr;
-  },
+  Symlink: (p, ctx) => namesChanged(ctx, p.parent, p.lease, ctx.volume.ns.symlink(p.cred, p.parent, p.name, p.target)),
   Readlink: (p, ctx) => ({ target: ctx.volume.ns.readlink(p.ino) }),
   Link: (p, ctx) => {
     changing(ctx, p.mountId, byIno(ctx, p.ino));
-    const attr = ctx.volume.ns.link(p.cred, p.ino, p.newParent, p.newName);
-    ctx.changedDirs.push(p.newParent);
-    return attr;
+    return namesChanged(ctx, p.newParent, p.lease, ctx.volume.ns.link(p.cred, p.ino, p.newParent, p.newName));
   },
   // The files' attributes after the change go back: the caller may cache them (it may hold leases).
   Unlink: (p, ctx) => {
     const inos = changing(ctx, p.mountId, child(ctx, p.cred, p.parent, p.name));
     ctx.volume.ns.unlink(p.cred, p.parent, p.name);
-    ctx.changedDirs.push(p.parent);
-    return after(ctx, inos);
+    return namesChanged(ctx, p.parent, p.lease, after(ctx, inos));
   },
   // The removed directory: the caller's own lease on it goes (the others' break, as for any change).
   Rmdir: (p, ctx) => {
     const removed = child(ctx, p.cred, p.parent, p.name);
     ctx.volume.ns.rmdir(p.cred, p.parent, p.name);
-    ctx.changedDirs.push(p.parent);
-    if (!removed) return { dirs: [] };
+    if (!removed) return namesChanged(ctx, p.parent, p.lease, { dirs: [] });
     ctx.changedDirs.push(removed.ino);
     ctx.volume.dirLeases.released(p.mountId, removed.ino);
-    return { dirs: [removed.ino] };
+    return namesChanged(ctx, p.parent, p.lease, { dirs: [removed.ino] });
   },
   // A directory moved or replaced changes too (its '..', its ctime, its link count).
   Rename: (p, ctx) => {
