@@ -266,7 +266,7 @@ export function createLeaseManager(opts: LeaseManagerOptions): LeaseManager {
   /** Over a limit: the least recently used idle leases are demoted (Exclusive) or released (Shared). */
   function enforceLimits(): void {
     if (closed) return;
-    for (const [e, action] of limitVictims(entries.values(), held, { shared: opts.sharedLimit, exclusive: opts.exclusiveLimit })) {
+    for (const [e, action] of limitVictims(() => entries.values(), held, { shared: opts.sharedLimit, exclusive: opts.exclusiveLimit })) {
       counters.limitRevocations++;
       revoke(e, action, false);
       pump(e);
