@@ -82,7 +82,7 @@ export interface ChangeOutcome {
 
 export const MAX_DIRS = 20_000;
 export const MAX_NAMES = 200_000;
-export const ANSWER_WAIT_MS = 2000;
+export const ANSWER_WAIT_MS = 500;
 
 interface Held {
   epoch: number;
@@ -163,8 +163,12 @@ export function createDirLeases(hooks: DirLeaseHooks, log: Logger, answerWaitMs 
       return true;
     },
     interrupted(dir) {
+      // proxyfsd re-sends an interrupt until it is answered: the answer owed goes when the kernel is done.
+      if (owed.has(dir)) {
+        lost++;
+        return;
+      }
       breaks++;
-      const prior = owed.get(dir);
       let sent = false;
       const send = () => {
         if (sent) return;
@@ -179,7 +183,6 @@ export function createDirLeases(hooks: DirLeaseHooks, log: Logger, answerWaitMs 
       }, answerWaitMs);
       timer.unref();
       owed.set(dir, send);
-      prior?.(); // an earlier break of the same directory: its answer goes now, this one follows
       void lose(dir).then(send);
       if ((busy.get(dir) ?? 0) > 0) send();
     },
