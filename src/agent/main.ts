@@ -200,9 +200,9 @@ async function main(argv: string[]): Promise<number> {
       log.warn({ method, err: (err as Error).message }, 'malformed upcall ignored');
       return;
     }
-    // A file leased here, or else a directory lease (docs/LEASES.md §5; also answers for an
-    // inode this agent does not think it holds, with a release).
-    if (leases.known(params.ino) || vfs.dirLeases.epoch(params.ino) === undefined && params.action === 'demote') leases.interrupt(params.ino, params.action);
+    // A file leased here (only files are demoted), or else a directory lease (docs/LEASES.md §5;
+    // also answers for an inode this agent does not think it holds, with a release).
+    if (params.action === 'demote' || leases.known(params.ino)) leases.interrupt(params.ino, params.action);
     else vfs.dirLeases.interrupted(params.ino);
   });
   let invalidateKernel: ((path: string) => Promise<boolean>) | undefined;

@@ -130,11 +130,6 @@ export function createDirLeases(hooks: DirLeaseHooks, log: Logger, answerWaitMs 
     h.all = undefined;
   }
 
-  function answer(dir: Ino): void {
-    const send = owed.get(dir);
-    if (send) send();
-  }
-
   return {
     mark: () => lost,
     adopt,
@@ -193,7 +188,7 @@ export function createDirLeases(hooks: DirLeaseHooks, log: Logger, answerWaitMs 
       if (first !== undefined) started.set(first, token);
       for (const d of dirs) {
         busy.set(d, (busy.get(d) ?? 0) + 1);
-        answer(d);
+        owed.get(d)?.(); // an answer owed for d goes now: the kernel holds d's lock for this change
       }
       let out: ChangeOutcome | undefined;
       try {

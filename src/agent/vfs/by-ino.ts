@@ -8,10 +8,10 @@
  * (nameKept), and every change of a directory runs inside dirLeases.changing.
  */
 import { errorCode, FsError } from '../../common/errors/index.js';
-import { S_IFDIR, S_IFMT, type Attr, type Cred, type DirEntry, type Ino } from '../../common/protocol/index.js';
+import { type Attr, type Cred, type DirEntry, type Ino } from '../../common/protocol/index.js';
 import { cacheAttr, cachedAttr, forgetDirAttr, noteAttr, withLocalWrites, type Core } from './core.js';
 import { createAt, openIno, truncateIno } from './data.js';
-import { attrUnder, changed, changeFiles, fileAt, isRegular, noteFile, reopen, withLease } from './leased.js';
+import { attrUnder, changed, changeFiles, fileAt, isDirectory, isRegular, noteFile, reopen, withLease } from './leased.js';
 import { linkAt, mkdirAt, mknodAt, readdirPage, setattrIno, symlinkAt, type AttrChanges, type Made } from './names.js';
 
 export interface SetAttrChanges extends AttrChanges {
@@ -25,18 +25,22 @@ export interface Entry {
 }
 
 /**
- * A change by this mount of names in `parent` (create, mkdir, mknod, symlink, link): the new
- * name is kept under the parent's directory lease when that lease was held from before the call
- * until its answer (nobody else changed the directory meanwhile: that would have broken it).
+ * A change by this mount that adds `name` to `parent` (create, mkdir, mknod, symlink, link): the
+ * new name is kept under the parent's directory lease when that lease was held from before the
+ * call until its answer (nobody else changed the directory meanwhile: that would have broken it).
  */
-async function made(core: Core, parent: Ino, name: string, work: () => Promise<Made>): Promise<Entry> {
+async function adding<T extends { parentAttr?: Attr }>(core: Core, parent: Ino, name: string, work: () => Promise<T>): Promise<{ out: T; nameKept: boolean }> {
   const epoch = core.dirLeases.epoch(parent);
+  const out = await core.dirLeases.changing([parent], work, (r) => ({ added: [[parent, name]], attr: r.parentAttr }));
+  return { out, nameKept: epoch !== undefined && core.dirLeases.keepName(parent, epoch, name) };
+}
+
+/** mkdir, mknod, symlink, link: a directory made here comes with its lease and starts complete (LEASES.md §5). */
+async function made(core: Core, parent: Ino, name: string, work: () => Promise<Made>): Promise<Entry> {
   const mark = core.dirLeases.mark();
-  const { parentAttr, leased, ...attr } = await core.dirLeases.changing([parent], work, (r) => ({ added: [[parent, name]], attr: r.parentAttr }));
-  // A directory made here comes with its lease: it starts complete (LEASES.md §5).
-  if (leased && (attr.mode & S_IFMT) === S_IFDIR) noteDir(core, attr, core.dirLeases.adoptNew(attr.ino, mark));
-  entered(core, attr);
-  return { attr, nameKept: epoch !== undefined && core.dirLeases.keepName(parent, epoch, name) };
+  const { out: { parentAttr: _, leased, ...attr }, nameKept } = await adding(core, parent, name, work);
+  if (leased && isDirectory(attr)) noteDir(core, attr, core.dirLeases.adoptNew(attr.ino, mark));
+  return { attr: entered(core, attr), nameKept };
 }
 
 /** A directory's attributes with its directory lease (epoch), kept until the lease goes. */
@@ -66,7 +70,7 @@ export async function lookup(core: Core, cred: Cred, parent: Ino, name: string):
   const parentEpoch = parentLeased ? core.dirLeases.adopt(parent, mark) : undefined;
   const nameKept = parentEpoch !== undefined && core.dirLeases.keepName(parent, parentEpoch, name);
   if (!isRegular(attr)) {
-    const epoch = leased && (attr.mode & S_IFMT) === S_IFDIR ? core.dirLeases.adopt(attr.ino, mark) : undefined;
+    const epoch = leased && isDirectory(attr) ? core.dirLeases.adopt(attr.ino, mark) : undefined;
     return { attr: entered(core, noteDir(core, attr, epoch)), nameKept };
   }
   if (leased && core.leases.adopt(attr.ino, leased)) {
@@ -97,7 +101,7 @@ export async function getattr(core: Core, cred: Cred, ino: Ino): Promise<Attr> {
   try {
     const { leased: dirLeased, ...got } = await core.client.call('GetAttr', { cred, ino, lease: true });
     attr = noteAttr(core, got);
-    if (dirLeased && (attr.mode & S_IFMT) === S_IFDIR) noteDir(core, attr, core.dirLeases.adopt(ino, mark));
+    if (dirLeased && isDirectory(attr)) noteDir(core, attr, core.dirLeases.adopt(ino, mark));
   } catch (err) {
     // A directory or FIFO removed while the kernel holds it (open, or a working directory):
     // inode numbers are never reused, so it is gone for good; Linux answers its last
@@ -178,10 +182,8 @@ export async function open(core: Core, cred: Cred, ino: Ino, flags: number): Pro
 }
 
 export async function create(core: Core, cred: Cred, parent: Ino, name: string, mode: number, flags: number): Promise<Entry & { fh: number }> {
-  const epoch = core.dirLeases.epoch(parent);
-  const { parentAttr: _, ...c } = await core.dirLeases.changing([parent], () => createAt(core, cred, parent, name, mode, flags), (r) => ({ added: [[parent, name]], attr: r.parentAttr }));
-  entered(core, c.attr);
-  return { ...c, nameKept: epoch !== undefined && core.dirLeases.keepName(parent, epoch, name) };
+  const { out: { attr, fh }, nameKept } = await adding(core, parent, name, () => createAt(core, cred, parent, name, mode, flags));
+  return { attr: entered(core, attr), fh, nameKept };
 }
 
 /** One page of the directory after `cookie`; with plus, each entry carries its attributes. */

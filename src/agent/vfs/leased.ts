@@ -6,7 +6,7 @@
  * handles are opened again on their next use (reopen).
  */
 import { errorCode, FsError } from '../../common/errors/index.js';
-import { O_CREAT, O_EXCL, O_TRUNC, S_IFMT, S_IFREG, type Attr, type Cred, type Ino } from '../../common/protocol/index.js';
+import { O_CREAT, O_EXCL, O_TRUNC, S_IFDIR, S_IFMT, S_IFREG, type Attr, type Cred, type Ino } from '../../common/protocol/index.js';
 import type { LeaseMode } from '../lease/index.js';
 import { cachedAttr, forgetAttr, forgetNoCapability, noteAttr, withLocalWrites, type Core } from './core.js';
 import type { Handle } from './handles.js';
@@ -15,6 +15,10 @@ const INO_PATHS_MAX = 100_000;
 
 export function isRegular(attr: Attr): boolean {
   return (attr.mode & S_IFMT) === S_IFREG;
+}
+
+export function isDirectory(attr: Attr): boolean {
+  return (attr.mode & S_IFMT) === S_IFDIR;
 }
 
 /**

@@ -116,15 +116,15 @@ export async function readdirPage(core: Core, cred: Cred, ino: Ino, cookie: numb
 export type Made = Attr & { parentAttr?: Attr; leased?: 'shared' };
 
 export async function mkdirAt(core: Core, cred: Cred, parent: Ino, name: string, mode: number, lease = false): Promise<Made> {
-  return core.client.call('Mkdir', { cred, parent, name, mode: mode & 0o7777, umask: 0, ...(lease ? { lease } : {}) });
+  return core.client.call('Mkdir', { cred, parent, name, mode: mode & 0o7777, umask: 0, lease });
 }
 
 export async function mknodAt(core: Core, cred: Cred, parent: Ino, name: string, mode: number, rdev: number, lease = false): Promise<Made> {
-  return core.client.call('Mknod', { cred, parent, name, mode, umask: 0, rdev, ...(lease ? { lease } : {}) });
+  return core.client.call('Mknod', { cred, parent, name, mode, umask: 0, rdev, lease });
 }
 
 export async function symlinkAt(core: Core, cred: Cred, target: string, parent: Ino, name: string, lease = false): Promise<Made> {
-  return core.client.call('Symlink', { cred, parent, name, target, ...(lease ? { lease } : {}) });
+  return core.client.call('Symlink', { cred, parent, name, target, lease });
 }
 
 export async function mkdir(core: Core, ctx: OpContext, path: string, mode: number): Promise<Attr> {
@@ -165,7 +165,7 @@ export async function link(core: Core, ctx: OpContext, from: string, to: string)
 }
 
 export async function linkAt(core: Core, cred: Cred, ino: Ino, newParent: Ino, newName: string, lease = false): Promise<Made> {
-  const { parentAttr, ...attr } = await changeFiles(core, () => core.client.call('Link', { cred, ino, newParent, newName, ...(lease ? { lease } : {}) }), async () => [ino]);
+  const { parentAttr, ...attr } = await changeFiles(core, () => core.client.call('Link', { cred, ino, newParent, newName, lease }), async () => [ino]);
   forgetAttr(core, ino);
   return { ...noteAttr(core, attr), ...(parentAttr ? { parentAttr } : {}) };
 }

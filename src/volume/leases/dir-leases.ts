@@ -182,8 +182,10 @@ export function createDirLeases(opts: DirLeaseOptions): DirLeases {
           breaks += others.length;
           noteBreak(ino);
         }
-        for (const m of others) drop(m, ino);
-        for (const m of others) owe(m, ino);
+        for (const m of others) {
+          drop(m, ino);
+          owe(m, ino);
+        }
         // An answer still owed from an earlier break: that mount's kernel may still show the old names.
         for (const [m, p] of pending.get(ino) ?? []) {
           if (m !== byMount) waits.push(new Promise<void>((resolve) => { p.done.push(resolve); }));

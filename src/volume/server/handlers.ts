@@ -60,7 +60,7 @@ const isDir = (attr: Attr | undefined): boolean => attr !== undefined && (attr.m
 
 /** The call changes these inodes; those that are directories are named in ctx.changedDirs. */
 function dirsChanged(ctx: CallContext, ...attrs: (Attr | undefined)[]): void {
-  for (const a of attrs) if (a && isDir(a)) ctx.changedDirs.push(a.ino);
+  for (const a of attrs) if (isDir(a)) ctx.changedDirs.push(a!.ino);
 }
 /**
  * A change of names in `parent` by this call: the directory leases on it break (the dispatcher),
@@ -69,11 +69,6 @@ function dirsChanged(ctx: CallContext, ...attrs: (Attr | undefined)[]): void {
 function namesChanged<T extends object>(ctx: CallContext, parent: Ino, lease: boolean | undefined, result: T): T & { parentAttr?: Attr } {
   ctx.changedDirs.push(parent);
   return lease ? { ...result, parentAttr: ctx.volume.ns.getattr(parent) } : result;
-}
-
-/** A directory lease on `ino` granted with another call (Lookup, GetAttr), when it can be at once. */
-function dirLeaseAtOnce(ctx: CallContext, mountId: string, ino: Ino): boolean {
-  return ctx.volume.dirLeases.grant(mountId, ino);
 }
 
 /**
@@ -152,15 +147,15 @@ export const handlers: Handlers = {
   Lookup: (p, ctx) => {
     const attr = ctx.volume.ns.lookup(p.cred, p.parent, p.name);
     if (!p.lease) return attr;
-    const parentLeased = dirLeaseAtOnce(ctx, p.mountId, p.parent) ? { parentLeased: true } : {};
-    if (isDir(attr)) return dirLeaseAtOnce(ctx, p.mountId, attr.ino) ? { ...attr, leased: 'shared' as const, ...parentLeased } : { ...attr, ...parentLeased };
-    if ((attr.mode & S_IFMT) !== S_IFREG) return { ...attr, ...parentLeased };
-    const leased = grantAtOnce(ctx, p.mountId, attr.ino, 'shared');
-    return leased ? { ...attr, leased, ...parentLeased } : { ...attr, ...parentLeased };
+    const { dirLeases } = ctx.volume;
+    const out = dirLeases.grant(p.mountId, p.parent) ? { ...attr, parentLeased: true } : attr;
+    const leased = isDir(attr) ? (dirLeases.grant(p.mountId, attr.ino) ? 'shared' : undefined)
+      : (attr.mode & S_IFMT) === S_IFREG ? grantAtOnce(ctx, p.mountId, attr.ino, 'shared') : undefined;
+    return leased ? { ...out, leased } : out;
   },
   GetAttr: (p, ctx) => {
     const attr = ctx.volume.ns.getattr(p.ino);
-    return p.lease && isDir(attr) && dirLeaseAtOnce(ctx, p.mountId, attr.ino) ? { ...attr, leased: 'shared' as const } : attr;
+    return p.lease && isDir(attr) && ctx.volume.dirLeases.grant(p.mountId, attr.ino) ? { ...attr, leased: 'shared' as const } : attr;
   },
   SetAttr: ({ mountId, ...p }, ctx) => {
     const before = byIno(ctx, p.ino);
@@ -174,14 +169,13 @@ export const handlers: Handlers = {
   Create: (p, ctx) => {
     if (p.flags & O_TRUNC) changing(ctx, p.mountId, child(ctx, p.cred, p.parent, p.name));
     const attr = ctx.volume.ns.create(p.mountId, p.cred, p.parent, p.name, p.mode, p.umask, p.flags);
-    if (!p.lease) return namesChanged(ctx, p.parent, false, attr);
-    return namesChanged(ctx, p.parent, true, { ...attr, leased: grantAtOnce(ctx, p.mountId, attr.ino, 'exclusive') !== undefined });
+    return namesChanged(ctx, p.parent, p.lease, p.lease ? { ...attr, leased: grantAtOnce(ctx, p.mountId, attr.ino, 'exclusive') !== undefined } : attr);
   },
   Mknod: (p, ctx) => namesChanged(ctx, p.parent, p.lease, ctx.volume.ns.mknod(p.cred, p.parent, p.name, p.mode, p.umask, p.rdev)),
   // With lease, the maker holds the new directory's lease: nobody else can know it yet.
   Mkdir: (p, ctx) => {
     const attr = ctx.volume.ns.mkdir(p.cred, p.parent, p.name, p.mode, p.umask);
-    const leased = p.lease && dirLeaseAtOnce(ctx, p.mountId, attr.ino) ? { leased: 'shared' as const } : {};
+    const leased = p.lease && ctx.volume.dirLeases.grant(p.mountId, attr.ino) ? { leased: 'shared' as const } : {};
     return namesChanged(ctx, p.parent, p.lease, { ...attr, ...leased });
   },
   Symlink: (p, ctx) => namesChanged(ctx, p.parent, p.lease, ctx.volume.ns.symlink(p.cred, p.parent, p.name, p.target)),
@@ -200,10 +194,10 @@ export const handlers: Handlers = {
   Rmdir: (p, ctx) => {
     const removed = child(ctx, p.cred, p.parent, p.name);
     ctx.volume.ns.rmdir(p.cred, p.parent, p.name);
-    if (!removed) return namesChanged(ctx, p.parent, p.lease, { dirs: [] });
-    ctx.changedDirs.push(removed.ino);
-    ctx.volume.dirLeases.released(p.mountId, removed.ino);
-    return namesChanged(ctx, p.parent, p.lease, { dirs: [removed.ino] });
+    const dirs = removed ? [removed.ino] : [];
+    ctx.changedDirs.push(...dirs);
+    for (const d of dirs) ctx.volume.dirLeases.released(p.mountId, d);
+    return namesChanged(ctx, p.parent, p.lease, { dirs });
   },
   // A directory moved or replaced changes too (its '..', its ctime, its link count).
   Rename: (p, ctx) => {
@@ -211,9 +205,8 @@ export const handlers: Handlers = {
     const to = child(ctx, p.cred, p.newParent, p.newName);
     const inos = changing(ctx, p.mountId, from, to);
     ctx.volume.ns.rename(p.cred, p.parent, p.name, p.newParent, p.newName, p.flags);
-    ctx.changedDirs.push(p.parent, p.newParent);
-    const dirs = [from, to].filter((a): a is Attr => a !== undefined && isDir(a)).map((a) => a.ino);
-    ctx.changedDirs.push(...dirs);
+    const dirs = [from, to].filter(isDir).map((a) => a!.ino);
+    ctx.changedDirs.push(p.parent, p.newParent, ...dirs);
     return { ...after(ctx, inos), dirs };
   },
 
