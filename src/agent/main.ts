@@ -170,6 +170,7 @@ async function main(argv: string[]): Promise<number> {
         batchSize: 64, nowMs: () => clock.nowMs(), maxAgeMs: () => provisionedObjectTtlMs / 2, generation: () => client.generation,
       }),
       wrote: (p) => client.call('Wrote', { ...p, cred: ownCred }),
+      unstored: (p) => client.call('Unstored', { ...p, cred: ownCred }),
     },
     maxFlushSizeBytes: a.MaxFlushSize as number,
     maxFlushTimeMs: a.MaxFlushTime as number,

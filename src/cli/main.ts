@@ -81,7 +81,8 @@ async function main(argv: string[]): Promise<number> {
       const settings = volumeFrom(conf, volume, overrides);
       const report = await fsckVolume(settings, { verifyChecksums: flags.has('verify-checksums'), clock, log: cliLog() });
       for (const p of report.problems) process.stdout.write(`${p}\n`);
-      process.stdout.write(`pfs fsck: volume ${report.volume}: ${report.problems.length} problem(s), ${report.missingObjects} missing object(s), ${report.leakedObjects} leaked object(s)\n`);
+      process.stdout.write(`pfs fsck: volume ${report.volume}: ${report.problems.length} problem(s), ${report.missingObjects} missing object(s), ${report.leakedObjects} leaked object(s)` +
+        `${report.unstoredBytes > 0 ? `; ${report.unstoredBytes} byte(s) of files were never stored (failed write-backs: they read as EIO until rewritten)` : ''}\n`);
       return report.problems.length === 0 ? 0 : 1;
     }
     case 'plugin': {

@@ -18,7 +18,7 @@ function sample(t: number, k: number): AgentStats {
     },
     objectStore: { local: { get: { requests: 4 * k, errors: {}, bytes: 0, retries: 0, seconds: hist([['+Inf', 4 * k]]) } } },
     readCache: { hits: 3 * k, misses: k, bytesFetched: 0, lines: 0, checksumErrors: 0 },
-    writeback: { dirtyBytes: 1 << 20, segmentsInFlight: 2, segmentsOpen: 0, segmentsWritten: 0, bytesWritten: 0, segmentsFailed: 0, putRetries: 0, segmentsReprovisioned: 0 },
+    writeback: { dirtyBytes: 1 << 20, segmentsInFlight: 2, segmentsOpen: 0, segmentsWritten: 0, bytesWritten: 0, segmentsFailed: 0, putRetries: 0, segmentsReprovisioned: 0, segmentsMarkedUnstored: 0, writesRefusedFull: 0 },
   };
 }
 

@@ -71,6 +71,17 @@ export const volumeServerSchema: Schema = {
             'cannot be reached is not a refusal: the mount keeps its rights and the check is tried again after a tenth ' +
             'of this. `0`: tokens are checked at Mount and RenewMount only.',
         },
+        Capacity: {
+          type: 'bytes', default: '0', min: 0,
+          doc: 'Bytes of file data the volume may hold (`10GiB`); `0`: no limit. A write-back that would take the volume ' +
+            'past it is refused, and the application gets `ENOSPC` from `write` (soon after), `fsync` or `close`; ' +
+            'overwrites that do not grow the volume still work. `df` on a mount shows it as the size.',
+        },
+        InodeLimit: {
+          type: 'int', default: '0', min: 0,
+          doc: 'Files, directories and links (inodes) the volume may hold, the root included; `0`: no limit. ' +
+            'Creating one more is `ENOSPC`. `df -i` shows it.',
+        },
         MountGracePeriod: {
           type: 'duration', default: '60s',
           doc: 'A mount whose agent stays disconnected this long is dropped and its open files released; ' +

@@ -74,16 +74,18 @@ ${extra}`, { mode: 0o600 });
  */
 /**
  * volumeKeys: more `Key: value` lines for the [Volume:NAME] section; extraConf: more sections;
- * moreVolumes: more volumes served (local objects in the temp directory), formatted too.
+ * moreVolumes: more volumes served (local objects in the temp directory), formatted too;
+ * localStoreUrl: a file:// store elsewhere than the temp directory (agents must name it too).
  */
-export async function startProxyfsd(opts: { extraConf?: string; volume?: string; backend?: Backend; store?: BackendKeys; mountGracePeriod?: string; volumeKeys?: string; moreVolumes?: string[] } = {}): Promise<ProxyfsdHandle> {
+export async function startProxyfsd(opts: { extraConf?: string; volume?: string; backend?: Backend; store?: BackendKeys; mountGracePeriod?: string; volumeKeys?: string; moreVolumes?: string[]; localStoreUrl?: string } = {}): Promise<ProxyfsdHandle> {
   const backend = opts.backend ?? testBackend();
   const store = opts.store ?? (backend === 'local' ? undefined : await remoteBackendKeys(backend));
   const dir = mkdtempSync(join(tmpdir(), 'pfs-proxyfsd-'));
   const port = await freePort();
   const volume = opts.volume ?? 'TestVolume';
   const more = (opts.moreVolumes ?? []).map((v) => `\n[Volume:${v}]\nMetadataPath: ${join(dir, `${v}.db`)}\nObjectStoreURL: file://${join(dir, `objects-${v}`)}\n`).join('');
-  const conf = writeVolumeConf(dir, port, volume, `${opts.extraConf ?? ''}${more}`, store, opts.mountGracePeriod, opts.volumeKeys);
+  const local = opts.localStoreUrl === undefined ? undefined : { objectStoreUrl: opts.localStoreUrl, keys: {} };
+  const conf = writeVolumeConf(dir, port, volume, `${opts.extraConf ?? ''}${more}`, store ?? local, opts.mountGracePeriod, opts.volumeKeys);
   for (const v of [volume, ...opts.moreVolumes ?? []]) await run(join(BIN, 'pfs'), ['format', conf, v]);
   let errText = '';
   let proc!: ChildProcess;
@@ -107,7 +109,7 @@ export async function startProxyfsd(opts: { extraConf?: string; volume?: string;
   await launch();
   const handle: ProxyfsdHandle = {
     dir, conf, port, volume, backend,
-    objectStoreUrl: store?.objectStoreUrl ?? `file://${join(dir, 'objects')}`,
+    objectStoreUrl: store?.objectStoreUrl ?? opts.localStoreUrl ?? `file://${join(dir, 'objects')}`,
     agentKeys: store?.keys ?? {},
     get proc() { return proc; },
     stderr: () => errText,

@@ -167,6 +167,9 @@ async function readLeased(core: Core, h: Handle, offset: number, length: number,
 
 async function readObjects(core: Core, ino: Ino, out: Buffer, offset: number, length: number, retried = false): Promise<void> {
   const pieces = await core.extents.plan(ino, offset, length);
+  // Not logged here: the agent whose write-back failed logged it once; a reader may ask again and again.
+  const lost = pieces.find((p) => p.unstored);
+  if (lost) throw new FsError('EIO', `inode ${ino}: bytes ${lost.fileOffset}..${lost.fileOffset + lost.length - 1} were never stored (their write-back failed); they read as EIO until rewritten or truncated away`);
   try {
     // allSettled: no piece may still be copying into `out` (kernel memory) once we reply.
     const results = await Promise.allSettled(pieces.map(async (p) => {

@@ -1,19 +1,21 @@
 /**
  * Extent maps of files, cached per inode as the chunks FetchExtentMapChunk returned, and read
  * plans built from them. A chunk covers [rangeStart, rangeEnd): bytes in it not covered by an
- * extent are zeros. A fetch that was in flight across an invalidate() is used for its own read
+ * extent are zeros; bytes in an extent of UNSTORED_OBJECT_ID are planned as `unstored` (EIO). A fetch that was in flight across an invalidate() is used for its own read
  * but never cached.
  * Bounded: at most maxEntries extents are cached across all inodes (least recently used
  * inodes are dropped first).
  */
-import type { Cred, ExtentMapChunk, Ino, ObjectChecksums } from '../../common/protocol/index.js';
+import { UNSTORED_OBJECT_ID, type Cred, type ExtentMapChunk, type Ino, type ObjectChecksums } from '../../common/protocol/index.js';
 import type { VolumeClient } from '../volume-client/index.js';
 
 export interface Piece {
   fileOffset: number;
   length: number;
-  /** Absent for a hole (zeros). */
+  /** Absent for a hole (zeros) and for unstored bytes. */
   obj?: ObjectChecksums;
+  /** Bytes whose write-back failed for good (UNSTORED_OBJECT_ID): reading them is EIO. */
+  unstored?: true;
   objectOffset: number;
 }
 
@@ -103,7 +105,8 @@ export function createExtentCache(opts: { client: VolumeClient; cred: Cred; from
           if (e.fileOffset > pos) pieces.push({ fileOffset: pos, length: e.fileOffset - pos, objectOffset: 0 });
           const from = Math.max(pos, e.fileOffset);
           const to = Math.min(stop, eEnd);
-          pieces.push({ fileOffset: from, length: to - from, obj: objects.get(e.objectId), objectOffset: e.objectOffset + (from - e.fileOffset) });
+          if (e.objectId === UNSTORED_OBJECT_ID) pieces.push({ fileOffset: from, length: to - from, unstored: true, objectOffset: 0 });
+          else pieces.push({ fileOffset: from, length: to - from, obj: objects.get(e.objectId), objectOffset: e.objectOffset + (from - e.fileOffset) });
           pos = to;
         }
         if (pos < stop) {

@@ -220,6 +220,13 @@ export function createVfs(opts: VfsOptions): Vfs {
       else core.sizeEpoch.delete(ino);
     }
   });
+  // A failed write-back: the kernel may hold the pages of the bytes that were not stored (and a
+  // size that counted them); both go, so the next read asks and gets EIO there (Unstored).
+  opts.writeback.onFailed((ino) => {
+    core.extents.invalidate(ino);
+    forgetAttr(core, ino);
+    void core.invalidateNode(ino);
+  });
   const cred = (ctx: OpContext) => creds.cred(ctx);
   const ino: InoVfs = {
     lookup: async (ctx, parent, name) => byIno.lookup(core, await cred(ctx), parent, name),

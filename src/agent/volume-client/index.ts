@@ -41,7 +41,7 @@ export interface VolumeClientOptions {
 const MAX_TOKEN_RENEWALS = 3;
 
 /** Data reported under the old mount, its opens, leases and locks: never carried over to a new one. */
-const NOT_RESENT: ReadonlySet<string> = new Set(['Wrote', 'Release', 'Lease', 'Lock', 'Reclaim', 'Unmount']);
+const NOT_RESENT: ReadonlySet<string> = new Set(['Wrote', 'Unstored', 'Release', 'Lease', 'Lock', 'Reclaim', 'Unmount']);
 const MOUNT_LOST: ReadonlySet<string | undefined> = new Set(['PFS_ERR_MOUNT_EVICTED', 'PFS_ERR_UNKNOWN_MOUNT']);
 
 export function createVolumeClient(rpc: RpcClient, mountId: string, opts: VolumeClientOptions = {}): VolumeClient {

@@ -37,8 +37,14 @@
  * - A segment whose PUT (after retries) or Wrote fails for good is logged with inode, object and code,
  *   its data is dropped, and the inode is marked: the next flush(ino) (or flushAll) rejects with
  *   EIO (ENOSPC when the store was full) once and clears the mark, as Linux reports writeback
- *   errors on fsync. Later segments of
- *   the inode are still written.
+ *   errors on fsync. Its ranges are reported with Unstored in the inode's segment order (after
+ *   the Wrote of every earlier segment, before that of any later one), so from then on they
+ *   read as EIO on every agent, never as older bytes or zeros; only then does the segment leave
+ *   pending() and the onFailed listeners run. Later segments of the inode are still written.
+ * - Writes to an inode whose segment failed because the store is full are refused with ENOSPC
+ *   for FULL_REFUSE_MS after that failure (the application learns at write, not only at fsync;
+ *   the mark is still reported by the next flush). Other inodes' writes are taken: a small
+ *   write may still fit.
  * - failAll() (the mount was evicted, docs/LEASES.md §3) marks every inode with buffered or
  *   in-flight data failed and bumps the epoch: segments and writes of an older epoch are never
  *   reported with Wrote (they fail like a failed PUT), so no data buffered under a lost mount
@@ -47,7 +53,7 @@
 import { FsError, PfsError, errorCode } from '../../common/errors/index.js';
 import type { Attr, Ino } from '../../common/protocol/index.js';
 import { ChunkPool } from './chunk-pool.js';
-import { Segment } from './segment.js';
+import { resolveExtents, Segment } from './segment.js';
 import { Slots } from './slots.js';
 import type { Writeback, WritebackOptions, WritebackStats } from './types.js';
 import { provisionOne, uploadSegment, type RetryOptions, type SegmentObject } from './upload.js';
@@ -71,7 +77,7 @@ interface InodeState {
   closed: LiveSegment[];
   /** done of the last closed segment: the next one's Wrote waits for it. */
   lastDone: Promise<void>;
-  failed?: { full: boolean; message: string };
+  failed?: { full: boolean; message: string; atMs: number };
   chain: Promise<void>;
   writers: number;
 }
@@ -83,6 +89,8 @@ const CHUNK_BYTES = 1024 * 1024;
 const KEEP_SEGMENTS = 8;
 /** The pool is emptied once no segment has been open or in flight for this long. */
 const POOL_IDLE_MS = 1000;
+/** After a segment of an inode failed on a full store, writes to it get ENOSPC for this long. */
+const FULL_REFUSE_MS = 2000;
 
 export function createWriteback(opts: WritebackOptions): Writeback {
   const { store, server, clock, log } = opts;
@@ -100,7 +108,8 @@ export function createWriteback(opts: WritebackOptions): Writeback {
   /** Open segments, oldest first. */
   const openSegs = new Map<LiveSegment, InodeState>();
   const listeners: ((ino: Ino, attr: Attr) => void)[] = [];
-  const s: WritebackStats = { dirtyBytes: 0, segmentsInFlight: 0, segmentsWritten: 0, bytesWritten: 0, segmentsOpen: 0, segmentsFailed: 0, putRetries: 0, segmentsReprovisioned: 0, slotWaits: 0 };
+  const failListeners: ((ino: Ino) => void)[] = [];
+  const s: WritebackStats = { dirtyBytes: 0, segmentsInFlight: 0, segmentsWritten: 0, bytesWritten: 0, segmentsOpen: 0, segmentsFailed: 0, segmentsMarkedUnstored: 0, writesRefusedFull: 0, putRetries: 0, segmentsReprovisioned: 0, slotWaits: 0 };
   const deps = {
     store, server, log, checksumBlockSizeBytes: opts.checksumBlockSizeBytes, retry: opts.retry ?? DEFAULT_RETRY,
     onPutRetry: () => { s.putRetries++; },
@@ -181,24 +190,55 @@ export function createWriteback(opts: WritebackOptions): Writeback {
       s.segmentsWritten++;
       s.bytesWritten += live.seg.sizeBytes;
       retire(st, live);
-      for (const l of listeners) {
-        try {
-          l(st.ino, attr);
-        } catch (err) {
-          log.error({ ino: st.ino, err: (err as Error).message }, 'writeback: onWrote listener threw');
-        }
-      }
+      notify(listeners, 'onWrote', (l) => l(st.ino, attr));
     } catch (err) {
       s.segmentsFailed++;
       const code = errorCode(err) ?? 'PFS_ERR_INTERNAL';
       const message = (err as Error)?.message ?? String(err);
       log.error({ ino: st.ino, objectId: object?.objectId, key: object?.key, code, err: message }, 'writeback: a log segment failed for good; its writes are lost');
-      st.failed ??= { full: code === 'PFS_ERR_OBJECT_STORE_FULL', message: `inode ${st.ino}: writing back ${live.seg.sizeBytes} bytes${object ? ` to object ${object.key}` : ''} failed: ${message}` };
+      // The store is out of space, or the volume at its Capacity (Wrote refused with ENOSPC).
+      const full = code === 'PFS_ERR_OBJECT_STORE_FULL' || code === 'ENOSPC';
+      const failure = { full, message: `inode ${st.ino}: writing back ${live.seg.sizeBytes} bytes${object ? ` to object ${object.key}` : ''} failed: ${message}`, atMs: performance.now() };
+      if (!st.failed) st.failed = failure;
+      else if (full) Object.assign(st.failed, { full, atMs: failure.atMs });
+      const attr = live.epoch === epoch ? await markUnstored(st, live, before) : undefined;
       retire(st, live);
+      if (attr) notify(listeners, 'onWrote', (l) => l(st.ino, attr));
+      notify(failListeners, 'onFailed', (l) => l(st.ino));
     } finally {
       slots.release();
       live.markDone();
       forgetIfIdle(st);
+    }
+  }
+
+  /**
+   * After every earlier segment of the inode: the failed segment's ranges are reported with
+   * Unstored, so they read as EIO. Resolves with the attributes, or undefined when the mount was
+   * evicted meanwhile or the call failed (logged: the ranges may then read as older bytes).
+   */
+  async function markUnstored(st: InodeState, live: LiveSegment, before: Promise<void>): Promise<Attr | undefined> {
+    await before;
+    if (live.epoch !== epoch) return undefined;
+    const ranges = resolveExtents(live.seg.pieces).map((r) => ({ fileOffset: r.fileOffset, length: r.length }));
+    try {
+      const attr = await server.unstored({ ino: st.ino, ranges });
+      s.segmentsMarkedUnstored++;
+      return attr;
+    } catch (err) {
+      log.error({ ino: st.ino, ranges: ranges.length, code: errorCode(err), err: (err as Error).message },
+        'writeback: could not mark the ranges of a failed log segment unstored; until they are rewritten they may read as the bytes they held before');
+      return undefined;
+    }
+  }
+
+  function notify<L>(list: L[], what: string, call: (l: L) => void): void {
+    for (const l of list) {
+      try {
+        call(l);
+      } catch (err) {
+        log.error({ err: (err as Error).message }, `writeback: ${what} listener threw`);
+      }
     }
   }
 
@@ -300,6 +340,11 @@ export function createWriteback(opts: WritebackOptions): Writeback {
         throw new FsError('EINVAL', `write to inode ${ino} at offset ${offset}`);
       }
       if (data.length === 0) return;
+      const refused = inodes.get(ino)?.failed;
+      if (refused?.full && performance.now() - refused.atMs < FULL_REFUSE_MS) {
+        s.writesRefusedFull++;
+        throw new FsError('ENOSPC', `write to inode ${ino} refused: the object store was full when its last log segment was written (${refused.message})`);
+      }
       const st = stateOf(ino);
       const writeEpoch = epoch;
       // No write of this inode queued or running: copy in now, in this tick (the common case);
@@ -330,7 +375,7 @@ export function createWriteback(opts: WritebackOptions): Writeback {
       for (const st of inodes.values()) {
         if (!st.open && st.closed.length === 0 && st.writers === 0) continue;
         failed.push(st.ino);
-        st.failed ??= { full: false, message: `inode ${st.ino}: ${message}` };
+        st.failed ??= { full: false, message: `inode ${st.ino}: ${message}`, atMs: performance.now() };
         if (st.open) closeSegment(st, st.open); // its upload sees the old epoch and fails
       }
       return failed;
@@ -357,6 +402,9 @@ export function createWriteback(opts: WritebackOptions): Writeback {
     },
     onWrote(listener) {
       listeners.push(listener);
+    },
+    onFailed(listener) {
+      failListeners.push(listener);
     },
     stats: () => ({ ...s }),
     async close() {

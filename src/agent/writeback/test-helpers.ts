@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { crc32 } from 'node:zlib';
 import { FsError, PfsError } from '../../common/errors/index.js';
 import type { ObjectStore } from '../../common/objectstore/index.js';
-import { objectKey, type Attr, type Ino, type WroteParams } from '../../common/protocol/index.js';
+import { objectKey, type Attr, type Ino, type Timespec, type WroteParams } from '../../common/protocol/index.js';
 import type { SegmentServer } from './index.js';
 
 export const quietLog = { debug() {}, info() {}, warn() {}, error() {} };
@@ -26,6 +26,10 @@ export interface FakeServer extends SegmentServer {
   freshProvisions: number;
   /** Called when Wrote starts (before its checks), e.g. to sample state. */
   onWroteCall?: (p: WroteCall) => void;
+  /** Unstored calls, in arrival order. */
+  readonly unstoredCalls: { ino: Ino; ranges: { fileOffset: number; length: number }[] }[];
+  /** Every successful Wrote and Unstored of any inode, in arrival order ('wrote 7', 'unstored 7'). */
+  readonly log: string[];
 }
 
 export function fakeServer(): FakeServer {
@@ -34,6 +38,8 @@ export function fakeServer(): FakeServer {
   const reported = new Set<number>();
   const srv: FakeServer = {
     calls: [],
+    unstoredCalls: [],
+    log: [],
     provisioned: 0,
     failWrotes: 0,
     expired: new Set(),
@@ -65,13 +71,23 @@ export function fakeServer(): FakeServer {
         prevEnd = e.fileOffset + e.length;
       }
       srv.calls.push(p);
+      srv.log.push(`wrote ${p.ino}`);
       const size = Math.max(sizes.get(p.ino) ?? 0, prevEnd);
       sizes.set(p.ino, size);
-      const t = p.mtime;
-      return { ino: p.ino, mode: 0o100644, nlink: 1, uid: 0, gid: 0, rdev: 0, size, blocks: Math.ceil(size / 512), atime: t, mtime: t, ctime: t, crtime: t } satisfies Attr;
+      return attrOf(p.ino, size, p.mtime);
+    },
+    async unstored(p) {
+      await new Promise((r) => setImmediate(r));
+      srv.unstoredCalls.push(p);
+      srv.log.push(`unstored ${p.ino}`);
+      return attrOf(p.ino, sizes.get(p.ino) ?? 0, { sec: 0, nsec: 0 });
     },
   };
   return srv;
+}
+
+function attrOf(ino: Ino, size: number, t: Timespec): Attr {
+  return { ino, mode: 0o100644, nlink: 1, uid: 0, gid: 0, rdev: 0, size, blocks: Math.ceil(size / 512), atime: t, mtime: t, ctime: t, crtime: t };
 }
 
 /** CRC32 per block, computed independently of the code under test. */

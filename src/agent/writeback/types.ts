@@ -28,6 +28,10 @@ export interface WritebackStats {
   segmentsOpen: number;
   segmentsFailed: number;
   putRetries: number;
+  /** Failed segments whose ranges the server marked unstored (they read as EIO). */
+  segmentsMarkedUnstored: number;
+  /** Writes refused with ENOSPC at once because the store was full moments before. */
+  writesRefusedFull: number;
   /** Segments written again under a fresh object number after the server refused theirs. */
   segmentsReprovisioned: number;
   slotWaits: number;
@@ -60,8 +64,14 @@ export interface Writeback {
   dirtyEnd(ino: Ino): number;
   /** mtime of the latest buffered write, if the inode has unreported writes. */
   dirtyMtime(ino: Ino): Timespec | undefined;
-  /** Called after each successful Wrote with the attributes it returned. */
+  /** Called after each successful Wrote, and each Unstored, with the attributes it returned. */
   onWrote(listener: (ino: Ino, attr: Attr) => void): void;
+  /**
+   * Called when a segment of ino failed for good, once its ranges left pending() (and, unless
+   * the mount was evicted, after Unstored marked them): bytes the kernel keeps of the file
+   * must go, so a read asks again and gets EIO there.
+   */
+  onFailed(listener: (ino: Ino) => void): void;
   stats(): WritebackStats;
   /** Refuses new writes, flushAll (rejecting, after draining, with its EIO), then stops timers. */
   close(): Promise<void>;

@@ -13,7 +13,7 @@ import pRetry from 'p-retry';
 import { isRetryable } from '../../common/objectstore/retry.js';
 import { PfsError, errorCode } from '../../common/errors/index.js';
 import type { ObjectStore } from '../../common/objectstore/index.js';
-import type { Attr, WroteParams } from '../../common/protocol/index.js';
+import type { Attr, Ino, WroteParams } from '../../common/protocol/index.js';
 import type { Logger } from '../../common/rpc/index.js';
 import type { Segment } from './segment.js';
 
@@ -29,6 +29,8 @@ export interface SegmentServer {
   provision(count: number, fresh?: boolean): Promise<{ objectId: number; key: string }[]>;
   /** Reports a segment (the caller adds the mount and the agent's own credentials). */
   wrote(p: Omit<WroteParams, 'mountId' | 'cred'>): Promise<Attr>;
+  /** Reports ranges of a segment that failed for good: they read as EIO from then on (RPC Unstored). */
+  unstored(p: { ino: Ino; ranges: { fileOffset: number; length: number }[] }): Promise<Attr>;
 }
 
 export interface UploadDeps {
@@ -86,6 +88,11 @@ export async function uploadSegment(deps: UploadDeps, seg: Segment, object: Segm
       for (const r of refused) deps.store.delete(r.key).catch(() => undefined);
       return attr;
     } catch (err) {
+      if (errorCode(err) === 'ENOSPC') {
+        // The volume is at its Capacity: the object will never be reported; do not keep its bytes.
+        deps.store.delete(object.key).catch(() => undefined);
+        for (const r of refused) deps.store.delete(r.key).catch(() => undefined);
+      }
       if (errorCode(err) !== 'PFS_ERR_STALE_OBJECT' || refused.length >= MAX_REPROVISIONS) throw err;
       refused.push(object);
       object = await provisionOne(deps.server, true);

@@ -66,6 +66,7 @@ it('writes through a real volume server and reads the bytes back verified', { ti
   const server: SegmentServer = {
     provision: async (count) => (await call(c, 'ProvisionObject', { mountId, count })).objects,
     wrote: (p) => call(c, 'Wrote', { cred: root, mountId, ...p }),
+    unstored: (p) => call(c, 'Unstored', { cred: root, mountId, ...p }),
   };
   const wb = createWriteback({ store, server, clock, log: quietLog, maxFlushSizeBytes: 300_000, maxFlushTimeMs: 3_600_000, dirtySegmentLimit: 3, checksumBlockSizeBytes });
   const cache = createReadCache({ store, lineSizeBytes: 2 * checksumBlockSizeBytes, lineCount: 64, log: quietLog });

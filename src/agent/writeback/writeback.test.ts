@@ -7,6 +7,7 @@ import { afterEach, beforeEach, describe, it } from 'node:test';
 import { manualClock } from '../../common/clock/index.js';
 import { openLocalStore, withFaults, type FaultyStore, type ObjectStore } from '../../common/objectstore/index.js';
 import { objectKey, type Attr, type Ino } from '../../common/protocol/index.js';
+import { PfsError } from '../../common/errors/index.js';
 import { createWriteback, type Writeback, type WritebackOptions } from './index.js';
 import { MAX_REPROVISIONS } from './upload.js';
 import { delayingStore, fakeServer, FileModel, gatedStore, quietLog, replay, waitFor, type FakeServer } from './test-helpers.js';
@@ -62,7 +63,7 @@ describe('writeback', () => {
     assert.deepEqual((await replay(store, server.calls, 5)).bytes, expected.bytes); // checks CRC32 lists too
     assert.deepEqual(w.pending(5), []);
     assert.equal(w.dirtyEnd(5), 0);
-    assert.deepEqual(w.stats(), { dirtyBytes: 0, segmentsInFlight: 0, segmentsWritten: 3, bytesWritten: 10_000, segmentsOpen: 0, segmentsFailed: 0, putRetries: 0, segmentsReprovisioned: 0, slotWaits: 0 });
+    assert.deepEqual(w.stats(), { dirtyBytes: 0, segmentsInFlight: 0, segmentsWritten: 3, bytesWritten: 10_000, segmentsOpen: 0, segmentsFailed: 0, segmentsMarkedUnstored: 0, writesRefusedFull: 0, putRetries: 0, segmentsReprovisioned: 0, slotWaits: 0 });
   });
 
   it('closes a segment maxFlushTimeMs after its first byte', async () => {
@@ -235,6 +236,45 @@ describe('writeback', () => {
     await assert.rejects(w.flush(7), { code: 'EIO' });
     assert.deepEqual(server.calls.map((c) => c.extents[0]!.fileOffset), [100, 200]);
     await w.flush(7);
+  });
+
+  it('a failed segment is reported Unstored in segment order (after the Wrote before it, before the one after), then leaves pending and onFailed runs', async () => {
+    // Segment 2 (bytes 100..199) fails for good, while segment 1's PUT is still running; 1 and 3 are written.
+    const keyed: ObjectStore = {
+      ...store,
+      async put(key, body, o) {
+        if (key === objectKey(2)) throw new PfsError('PFS_ERR_OBJECT_STORE_FULL', `injected: put ${key} (full)`);
+        if (key === objectKey(1)) await new Promise((r) => setTimeout(r, 50));
+        return store.put(key, body, o);
+      },
+    };
+    const v = make({ store: keyed, maxFlushSizeBytes: 100 });
+    const failed: Ino[] = [];
+    let pendingAtFail = -1;
+    v.onFailed((ino) => { failed.push(ino); pendingAtFail = v.pending(ino, 100, 100).length; });
+    await v.write(8, 0, Buffer.alloc(250, 1));
+    await assert.rejects(v.flush(8), { code: 'ENOSPC' });
+    assert.deepEqual(server.log, ['wrote 8', 'unstored 8', 'wrote 8']);
+    assert.deepEqual(server.unstoredCalls, [{ ino: 8, ranges: [{ fileOffset: 100, length: 100 }] }]);
+    assert.deepEqual(failed, [8]);
+    assert.equal(pendingAtFail, 0, 'the failed bytes are not served from pending once onFailed runs');
+    assert.equal(v.stats().segmentsMarkedUnstored, 1);
+  });
+
+  it('writes to an inode whose segment failed on a full store get ENOSPC for a while; other inodes are taken', async () => {
+    const w = make({ retry: { retries: 0, minTimeoutMs: 1, factor: 1 } });
+    store.plan.failNext = { put: 1 };
+    store.plan.errorFor = (op, key) => new PfsError('PFS_ERR_OBJECT_STORE_FULL', `injected: ${op} ${key} (full)`);
+    await w.write(9, 0, Buffer.alloc(10, 1));
+    await w.settle(9);
+    await assert.rejects(w.write(9, 10, Buffer.alloc(10, 2)), (e: Error & { code?: string }) => e.code === 'ENOSPC' && /full/.test(e.message));
+    await w.write(10, 0, Buffer.alloc(10, 3)); // another file: may fit
+    await assert.rejects(w.flush(9), { code: 'ENOSPC' }); // the failure itself is still reported by flush
+    await w.write(9, 10, Buffer.alloc(10, 2)); // reported: taken again
+    await w.flush(9);
+    await w.flush(10);
+    assert.equal(w.stats().writesRefusedFull, 1);
+    assert.deepEqual(server.unstoredCalls, [{ ino: 9, ranges: [{ fileOffset: 0, length: 10 }] }]);
   });
 
   it('a segment whose object number the server refused is written again under a fresh one', async () => {

@@ -22,6 +22,7 @@ export interface ReadCacheFigures { hits: number; misses: number; bytesFetched: 
 export interface WritebackFigures {
   dirtyBytes: number; segmentsInFlight: number; segmentsOpen: number; segmentsWritten: number;
   bytesWritten: number; segmentsFailed: number; putRetries: number; segmentsReprovisioned: number;
+  segmentsMarkedUnstored: number; writesRefusedFull: number;
 }
 export interface CredentialFigures { renewals: number; pluginStarts: number; pluginFailures: number }
 /** What agent/lease's stats() gives (LeaseStats has this shape). */
@@ -110,6 +111,8 @@ export function createAgentMetrics(): AgentMetrics {
   new Gauge({ name: `${P}_writeback_segments_open`, help: 'Log segments taking writes.', registers, collect() { this.set(wb()?.segmentsOpen ?? 0); } });
   new Counter({ name: `${P}_writeback_segments_written_total`, help: 'Log segments uploaded and reported with Wrote.', registers, collect() { this.reset(); setCounter(this, wb()?.segmentsWritten ?? 0); } });
   new Counter({ name: `${P}_writeback_segments_failed_total`, help: 'Log segments that failed for good (their writes were lost; the next fsync/close returned EIO).', registers, collect() { this.reset(); setCounter(this, wb()?.segmentsFailed ?? 0); } });
+  new Counter({ name: `${P}_writeback_segments_unstored_total`, help: 'Failed log segments whose ranges the volume server marked unstored (they read as EIO until rewritten).', registers, collect() { this.reset(); setCounter(this, wb()?.segmentsMarkedUnstored ?? 0); } });
+  new Counter({ name: `${P}_writeback_writes_refused_full_total`, help: 'Writes answered ENOSPC at once because the object store was full (or the volume at its Capacity) moments before.', registers, collect() { this.reset(); setCounter(this, wb()?.writesRefusedFull ?? 0); } });
   new Counter({ name: `${P}_writeback_put_retries_total`, help: 'Log-segment PUTs retried by writeback.', registers, collect() { this.reset(); setCounter(this, wb()?.putRetries ?? 0); } });
   new Counter({ name: `${P}_writeback_segments_reprovisioned_total`, help: 'Log segments written again under a fresh object number after the volume server refused theirs (expired, dead or unknown).', registers, collect() { this.reset(); setCounter(this, wb()?.segmentsReprovisioned ?? 0); } });
 
@@ -180,6 +183,7 @@ export function createAgentMetrics(): AgentMetrics {
         out.writeback = {
           dirtyBytes: w.dirtyBytes, segmentsInFlight: w.segmentsInFlight, segmentsOpen: w.segmentsOpen, segmentsWritten: w.segmentsWritten,
           bytesWritten: w.bytesWritten, segmentsFailed: w.segmentsFailed, putRetries: w.putRetries, segmentsReprovisioned: w.segmentsReprovisioned,
+          segmentsMarkedUnstored: w.segmentsMarkedUnstored, writesRefusedFull: w.writesRefusedFull,
         };
       }
       const l = ls();

@@ -63,7 +63,7 @@ test('agent: observers move /metrics and /stats alike; the text is valid exposit
 
 test('agent: read cache, writeback and auth figures are read at scrape time', async () => {
   const rc = { hits: 3, misses: 1, bytesFetched: 1 << 20, lines: 1, checksumErrors: 0 };
-  const wb = { dirtyBytes: 500, segmentsInFlight: 2, segmentsOpen: 1, segmentsWritten: 7, bytesWritten: 9000, segmentsFailed: 0, putRetries: 1, segmentsReprovisioned: 0 };
+  const wb = { dirtyBytes: 500, segmentsInFlight: 2, segmentsOpen: 1, segmentsWritten: 7, bytesWritten: 9000, segmentsFailed: 0, putRetries: 1, segmentsReprovisioned: 0, segmentsMarkedUnstored: 0, writesRefusedFull: 0 };
   const creds = { stats: { renewals: 2, pluginStarts: 1, pluginFailures: 0 } };
   agent.attach({ readCache: { stats: () => rc }, writeback: { stats: () => wb }, credentials: creds });
   rc.hits = 10;

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -6,6 +7,7 @@ import { pathToFileURL } from 'node:url';
 import { describe, it } from 'node:test';
 import { runConformance } from './conformance.js';
 import { openObjectStore, withFaults } from './index.js';
+import { isRetryable } from './retry.js';
 
 async function tempDir(): Promise<string> {
   return mkdtemp(join(tmpdir(), 'pfs-objectstore-'));
@@ -19,6 +21,25 @@ runConformance('local', async () => {
 const code = (c: string) => (err: unknown) => (err as { code?: string }).code === c;
 
 describe('local object store', () => {
+  it('a full filesystem is PFS_ERR_OBJECT_STORE_FULL (not retried) and leaves no temp file', { skip: process.getuid?.() !== 0 && 'mounting a small tmpfs needs root' }, async () => {
+    const dir = await tempDir();
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m,mode=0700', 'tmpfs', dir]);
+    const store = openObjectStore(pathToFileURL(dir).href);
+    try {
+      await store.put('small', Buffer.alloc(64 * 1024, 1));
+      await assert.rejects(store.put('big', Buffer.alloc(2 << 20, 2)), code('PFS_ERR_OBJECT_STORE_FULL'));
+      assert.equal(isRetryable(await store.put('big', Buffer.alloc(2 << 20)).catch((e: unknown) => e)), false);
+      assert.deepEqual(await readdir(dir), ['small']);
+      await store.delete('small');
+      await store.put('fits', Buffer.alloc(512 * 1024, 3));
+      assert.equal((await store.get('fits')).length, 512 * 1024);
+    } finally {
+      await store.close();
+      execFileSync('umount', [dir]);
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
   it('refuses keys that are not flat names', async () => {
     const dir = await tempDir();
     const store = openObjectStore(pathToFileURL(dir).href);

@@ -10,6 +10,8 @@
  * renames it over the key and fsyncs the directory: when put resolves the object is durable,
  * and a reader sees either the whole old object, the whole new one, or none. delete also fsyncs
  * the directory, so a deleted object does not come back after a crash. Temp files left by a crash are not listed and not removed.
+ * A full filesystem or quota (ENOSPC, EDQUOT) is PFS_ERR_OBJECT_STORE_FULL, and put removes
+ * its temp file first, so a failed put leaves no bytes behind.
  *
  * Page cache: an object is written once and read back rarely (the agent's read cache and the
  * kernel's FUSE page cache hold what it serves), so put drops the object's pages once synced and
@@ -222,5 +224,7 @@ function storeError(err: unknown, op: string, key: string): PfsError {
   if (err instanceof PfsError) return err;
   const code = (err as NodeJS.ErrnoException).code;
   if (code === 'ENOENT' && op !== 'list' && op !== 'put') return new PfsError('PFS_ERR_OBJECT_MISSING', `object ${key} does not exist`, { cause: err });
+  // A full filesystem or an exhausted quota: asking again does not help (not retried).
+  if (code === 'ENOSPC' || code === 'EDQUOT') return new PfsError('PFS_ERR_OBJECT_STORE_FULL', `${op} ${key}: ${(err as Error).message}`, { cause: err });
   return new PfsError('PFS_ERR_OBJECT_STORE', `${op} ${key}: ${(err as Error).message}`, { cause: err });
 }

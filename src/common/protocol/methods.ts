@@ -74,6 +74,12 @@ export interface MethodMap {
   FetchExtentMapChunk: { params: { mountId: string; cred: Cred; ino: Ino; fileOffset: number; maxEntriesFrom: number; maxEntriesBefore: number }; result: ExtentMapChunk };
   ProvisionObject: { params: { mountId: string; count: number }; result: { objects: { objectId: number; key: string }[] } };
   Wrote: { params: WroteParams; result: Attr };
+  /**
+   * Ranges of a file whose write-back failed for good (the PUT or its Wrote): from now on they
+   * read as EIO (extents in UNSTORED_OBJECT_ID) until rewritten or truncated away. Sent in the
+   * inode's segment order with its Wrote calls; the size is not changed.
+   */
+  Unstored: { params: { mountId: string; cred: Cred; ino: Ino; ranges: { fileOffset: number; length: number }[] }; result: Attr };
 
   /** Blocks until granted (conflicting holders are interrupted, unresponsive ones evicted); demote and release answer at once. */
   Lease: { params: { mountId: string; ino: Ino; request: LeaseRequest }; result: { granted: LeaseGrant } };
@@ -216,12 +222,12 @@ export const METHODS: readonly Method[] = [
   'Ping', 'DescribeVolume', 'Mount', 'RenewMount', 'Unmount', 'Lookup', 'GetAttr', 'SetAttr', 'Access', 'Create', 'Mknod', 'Mkdir',
   'Symlink', 'Readlink', 'Link', 'Unlink', 'Rmdir', 'Rename', 'Open', 'Release', 'ReadDir', 'StatVfs',
   'SetXattr', 'GetXattr', 'ListXattr', 'RemoveXattr', 'FetchExtentMapChunk', 'ProvisionObject', 'Wrote',
-  'Lease', 'Lock', 'GetLock', 'Reclaim',
+  'Unstored', 'Lease', 'Lock', 'GetLock', 'Reclaim',
 ];
 
 export const MUTATING: ReadonlySet<Method> = new Set<Method>([
   'Mount', 'Unmount', 'SetAttr', 'Create', 'Mknod', 'Mkdir', 'Symlink', 'Link', 'Unlink', 'Rmdir',
-  'Rename', 'Open', 'Release', 'SetXattr', 'RemoveXattr', 'ProvisionObject', 'Wrote',
+  'Rename', 'Open', 'Release', 'SetXattr', 'RemoveXattr', 'ProvisionObject', 'Wrote', 'Unstored',
 ]);
 
 export const BLOCKING: ReadonlySet<Method> = new Set<Method>(['Lease', 'Lock', 'GetLock', 'Reclaim']);

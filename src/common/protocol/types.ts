@@ -67,7 +67,13 @@ export interface DirEntry {
   attr?: Attr;
 }
 
-/** One piece of a file: fileOffset..fileOffset+length read from object at objectOffset. */
+/**
+ * The object number of an extent whose bytes were never stored: its write-back failed for good
+ * (`Unstored`). Such an extent reads as EIO, never as zeros or older data; no object has it.
+ */
+export const UNSTORED_OBJECT_ID = 0;
+
+/** One piece of a file: fileOffset..fileOffset+length read from object at objectOffset (or UNSTORED_OBJECT_ID). */
 export interface Extent {
   fileOffset: number;
   length: number;

@@ -97,6 +97,7 @@ const SHAPES: { [M in Method]: Check } = {
     extents: arrayOf(extent, 1 << 16),
     mtime: timespec,
   }),
+  Unstored: object({ mountId, cred, ino, ranges: arrayOf(object({ fileOffset: uint, length: uint }), 1 << 16) }),
   Lease: object({ mountId, ino, request: oneOf('shared', 'promote', 'exclusive', 'demote', 'release') }),
   Lock: withRange(object({
     mountId, ino, owner, kind: oneOf('posix', 'flock'), type: oneOf('read', 'write', 'unlock'),

@@ -18,6 +18,8 @@ export interface FsckReport {
   problems: string[];
   missingObjects: number;
   leakedObjects: number;
+  /** Bytes of files whose write-back failed for good: they read as EIO until rewritten (not a problem of the volume). */
+  unstoredBytes: number;
 }
 
 const silentLog: Logger = { debug() {}, info() {}, warn() {}, error() {} };
@@ -38,7 +40,7 @@ export async function fsckVolume(settings: Pick<VolumeSettings, 'name' | 'metada
     const problems = ns.check().map((p) => `namespace: ${p}`);
     const data = await fsckData(md, extents, store, { verifyChecksums: opts.verifyChecksums });
     problems.push(...data.problems.map((p) => `data: ${p}`));
-    return { volume: settings.name, problems, missingObjects: data.missing.length, leakedObjects: data.leaked.length };
+    return { volume: settings.name, problems, missingObjects: data.missing.length, leakedObjects: data.leaked.length, unstoredBytes: data.unstoredBytes };
   } finally {
     md.close();
     await store.close();

@@ -5,10 +5,11 @@
  * rangeStart is the end of the extent just before the first one returned (or 0); rangeEnd is
  * the start of the extent just after the last one returned (or size). Extents are clipped to
  * size (ones starting at or past it do not exist for the reader). Every byte of
- * [rangeStart, rangeEnd) not covered by an extent reads as zero.
+ * [rangeStart, rangeEnd) not covered by an extent reads as zero. Extents in UNSTORED_OBJECT_ID
+ * (bytes whose write-back failed) are returned like others, with no object checksums.
  */
 import { FsError, PfsError } from '../../common/errors/index.js';
-import type { Extent, ExtentMapChunk, Ino, ObjectChecksums } from '../../common/protocol/index.js';
+import { UNSTORED_OBJECT_ID, type Extent, type ExtentMapChunk, type Ino, type ObjectChecksums } from '../../common/protocol/index.js';
 import { checksumsOf } from './objects.js';
 import type { ExtentRow, Statements } from './sql.js';
 
@@ -36,6 +37,7 @@ export function fetchChunk(s: Statements, ino: Ino, size: number, fileOffset: nu
   }));
   const objects: ObjectChecksums[] = [];
   for (const id of new Set(extents.map((e) => e.objectId))) {
+    if (id === UNSTORED_OBJECT_ID) continue; // no object: the reader answers EIO there
     const row = s.object.get(id);
     if (!row || row.state !== 'live') throw new PfsError('PFS_ERR_INTERNAL', `inode ${ino} has an extent in object ${id}, which is ${row?.state ?? 'unknown'}`);
     objects.push(checksumsOf(row));

@@ -17,10 +17,15 @@
  *   deleted it from the store. A dead object is never written into again. A provisioned object
  *   that expires unused is made dead by expiredProvisioned, the same way; one handed to a mount
  *   expires only once that mount has ended (disownProvisioned) and the TTL has passed since;
- * - meta `used_bytes` is the sum of all extent lengths.
+ * - meta `used_bytes` is the sum of all extent lengths, unstored ones excepted;
+ * - an extent in UNSTORED_OBJECT_ID (0, never provisioned) marks bytes whose write-back failed
+ *   for good (`unstored`): readers get EIO there. It has no object row and no live bytes, is
+ *   punched and trimmed like any other, and may lie past the file's size (a later Wrote may
+ *   extend the file over it; growing a file by truncate trims at the old size first, so bytes
+ *   past the old end read as zeros).
  */
 import { PfsError } from '../../common/errors/index.js';
-import { objectKey, type Extent, type ExtentMapChunk, type Ino, type ObjectChecksums, type Timespec, type WroteParams } from '../../common/protocol/index.js';
+import { objectKey, UNSTORED_OBJECT_ID, type Extent, type ExtentMapChunk, type Ino, type ObjectChecksums, type Timespec, type WroteParams } from '../../common/protocol/index.js';
 import { toNs, type Metadata } from '../metadata/index.js';
 import { audit, type ExtentsAudit } from './audit.js';
 import { fetchChunk } from './fetch-chunk.js';
@@ -46,7 +51,10 @@ export interface MovedPiece {
 }
 
 export interface ExtentMaps {
-  /** Drops every byte at or past newSize (extents wholly past it go, the one straddling it is cut). */
+  /**
+   * Drops every byte at or past min(oldSize, newSize) (extents wholly past it go, the one
+   * straddling it is cut): a file grown this way reads zeros past its old end.
+   */
   truncate(ino: Ino, oldSize: number, newSize: number): void;
   /** Removes every extent of ino. */
   drop(ino: Ino): void;
@@ -65,6 +73,10 @@ export interface ExtentMaps {
    * none). byMount (an agent's Wrote): the object must be provisioned to that mount and unreported.
    */
   wrote(ino: Ino, object: WroteParams['object'], extents: Extent[], byMount?: string): number;
+  /** Marks ranges of ino as never stored (UNSTORED_OBJECT_ID): they read as EIO until rewritten or trimmed. */
+  unstored(ino: Ino, ranges: readonly { fileOffset: number; length: number }[]): void;
+  /** Bytes in unstored extents, all inodes (fsck reports them). */
+  unstoredBytes(): number;
   /** Dead objects whose dead_since_ns <= olderThanNs, oldest first. */
   deadObjects(olderThanNs: bigint, limit: number): { objectId: number; key: string }[];
   /** Forgets rows of dead objects (after GC deleted them from the store). Other rows are kept. */
@@ -91,6 +103,9 @@ export interface ExtentMaps {
   audit(): ExtentsAudit;
 }
 
+/** checkExtents' view of an unstored report: any offset is inside "the object". */
+const UNSTORED_REPORT = { objectId: UNSTORED_OBJECT_ID, sizeBytes: Number.MAX_SAFE_INTEGER, blockSizeBytes: 0, crc32: [] };
+
 export function createExtentMaps(md: Metadata, opts: ExtentMapsOptions): ExtentMaps {
   const s = prepareStatements(md.db);
   const nowNs = (): bigint => toNs(opts.now());
@@ -104,11 +119,11 @@ export function createExtentMaps(md: Metadata, opts: ExtentMapsOptions): ExtentM
   }
 
   return {
-    truncate(ino, _oldSize, newSize) {
+    truncate(ino, oldSize, newSize) {
       checkIno(ino);
       if (!Number.isSafeInteger(newSize) || newSize < 0) throw new PfsError('PFS_ERR_INTERNAL', `truncate to ${newSize}`);
       const live = new LiveBytes();
-      trimTo(s, ino, newSize, live);
+      trimTo(s, ino, Math.min(oldSize, newSize), live);
       commit(live);
     },
 
@@ -145,6 +160,20 @@ export function createExtentMaps(md: Metadata, opts: ExtentMapsOptions): ExtentM
       const last = sorted[sorted.length - 1]!; // sorted and not overlapping: it ends last
       return last.fileOffset + last.length;
     },
+
+    unstored(ino, ranges) {
+      checkIno(ino);
+      const sorted = checkExtents(UNSTORED_REPORT, ranges.map((r) => ({ ...r, objectId: UNSTORED_OBJECT_ID, objectOffset: 0 })));
+      const live = new LiveBytes();
+      for (const r of sorted) {
+        punch(s, ino, r.fileOffset, r.fileOffset + r.length, live);
+        // objectOffset = fileOffset: neighbouring unstored ranges merge into one extent.
+        place(s, ino, { ...r, objectOffset: r.fileOffset }, live);
+      }
+      commit(live);
+    },
+
+    unstoredBytes: () => s.unstoredBytes.get()!.bytes,
 
     deadObjects: (olderThanNs, limit) => s.dead.all(olderThanNs, limit).map((r) => ({ objectId: r.objectId, key: objectKey(r.objectId) })),
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, it } from 'node:test';
-import { objectKey, type Extent } from '../../common/protocol/index.js';
+import { objectKey, UNSTORED_OBJECT_ID, type Extent } from '../../common/protocol/index.js';
 import { CHECKSUM_BLOCK_SIZE_BYTES } from './index.js';
 import { allExtents, fixture, objectState, report, write, type Fixture } from './test-helpers.js';
 import { MAX_PROVISIONED_PER_MOUNT } from './objects.js';
@@ -183,5 +183,44 @@ describe('repoint', () => {
     assert.equal(f.md.transaction(() => f.maps.repoint(a, stale, report(n, 30))), 0);
     assert.equal(objectState(f, n)?.state, 'provisioned');
     assert.equal(objectState(f, a)?.liveBytes, 30);
+  });
+});
+
+describe('unstored ranges (failed write-backs)', () => {
+  const U = UNSTORED_OBJECT_ID;
+  it('replace what was there, merge, take no live or used bytes, and are punched by later writes', () => {
+    const a = write(f, 5, 100, [[0, 100, 0]]);
+    f.md.transaction(() => f.maps.unstored(5, [{ fileOffset: 10, length: 20 }, { fileOffset: 30, length: 10 }]));
+    assert.deepEqual(allExtents(f, 5), [
+      { fileOffset: 0, length: 10, objectId: a, objectOffset: 0 },
+      { fileOffset: 10, length: 30, objectId: U, objectOffset: 10 },
+      { fileOffset: 40, length: 60, objectId: a, objectOffset: 40 },
+    ]);
+    assert.equal(objectState(f, a)!.liveBytes, 70);
+    assert.equal(f.maps.usedBytes(), 70);
+    assert.equal(f.maps.unstoredBytes(), 30);
+    const b = write(f, 5, 15, [[20, 15, 0]]);
+    assert.deepEqual(allExtents(f, 5).map((e) => [e.fileOffset, e.length, e.objectId]), [[0, 10, a], [10, 10, U], [20, 15, b], [35, 5, U], [40, 60, a]]);
+    assert.equal(f.maps.unstoredBytes(), 15);
+    const audit = f.maps.audit();
+    assert.deepEqual(audit.problems, []);
+    assert.equal(audit.unstoredBytes, 15);
+    assert.equal(audit.usedBytes, 85);
+  });
+
+  it('may lie past the size; growing the file by truncate trims them at the old size (zeros there)', () => {
+    f.md.transaction(() => f.maps.unstored(6, [{ fileOffset: 100, length: 50 }]));
+    const chunk = f.maps.fetchChunk(6, 120, 0, 100, 0);
+    assert.deepEqual(chunk.extents, [{ fileOffset: 100, length: 20, objectId: U, objectOffset: 100 }]);
+    assert.deepEqual(chunk.objects, []);
+    f.md.transaction(() => f.maps.truncate(6, 80, 200));
+    assert.deepEqual(allExtents(f, 6), []);
+    assert.equal(f.maps.unstoredBytes(), 0);
+  });
+
+  it('rejects malformed ranges with EINVAL', () => {
+    for (const ranges of [[{ fileOffset: -1, length: 1 }], [{ fileOffset: 0, length: 0 }], [{ fileOffset: 0, length: 10 }, { fileOffset: 5, length: 10 }]]) {
+      assert.throws(() => f.maps.unstored(7, ranges), (e: unknown) => (e as { code?: string }).code === 'EINVAL');
+    }
   });
 });

@@ -9,7 +9,7 @@
  * (it still holds the bytes) from "my report is wrong".
  */
 import { FsError, PfsError } from '../../common/errors/index.js';
-import { objectKey, type Extent, type ObjectChecksums, type WroteParams } from '../../common/protocol/index.js';
+import { objectKey, UNSTORED_OBJECT_ID, type Extent, type ObjectChecksums, type WroteParams } from '../../common/protocol/index.js';
 import type { Metadata } from '../metadata/index.js';
 import { CHECKSUM_BLOCK_SIZE_BYTES, decodeCrcs, encodeCrcs } from './checksums.js';
 import type { ObjectRow, Statements } from './sql.js';
@@ -118,6 +118,7 @@ export class LiveBytes {
   private readonly delta = new Map<number, number>();
 
   add(objectId: number, bytes: number): void {
+    if (objectId === UNSTORED_OBJECT_ID) return; // no object, no live or used bytes
     this.delta.set(objectId, (this.delta.get(objectId) ?? 0) + bytes);
   }
 

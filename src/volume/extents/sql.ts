@@ -41,6 +41,7 @@ export function prepareStatements(db: Db) {
     ofObject: db.prepare<[number], ExtentRow & { ino: number }>(`SELECT ino, ${EXTENT} FROM extents WHERE object_id = ? ORDER BY object_offset, ino, file_offset`),
     referencesObject: db.prepare<[number], { one: number }>('SELECT 1 AS one FROM extents WHERE object_id = ? LIMIT 1'),
     bytesByObject: db.prepare<[], { objectId: number; bytes: number; count: number }>('SELECT object_id AS objectId, SUM(length) AS bytes, COUNT(*) AS count FROM extents GROUP BY object_id'),
+    unstoredBytes: db.prepare<[], { bytes: number }>('SELECT COALESCE(SUM(length), 0) AS bytes FROM extents WHERE object_id = 0'),
     allExtents: db.prepare<[], ExtentRow & { ino: number }>(`SELECT ino, ${EXTENT} FROM extents ORDER BY ino, file_offset`),
     // objects
     insertObject: db.prepare<[number, bigint, string | null]>("INSERT INTO objects(object_id, state, created_ns, mount_id) VALUES (?, 'provisioned', ?, ?)"),

@@ -21,7 +21,7 @@ describe('fsckData', () => {
   const fsck = (verifyChecksums = false) => fsckData(v.md, v.extents, v.store, { verifyChecksums });
 
   it('finds nothing wrong in a consistent volume', async () => {
-    assert.deepEqual(await fsck(true), { missing: [], leaked: [], badLiveBytes: [], checksumErrors: [], problems: [] });
+    assert.deepEqual(await fsck(true), { missing: [], leaked: [], badLiveBytes: [], checksumErrors: [], unstoredBytes: 0, problems: [] });
   });
 
   it('reports an object deleted from the store as missing', async () => {

@@ -20,12 +20,14 @@ export interface FsckDataReport {
   leaked: { key: string; sizeBytes: number }[];
   badLiveBytes: { objectId: number; key: string; liveBytes: number; extentBytes: number }[];
   checksumErrors: { objectId: number; key: string; message: string }[];
+  /** Bytes of files whose write-back failed for good (they read as EIO): reported, not a problem. */
+  unstoredBytes: number;
   problems: string[];
 }
 
 export async function fsckData(_md: Metadata, extents: ExtentMaps, store: ObjectStore, opts: { verifyChecksums?: boolean } = {}): Promise<FsckDataReport> {
-  const report: FsckDataReport = { missing: [], leaked: [], badLiveBytes: [], checksumErrors: [], problems: [] };
   const audit = extents.audit();
+  const report: FsckDataReport = { missing: [], leaked: [], badLiveBytes: [], checksumErrors: [], unstoredBytes: audit.unstoredBytes, problems: [] };
   report.problems.push(...audit.problems);
   const inStore = new Map<string, number>();
   for await (const info of store.list('')) inStore.set(info.key, info.sizeBytes);

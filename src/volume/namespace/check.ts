@@ -8,11 +8,12 @@
  * - a non-directory's nlink equals the number of entries naming it;
  * - an inode no entry names is a regular file with nlink 0 that some mount holds open;
  * - cookies are >= 3 and below their directory's next_cookie; next_ino is above every inode;
- * - opens and xattrs refer to existing inodes; open counts are positive.
+ * - opens and xattrs refer to existing inodes; open counts are positive;
+ * - the inode_count counter (when kept) equals the number of inodes.
  */
 import { ROOT_INO } from '../../common/protocol/index.js';
 import type { Ctx } from './context.js';
-import { isDir, isLnk, isReg } from './inode-store.js';
+import { INODE_COUNT_KEY, isDir, isLnk, isReg } from './inode-store.js';
 
 interface InodeRow { ino: number; mode: number; nlink: number; next_cookie: number; target: Buffer | null }
 interface DirentRow { parent: number; name: string; ino: number; cookie: number }
@@ -32,6 +33,9 @@ export function check(ctx: Ctx): string[] {
   for (const r of db.prepare('SELECT DISTINCT ino FROM xattrs').all() as { ino: number }[]) {
     if (!inodes.has(r.ino)) problems.push(`xattrs of missing inode ${r.ino}`);
   }
+
+  const counted = ctx.md.getMeta(INODE_COUNT_KEY);
+  if (counted !== undefined && Number(counted) !== inodes.size) problems.push(`inode_count counter is ${counted}, the volume has ${inodes.size} inodes`);
 
   const root = inodes.get(ROOT_INO);
   if (!root) problems.push('root inode missing');

@@ -23,15 +23,26 @@ export interface FileData {
 /** Most links one inode may have (and most subdirectories + 2 of one directory). */
 export const LINK_MAX = 65000;
 
+/** What a volume may hold ([Volume:NAME] Capacity, InodeLimit) and the room its store has. */
+export interface VolumeLimits {
+  /** Bytes of file data (extents) the volume may hold; undefined: no limit. Enforced by Wrote. */
+  capacityBytes?: number;
+  /** Inodes the volume may hold; undefined: no limit. Creating one more is ENOSPC. */
+  inodes?: number;
+  /** Size and free space of the filesystem a local store lives on (statvfs reports it). */
+  storeSpace?: () => { totalBytes: number; availBytes: number } | undefined;
+}
+
 export interface Ctx {
   md: Metadata;
   store: Store;
   fileData: FileData;
+  limits: VolumeLimits;
   nowNs(): bigint;
 }
 
-export function makeCtx(md: Metadata, store: Store, fileData: FileData, now: () => Timespec): Ctx {
-  return { md, store, fileData, nowNs: () => toNs(now()) };
+export function makeCtx(md: Metadata, store: Store, fileData: FileData, now: () => Timespec, limits: VolumeLimits = {}): Ctx {
+  return { md, store, fileData, limits, nowNs: () => toNs(now()) };
 }
 
 export function mustInode(ctx: Ctx, ino: Ino): Inode {

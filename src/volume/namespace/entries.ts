@@ -57,6 +57,8 @@ export function makeNode(ctx: Ctx, cred: Cred, dir: Inode, name: string, mode: n
     if (isDir(m)) m |= S_ISGID;
     else if ((m & (S_ISGID | S_IXGRP)) === (S_ISGID | S_IXGRP) && !isRoot(cred) && !inGroup(cred, gid)) m &= ~S_ISGID;
   }
+  const limit = ctx.limits.inodes;
+  if (limit !== undefined && ctx.store.countInodes() >= limit) throw new FsError('ENOSPC', `the volume holds its limit of ${limit} inodes (InodeLimit)`);
   const t = ctx.nowNs();
   const dirNode = isDir(m);
   const inode = ctx.store.insertInode({

@@ -36,7 +36,7 @@ import { SCHEMA_VERSION, toNs } from '../metadata/index.js';
 import type { Metadata } from '../metadata/index.js';
 import { access, getattr, noteWrite, setattr } from './attrs.js';
 import { check } from './check.js';
-import { makeCtx, type FileData } from './context.js';
+import { makeCtx, type FileData, type VolumeLimits } from './context.js';
 import { link, lookup, mkdir, mknod, readlink, rmdir, symlink, unlink } from './entries.js';
 import { createStore } from './inode-store.js';
 import { create, dropMount, open, release, requireOpen } from './opens.js';
@@ -44,12 +44,13 @@ import { readdir, statvfs } from './readdir.js';
 import { rename } from './rename.js';
 import { createXattrOps } from './xattrs.js';
 
-export type { FileData } from './context.js';
+export type { FileData, VolumeLimits } from './context.js';
 export { LINK_MAX } from './context.js';
 
 export interface NamespaceOptions {
   now: () => Timespec;
   fileData: FileData;
+  limits?: VolumeLimits;
 }
 
 export interface Namespace {
@@ -99,7 +100,7 @@ export function formatNamespace(md: Metadata, root: { uid: number; gid: number; 
 }
 
 export function createNamespace(md: Metadata, opts: NamespaceOptions): Namespace {
-  const ctx = makeCtx(md, createStore(md), opts.fileData, opts.now);
+  const ctx = makeCtx(md, createStore(md), opts.fileData, opts.now, opts.limits);
   const xattrs = createXattrOps(ctx);
   return {
     lookup: (cred, parent, name) => lookup(ctx, cred, parent, name),

@@ -92,6 +92,9 @@ export function toAttr(i: Inode): Attr {
   };
 }
 
+/** meta key: the number of inodes (fsck checks it against the table). */
+export const INODE_COUNT_KEY = 'inode_count';
+
 export function createStore(md: Metadata): Store {
   const db = md.db;
   const big = (s: Statement) => s.safeIntegers(true);
@@ -128,6 +131,12 @@ export function createStore(md: Metadata): Store {
   const delOpensOfMountStmt = db.prepare('DELETE FROM opens WHERE mount_id = ?');
 
   const params = (i: Inode) => ({ ...i });
+  // meta inode_count: kept with every insert and delete, in the same transaction (a volume
+  // formatted before it existed counts once, at its first change).
+  const storedCount = (): number => {
+    const v = md.getMeta(INODE_COUNT_KEY);
+    return v === undefined ? countInodesStmt.get()!.n : Number(v);
+  };
 
   return {
     getInode(ino) {
@@ -136,7 +145,9 @@ export function createStore(md: Metadata): Store {
     },
     insertInode(fields) {
       const inode: Inode = { ino: md.nextCounter('next_ino'), ...fields };
+      const n = storedCount();
       insertStmt.run(params(inode));
+      md.setMeta(INODE_COUNT_KEY, String(n + 1));
       return inode;
     },
     updateInode(inode) {
@@ -144,16 +155,15 @@ export function createStore(md: Metadata): Store {
       updateStmt.run(rest);
     },
     deleteInode(ino) {
-      deleteInodeStmt.run(ino);
+      const n = storedCount();
+      if (deleteInodeStmt.run(ino).changes === 1) md.setMeta(INODE_COUNT_KEY, String(n - 1));
       deleteXattrsStmt.run(ino);
       deleteOpensStmt.run(ino);
     },
     touchDir(ino, nlinkDelta, nowNs) {
       touchDirStmt.run(nlinkDelta, nowNs, nowNs, ino);
     },
-    countInodes() {
-      return countInodesStmt.get()!.n;
-    },
+    countInodes: storedCount,
 
     getEntry(parent, name) {
       return getEntryStmt.get(parent, name);

@@ -39,15 +39,29 @@ export function readdir(ctx: Ctx, cred: Cred, ino: Ino, cookie: number, maxEntri
 }
 
 const FRSIZE = 4096;
-const CAPACITY_BYTES = 2 ** 50;
+/** What df shows of a volume with no Capacity on a store that does not say (Swift, S3). */
+const UNLIMITED_BYTES = 2 ** 50;
 const MAX_FILES = 2 ** 40;
 
+/**
+ * Size: Capacity when set, else used + the free space of a local store's filesystem, else
+ * 1 PiB. Free: what Capacity leaves, never more than the local store's filesystem has free.
+ * Files: InodeLimit when set, else 2^40.
+ */
 export function statvfs(ctx: Ctx): StatVfs {
-  const blocks = CAPACITY_BYTES / FRSIZE;
-  const used = Math.min(blocks, Math.ceil(ctx.fileData.usedBytes() / FRSIZE));
-  const files = ctx.store.countInodes();
+  const usedBytes = ctx.fileData.usedBytes();
+  const space = ctx.limits.storeSpace?.();
+  const cap = ctx.limits.capacityBytes;
+  let totalBytes = cap ?? (space ? usedBytes + space.availBytes : UNLIMITED_BYTES);
+  let freeBytes = Math.max(0, totalBytes - usedBytes);
+  if (space) freeBytes = Math.min(freeBytes, space.availBytes);
+  totalBytes = Math.max(totalBytes, usedBytes);
+  const blocks = Math.ceil(totalBytes / FRSIZE);
+  const bfree = Math.floor(freeBytes / FRSIZE);
+  const maxFiles = ctx.limits.inodes ?? MAX_FILES;
+  const ffree = Math.max(0, maxFiles - ctx.store.countInodes());
   return {
-    bsize: FRSIZE, frsize: FRSIZE, blocks, bfree: blocks - used, bavail: blocks - used,
-    files: MAX_FILES, ffree: MAX_FILES - files, favail: MAX_FILES - files, namemax: NAME_MAX,
+    bsize: FRSIZE, frsize: FRSIZE, blocks, bfree, bavail: bfree,
+    files: maxFiles, ffree, favail: ffree, namemax: NAME_MAX,
   };
 }

@@ -251,8 +251,19 @@ export const handlers: Handlers = {
   Wrote: (p, ctx) => {
     regularFile(ctx, p.ino);
     ctx.volume.ns.requireOpen(p.mountId, p.ino);
+    const usedBefore = ctx.volume.extents.usedBytes();
     const end = ctx.volume.extents.wrote(p.ino, p.object, p.extents, p.mountId);
+    // Past Capacity only if it grew the volume (the handler's savepoint undoes the patch).
+    const cap = ctx.volume.settings.capacityBytes;
+    const used = ctx.volume.extents.usedBytes();
+    if (cap && used > cap && used > usedBefore) throw new FsError('ENOSPC', `volume ${ctx.volume.name} is full: this write-back would take it to ${used} bytes, past its Capacity of ${cap}`);
     return ctx.volume.ns.noteWrite(p.ino, end, p.mtime);
+  },
+  Unstored: (p, ctx) => {
+    const attr = regularFile(ctx, p.ino);
+    ctx.volume.ns.requireOpen(p.mountId, p.ino);
+    ctx.volume.extents.unstored(p.ino, p.ranges);
+    return attr;
   },
 
 };

@@ -39,6 +39,8 @@ export function volumeSettingsFromConfig(config: Config): VolumeSettings[] {
       mountGracePeriodMs: k.MountGracePeriod as number,
       checkAuthTokens: k.CheckAuthTokens as boolean,
       authTokenCheckPeriodMs: k.AuthTokenCheckPeriod as number,
+      capacityBytes: k.Capacity as number,
+      inodeLimit: k.InodeLimit as number,
     }));
 }
 

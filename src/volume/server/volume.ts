@@ -2,13 +2,14 @@
  * One served volume: its metadata database, namespace, extent maps, object store, GC, lease
  * manager and lock table, composed. Opening fails loudly when the volume was never formatted.
  */
+import { statfsSync } from 'node:fs';
 import { PfsError } from '../../common/errors/index.js';
 import type { Clock } from '../../common/clock/index.js';
 import type { Logger } from '../../common/rpc/index.js';
 import { createTokenChecker, parseStoreUrl, type ObjectStore, type StoreAccess, type TokenChecker } from '../../common/objectstore/index.js';
 import { connectVolumeStore, type StoreMetrics } from '../store.js';
 import { openMetadata, type Metadata } from '../metadata/index.js';
-import { createNamespace, type Namespace } from '../namespace/index.js';
+import { createNamespace, type Namespace, type VolumeLimits } from '../namespace/index.js';
 import { createExtentMaps, type ExtentMaps } from '../extents/index.js';
 import { startGc, type Gc, type GcSettings } from '../gc/index.js';
 import {
@@ -39,6 +40,10 @@ export interface VolumeSettings extends GcSettings {
   checkAuthTokens?: boolean;
   /** [Volume:NAME] AuthTokenCheckPeriod (default 60 s; 0: at Mount and RenewMount only). */
   authTokenCheckPeriodMs?: number;
+  /** [Volume:NAME] Capacity in bytes; absent or 0: no limit. */
+  capacityBytes?: number;
+  /** [Volume:NAME] InodeLimit; absent or 0: no limit. */
+  inodeLimit?: number;
 }
 
 /** Longest wait for one token check (the volume's SwiftTimeout when shorter). */
@@ -63,6 +68,23 @@ export interface Volume {
   close(): Promise<void>;
 }
 
+/** The namespace's view of Capacity, InodeLimit and (local stores) the store's filesystem. */
+export function volumeLimits(settings: Pick<VolumeSettings, 'capacityBytes' | 'inodeLimit' | 'objectStoreUrl'>): VolumeLimits {
+  const where = parseStoreUrl(settings.objectStoreUrl);
+  return {
+    capacityBytes: settings.capacityBytes || undefined,
+    inodes: settings.inodeLimit || undefined,
+    storeSpace: where.kind === 'local' ? () => {
+      try {
+        const st = statfsSync(where.dir);
+        return { totalBytes: st.blocks * st.bsize, availBytes: st.bavail * st.bsize };
+      } catch {
+        return undefined; // unreadable for a moment: df shows the volume without it
+      }
+    } : undefined,
+  };
+}
+
 export async function openVolume(settings: VolumeSettings, clock: Clock, log: Logger, coordination: Coordination, storeMetrics?: StoreMetrics): Promise<Volume> {
   const md = openMetadata(settings.metadataPath);
   if (!md.isFormatted()) {
@@ -76,7 +98,7 @@ export async function openVolume(settings: VolumeSettings, clock: Clock, log: Lo
   }
   let gcRef: Gc | undefined;
   const extents = createExtentMaps(md, { now: () => clock.now(), onObjectDead: () => gcRef?.kick() });
-  const ns = createNamespace(md, { now: () => clock.now(), fileData: extents });
+  const ns = createNamespace(md, { now: () => clock.now(), fileData: extents, limits: volumeLimits(settings) });
   let store: ObjectStore;
   let tokenChecker: TokenChecker | undefined;
   try {
