@@ -59,6 +59,12 @@ export const agentSchema: Schema = {
           type: 'int', default: '100', min: 1,
           doc: 'Unmount attempts before giving up (then a lazy unmount is done).',
         },
+        ShutdownFlushTimeout: {
+          type: 'duration', default: '60s', min: 1,
+          doc: 'How long SIGTERM or SIGINT waits for buffered writes to reach the object store (each PUT retried as the ' +
+            '`Swift*` keys say). Past it, or at a second signal, the agent gives them up (logged with each inode; the ' +
+            'exit code is 1), unmounts and exits: stopping is bounded even when the store cannot take the data.',
+        },
         ObjectStoreURL: {
           type: 'string', default: '', urlSchemes: ['file', 'swift', 's3'],
           doc: 'The volume\'s object store as this agent knows it (`file:///dir`, `swift://CONTAINER`, ' +

@@ -312,9 +312,11 @@ async function main(argv: string[]): Promise<number> {
     if (hl.canInvalidate) invalidateKernel = (path) => hl.invalidateInode(path);
     else log.warn('the pfs_fuse_context addon cannot invalidate kernel caches: a file kept open here may read stale pages after another agent wrote it');
   }
-  const teardown = async () => {
+  /** gaveUp: resolves when the stop's flush deadline passed; then buffered data is not waited for. */
+  const teardown = async (gaveUp?: Promise<void>) => {
     clearInterval(tokenRefresh);
-    await writeback.close().catch((err) => log.error({ err: (err as Error).message }, 'flush at shutdown failed'));
+    const closed = writeback.close().catch((err) => log.error({ err: (err as Error).message }, 'flush at shutdown failed'));
+    await (gaveUp ? Promise.race([closed, gaveUp]) : closed);
     await leases.close(); // the leases themselves go with the Unmount
     await client.call('Unmount', {}).catch(() => undefined);
     await rpc.close(2000);
@@ -359,26 +361,46 @@ async function main(argv: string[]): Promise<number> {
 
   return new Promise<number>((resolveExit) => {
     let stopping = false;
+    // The flushes of a stop are bounded by ShutdownFlushTimeout, or cut short by a second signal:
+    // then buffered writes are given up (failAll logs nothing per inode; this does).
+    let giveUpNow!: () => void;
+    const gaveUp = new Promise<void>((resolve) => { giveUpNow = resolve; });
+    let given = false;
+    void gaveUp.then(() => {
+      given = true;
+      const lost = writeback.failAll('the agent stopped before they could be stored');
+      if (lost.length > 0) log.error({ inodes: lost.slice(0, 100), count: lost.length }, 'shutdown: giving up buffered writes that were not stored in time; they are lost');
+    });
+    const flushBounded = async (): Promise<boolean> => {
+      try {
+        await Promise.race([vfs.flushAll(), gaveUp.then(() => { throw new Error('gave up waiting for the flush'); })]);
+        return true;
+      } catch (err) {
+        log.error({ err: (err as Error).message }, 'flushing dirty data failed');
+        return false;
+      }
+    };
     const stop = async (signal: string) => {
-      if (stopping) return;
+      if (stopping) {
+        // Only a second signal cuts the flush short (not the end of the session that the
+        // unmount itself brings).
+        if (signal !== 'SIGTERM' && signal !== 'SIGINT') return;
+        if (!given) log.warn({ signal }, 'second signal while stopping: not waiting for buffered writes any longer');
+        giveUpNow();
+        return;
+      }
       stopping = true;
+      const limitMs = a.ShutdownFlushTimeout as number;
+      setTimeout(() => {
+        if (!given) log.error({ ShutdownFlushTimeout: limitMs }, 'buffered writes did not reach the object store within ShutdownFlushTimeout');
+        giveUpNow();
+      }, limitMs).unref();
       log.info({ signal }, 'shutting down: flushing, unmounting');
       await http?.close().catch((err) => log.error({ err: (err as Error).message }, 'closing the HTTP server failed'));
-      let code = 0;
-      try {
-        await vfs.flushAll();
-      } catch (err) {
-        code = 1;
-        log.error({ err: (err as Error).message }, 'flushing dirty data failed');
-      }
+      let code = (await flushBounded()) ? 0 : 1;
       await unmountWithRetry(fuse, { delayMs: a.FUSEUnMountRetryDelay as number, attempts: a.FUSEUnMountRetryCap as number, log });
-      try {
-        await vfs.flushAll();
-      } catch (err) {
-        code = 1;
-        log.error({ err: (err as Error).message }, 'flushing dirty data failed');
-      }
-      await teardown();
+      if (!(await flushBounded())) code = 1;
+      await teardown(gaveUp);
       log.info({ code }, 'pfsagentd stopped');
       await closeLog();
       resolveExit(code);

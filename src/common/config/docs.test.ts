@@ -133,7 +133,7 @@ test('conf/pfsagentd-reference.conf (the README example) loads with the agent sc
   assert.equal(redact(config, agentSchema).sections.Agent!.PlugInEnvValue, '[REDACTED]');
   // Every key of the reference example is a schema key (no unknown-key errors above), and the
   // example sets every agent key except the ones pfs added.
-  const added = ['FUSEAllowOther', 'FUSEMaxRead', 'RetryRPCCACertFilePath', 'RetryRPCCertFilePath', 'RetryRPCKeyFilePath', 'DirtyFileLimit', 'ObjectStoreURL', 'FUSESession', 'HTTPServerAdminTokenFile'];
+  const added = ['FUSEAllowOther', 'FUSEMaxRead', 'RetryRPCCACertFilePath', 'RetryRPCCertFilePath', 'RetryRPCKeyFilePath', 'DirtyFileLimit', 'ObjectStoreURL', 'FUSESession', 'HTTPServerAdminTokenFile', 'ShutdownFlushTimeout'];
   const text = readFileSync(path.join(confDir, 'pfsagentd-reference.conf'), 'utf8');
   for (const key of Object.keys(agentSchema.sections[0]!.keys)) {
     if (!added.includes(key)) assert.match(text, new RegExp(`^${key}:`, 'm'), `reference lacks ${key}`);
