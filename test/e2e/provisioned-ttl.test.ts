@@ -20,6 +20,7 @@ import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { q, sh, startMount, type MountHandle } from '../support/agent.js';
 import { startProxyfsd, type ProxyfsdHandle } from '../support/proxyfsd.js';
+import { prng } from '../support/prng.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const KiB = 1024;
@@ -250,18 +251,6 @@ test('writes after the agent outlives ProvisionedObjectTTL are kept, with proxyf
 
 // ---------------------------------------------------------------------------------------------
 // (c)
-
-/** mulberry32: the idle gaps of a run are replayed with PFS_TEST_SEED. */
-function prng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let x = s;
-    x = Math.imul(x ^ (x >>> 15), x | 1);
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
-    return ((x ^ (x >>> 14)) >>> 0) / 2 ** 32;
-  };
-}
 
 test('a mount living 20 TTL periods under an on-off write workload loses nothing', { timeout: 180_000 }, async (t) => {
   const ttlMs = 1000;
