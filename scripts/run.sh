@@ -44,8 +44,8 @@ say() { echo "pfs: $*"; }
 # stops them in order.
 server_pid=
 agent_pid=
-server_delay=1
-agent_delay=1
+server_delay=0
+agent_delay=0
 server_since=0
 agent_since=0
 stopping=
@@ -70,8 +70,9 @@ alive() { [ -n "$1" ] && kill -0 "$1" 2>/dev/null; }
 # Sleeps $1 seconds; a signal (the stop trap) cuts it short.
 pause() { sleep "$1" & wait $! || true; }
 
-# Next delay after a daemon that ran $1 seconds and had delay $2: reset after a minute up.
-next_delay() { if [ "$1" -ge 60 ]; then echo 1; else echo $(( $2 * 2 > 30 ? 30 : $2 * 2 )); fi; }
+# The delay before a restart of a daemon that ran $1 seconds, whose last delay was $2 (0: none
+# yet): 1 s, doubling to 30 s, back to 1 s after a minute up.
+next_delay() { if [ "$1" -ge 60 ] || [ "$2" -eq 0 ]; then echo 1; else echo $(( $2 * 2 > 30 ? 30 : $2 * 2 )); fi; }
 
 detach_mount() { fusermount -u -z "$PFS_MOUNT" 2>/dev/null || umount -l "$PFS_MOUNT" 2>/dev/null || true; }
 
